@@ -1,0 +1,92 @@
+// The batch as the program sees it after parsing and validation: every default filled in,
+// parameters expanded, file paths absolute. Everything past the parser works on these.
+
+export type JobKind = 'python' | 'apptainer' | 'shell';
+
+/** A file the batch ships: `path` is absolute on the machine that read the YAML; `alias` is its name in `input/`. */
+export interface FileRef {
+  path: string;
+  alias: string;
+}
+
+export interface Resources {
+  cpus: number;
+  /** bytes; null = no reservation */
+  memory: number | null;
+  gpus: number;
+  /** seconds; null = no limit */
+  time: number | null;
+}
+
+export const DEFAULT_RESOURCES: Resources = { cpus: 1, memory: null, gpus: 0, time: null };
+
+/** The `slurm:` block, batch- or job-level, as written (keys of DESIGN §4). */
+export interface SlurmBlock {
+  job_name?: string;
+  output?: string;
+  nodes?: number;
+  ntasks?: number;
+  cpus_per_task?: number;
+  mem_per_cpu?: string;
+  hint?: string;
+  time?: string;
+  partition?: string;
+  account?: string;
+  mail_user?: string;
+  mail_type?: string;
+  qos?: string;
+  gres?: string;
+  mem?: string;
+  constraint?: string;
+  array_limit?: number;
+  extra_directives?: string[];
+  setup?: string[];
+}
+
+export type SortOrder = 'gpus_runtime_memory' | 'gpus_memory_runtime' | 'none';
+export type NotifyEvent = 'end' | 'first_failure';
+
+export interface Meta {
+  batch_name: string;
+  namespace: string;
+  /** Matrix user to tell when the batch ends; null = nobody */
+  matrix: string | null;
+  capabilities: string[];
+  priority: number;
+  sort: SortOrder;
+  /** pin every job to these node names; null = anywhere */
+  nodes: string[] | null;
+  retries: number;
+  notify: NotifyEvent[];
+}
+
+export type Initialize =
+  | { kind: 'python'; buildFile: FileRef | null; requiredFiles: FileRef[] }
+  | { kind: 'apptainer'; sif: FileRef; requiredFiles: FileRef[]; requiredMounts: string[] }
+  | { kind: 'shell'; command: string | null; requiredFiles: FileRef[] };
+
+export interface JobSpec {
+  name: string;
+  /** python: the script run as `python3 run.py <cpus>` */
+  file: FileRef | null;
+  /** shell: run by `/bin/sh -c` */
+  command: string | null;
+  requiredFiles: FileRef[];
+  resources: Resources;
+  /** pin to these node names (job-level overrides meta.nodes); null = anywhere */
+  nodes: string[] | null;
+  retries: number;
+  /** the batch's slurm block with the job's merged over it, field by field */
+  slurm: SlurmBlock;
+}
+
+export interface BatchSpec {
+  meta: Meta;
+  kind: JobKind;
+  initialize: Initialize;
+  jobs: JobSpec[];
+  /** batch-level slurm block */
+  slurm: SlurmBlock;
+  /** where the YAML came from: absolute file and its folder */
+  source: { file: string; dir: string };
+}
