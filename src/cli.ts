@@ -1,23 +1,58 @@
 #!/usr/bin/env node
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 
 const VERSION = '0.1.0';
 
-export function buildProgram(): Command {
+// Order of `distribute --help`; a command file not named here comes after, alphabetically.
+const HELP_ORDER = [
+  'up', 'add', 'status', 'nodes', 'logs', 'kill', 'retry', 'pull', 'rm', 'pause', 'resume',
+  'run', 'validate', 'template', 'schema', 'slurm', 'pbs', 'kubernetes',
+  'head', 'compute', 'token', 'drain', 'undrain', 'doctor', 'install',
+];
+
+/**
+ * Every file in commands/ exports `command`, one subcommand each. They are found here rather
+ * than listed, so adding a command is adding its file. Heavy modules are imported inside
+ * the actions, so `distribute --help` stays fast.
+ */
+async function loadCommands(): Promise<Command[]> {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
+  const files = names.filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'));
+  const loaded: Command[] = [];
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(join(dir, f)).href)) as { command?: Command };
+    if (mod.command instanceof Command) loaded.push(mod.command);
+  }
+  const rank = (c: Command) => {
+    const i = HELP_ORDER.indexOf(c.name());
+    return i === -1 ? HELP_ORDER.length : i;
+  };
+  return loaded.sort((a, b) => rank(a) - rank(b) || a.name().localeCompare(b.name()));
+}
+
+export async function buildProgram(): Promise<Command> {
   const program = new Command('distribute')
     .description('Run batches of jobs on a lab cluster, on this machine, or on Slurm/PBS/Kubernetes')
     .version(VERSION)
     .option('--debug', 'show stack traces for unexpected errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of commands) program.addCommand(cmd);
+  for (const cmd of await loadCommands()) program.addCommand(cmd);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -36,5 +71,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv);
-process.exitCode = code;
+process.exitCode = await main(process.argv);
