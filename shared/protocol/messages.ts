@@ -1,0 +1,91 @@
+// The node protocol: every message between a compute daemon and the head, as one
+// discriminated union per direction. Frames are msgpack (codec.ts), validated on receipt.
+//
+// Conversation:
+//   node → hello (version, name, capabilities, resources, what it still runs or holds)
+//   head → welcome (timings; which held attempts to drop and which results to upload) | error
+//   head → assign … node → started … node → finished … node PUTs the result archive over
+//   HTTP (`PUT /v1/results/:attempt`); the HTTP 200 is the acknowledgement that it is on disk.
+//   node → heartbeat every heartbeatMs; silent for nodeTimeoutMs = lost.
+//   head → cancel (kill the job) | drop (a stale attempt: kill it, discard its result).
+//   Requests that want an answer carry `id`; the answer carries `re` with the same number.
+import { z } from 'zod';
+import { AttemptId, NodeResources, SafeName, WireInitialize, WireJob } from './common.js';
+
+const RunningAttempt = z.object({ attempt: AttemptId, paused: z.boolean() });
+
+export const NodeMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('hello'),
+    protocol: z.number().int(),
+    node: SafeName,
+    capabilities: z.array(z.string()),
+    resources: NodeResources,
+    /** queue-depth mode: at most this many jobs at once, resources ignored */
+    maxJobs: z.number().int().positive().nullable(),
+    /** attempts this daemon still runs (after a reconnect) */
+    running: z.array(RunningAttempt),
+    /** attempts that finished here and whose results the head has not acknowledged */
+    unacknowledged: z.array(AttemptId),
+    paused: z.boolean(),
+  }),
+  z.object({ type: z.literal('heartbeat') }),
+  z.object({ type: z.literal('started'), attempt: AttemptId, pid: z.number().int() }),
+  z.object({
+    type: z.literal('finished'),
+    attempt: AttemptId,
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    timedOut: z.boolean(),
+    cancelled: z.boolean(),
+    /** a message for the user when the attempt could not even start (missing input, build failed) */
+    error: z.string().nullable(),
+  }),
+  /** the batch's initialize step failed on this node: no more of its jobs here */
+  z.object({ type: z.literal('build_failed'), batchId: z.number().int().positive(), attempt: AttemptId, log: z.string() }),
+  /** the person at the desk paused or resumed this node */
+  z.object({
+    type: z.literal('paused'),
+    paused: z.boolean(),
+    by: z.string().nullable(),
+    until: z.string().nullable(),
+  }),
+  /** the node is stopping: place nothing more here */
+  z.object({ type: z.literal('draining') }),
+  /** answer to `read_log` */
+  z.object({ type: z.literal('log_data'), re: z.number().int(), data: z.instanceof(Uint8Array), size: z.number().int(), running: z.boolean() }),
+  z.object({ type: z.literal('error'), re: z.number().int().nullable(), message: z.string() }),
+]);
+export type NodeMessage = z.infer<typeof NodeMessage>;
+
+export const HeadMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    heartbeatMs: z.number().int().positive(),
+    nodeTimeoutMs: z.number().int().positive(),
+    /** held attempts that are no longer current: kill them, discard their results */
+    drop: z.array(AttemptId),
+  }),
+  z.object({
+    type: z.literal('assign'),
+    attempt: AttemptId,
+    /** 1 for the first try, 2 after a lost node or a retry, ... */
+    attemptNumber: z.number().int().positive(),
+    batchId: z.number().int().positive(),
+    namespace: SafeName,
+    batch: SafeName,
+    kind: z.enum(['python', 'apptainer', 'shell']),
+    initialize: WireInitialize,
+    job: WireJob,
+    cpus: z.number().int().positive(),
+    /** GPU indices given to this job (CUDA_VISIBLE_DEVICES) */
+    gpus: z.array(z.number().int().nonnegative()),
+  }),
+  z.object({ type: z.literal('cancel'), attempt: AttemptId, reason: z.string() }),
+  z.object({ type: z.literal('drop'), attempt: AttemptId, reason: z.string() }),
+  /** read part of a job's log: stream stdout|stderr from offset, at most max bytes */
+  z.object({ type: z.literal('read_log'), id: z.number().int(), attempt: AttemptId, stream: z.enum(['stdout', 'stderr']), offset: z.number().int().nonnegative(), max: z.number().int().positive() }),
+  z.object({ type: z.literal('error'), re: z.number().int().nullable(), message: z.string() }),
+]);
+export type HeadMessage = z.infer<typeof HeadMessage>;
