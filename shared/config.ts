@@ -1,0 +1,127 @@
+// The three configuration files: head.yaml, compute.yaml, and the user's
+// ~/.config/distribute/config.yaml. Parsed and validated here, once, at start.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from './errors.js';
+import { parseDuration, parseSize } from './spec/units.js';
+import { SafeName } from './protocol/common.js';
+
+export const DEFAULT_PORT = 8952;
+
+/** A duration field: `90s`, `5m`, `HH:MM:SS`... (or a number of seconds), to milliseconds. */
+export const DurationMs = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  const r = parseDuration(v);
+  if (!r.ok) {
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  return r.value * 1000;
+});
+
+/** A size field: `512M`, `8G`, to bytes. */
+export const SizeBytes = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const r = parseSize(typeof v === 'number' ? `${v}M` : v);
+  if (!r.ok) {
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  return r.value;
+});
+
+const Tls = z.strictObject({ cert: z.string(), key: z.string() });
+
+export const MatrixConfig = z.strictObject({
+  homeserver_url: z.string().url(),
+  user_id: z.string(),
+  access_token: z.string().optional(),
+  password: z.string().optional(),
+  device_name: z.string().default('distribute'),
+});
+
+export const HeadConfig = z.strictObject({
+  /** `host:port`; default 127.0.0.1:8952 */
+  listen: z.string().default(`127.0.0.1:${DEFAULT_PORT}`),
+  state_dir: z.string(),
+  node_timeout: DurationMs.default(5000),
+  heartbeat: DurationMs.default(1000),
+  max_attempts: z.number().int().min(1).default(3),
+  tls: Tls.optional(),
+  matrix: MatrixConfig.optional(),
+  log_level: z.string().default('info'),
+});
+export type HeadConfig = z.infer<typeof HeadConfig>;
+
+export const ComputeConfig = z.strictObject({
+  /** the head's base URL: ws://host:8952, wss://..., http(s):// accepted */
+  head: z.string(),
+  token_file: z.string().optional(),
+  token: z.string().optional(),
+  name: SafeName.optional(),
+  capabilities: z.array(z.string()).default([]),
+  work_dir: z.string(),
+  resources: z.strictObject({ cpus: z.number().int().min(1).optional(), memory: SizeBytes.optional(), gpus: z.number().int().min(0).optional() }).default({}),
+  max_jobs: z.number().int().min(1).optional(),
+  control_socket: z.string().optional(),
+  control_group: z.string().optional(),
+  max_pause: DurationMs.default(24 * 3600 * 1000),
+  vacate_after: DurationMs.optional(),
+  idle_policy: z.strictObject({ load_above: z.number(), for: DurationMs, quiet_for: DurationMs }).optional(),
+  sandbox: z.enum(['none', 'bwrap']).default('none'),
+  ca: z.string().optional(),
+  log_level: z.string().default('info'),
+});
+export type ComputeConfig = z.infer<typeof ComputeConfig>;
+
+export const UserConfig = z.strictObject({
+  head: z.string().optional(),
+  token: z.string().optional(),
+  ca: z.string().optional(),
+});
+export type UserConfig = z.infer<typeof UserConfig>;
+
+export function userConfigPath(): string {
+  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'distribute', 'config.yaml');
+}
+
+/**
+ * Reads and validates a YAML config file. Relative paths inside it are the caller's to
+ * resolve against `dirname(file)` (see `resolveFrom`). Throws a UserError (exit 2) naming the
+ * file and field.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new UserError(lines.join('\n'));
+  }
+  return parsed.data;
+}
+
+export function resolveFrom(file: string, path: string): string {
+  return resolve(dirname(file), path);
+}
+
+/** `ws://h:p`, `http://h:p`, `wss://`, `https://` → the http(s) and ws(s) base URLs. */
+export function headUrls(base: string): { http: string; ws: string } {
+  const m = /^(wss?|https?):\/\/([^/]+)\/?$/.exec(base.trim());
+  if (!m) throw new UserError(`head URL "${base}" must look like ws://host:8952 or wss://host:8952`);
+  const secure = m[1] === 'wss' || m[1] === 'https';
+  return { http: `${secure ? 'https' : 'http'}://${m[2]}`, ws: `${secure ? 'wss' : 'ws'}://${m[2]}` };
+}
