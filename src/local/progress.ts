@@ -70,7 +70,7 @@ export class PlainProgress implements ProgressReporter {
     if (!r.ok) this.out.write(buildLine(r, kept) + '\n');
     else if (r.ran) this.out.write('done build\n');
   }
-  jobStarted(): void {}
+  jobStarted(_job: string): void {}
   jobFinished(job: string, r: AttemptResult, ms: number): void {
     this.out.write(jobLine(job, r, ms) + '\n');
   }
@@ -109,7 +109,7 @@ export class TtyProgress implements ProgressReporter {
     if (!r.ok) this.above(() => this.out.write(buildLine(r, kept) + '\n'));
     else this.draw();
   }
-  jobStarted(): void {
+  jobStarted(_job: string): void {
     this.phase = 'jobs';
     this.running++;
     this.draw();
