@@ -93,9 +93,11 @@ function normalizeInit(kind: JobKind, raw: unknown, path: FieldPath, ctx: Normal
   return init && ctx.problems.length === before ? { init, aliases } : null;
 }
 
+type Named = Pick<ExpandedJob, 'origin' | 'set'> & { spec: { name: string } };
+
 /** Refuses two jobs (after expansion) with the same name, pointing at the later one. */
-function checkDuplicateNames(jobs: ExpandedJob[], ctx: NormalizeContext): void {
-  const first = new Map<string, ExpandedJob>();
+function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
+  const first = new Map<string, Named>();
   const reported = new Set<string>();
   for (const job of jobs) {
     const other = first.get(job.spec.name);
@@ -144,10 +146,17 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
   const jobs: ExpandedJob[] = [];
+  // jobs with other problems still take part in the search for duplicate names
+  const named: Named[] = [];
   if (Array.isArray(section.jobs)) {
     section.jobs.forEach((rawJob, i) => {
       const parsed = SECTIONS[kind].job.safeParse(rawJob);
-      if (!parsed.success) return;
+      if (!parsed.success) {
+        if (isRecord(rawJob) && typeof rawJob.name === 'string' && rawJob.parameters === undefined) {
+          named.push({ origin: [kind, 'jobs', i], set: null, spec: { name: rawJob.name } });
+        }
+        return;
+      }
       jobs.push(
         ...expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
           ...ctx,
@@ -161,7 +170,9 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
       );
     });
   }
-  checkDuplicateNames(jobs, ctx);
+  named.push(...jobs);
+  named.sort((a, b) => (a.origin[2] as number) - (b.origin[2] as number));
+  checkDuplicateNames(named, ctx);
   if (problems.length > 0 || !meta || !init) return null;
   return {
     meta,
