@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadBatch } from '../../shared/spec/load.js';
+import { loadBatch, readBatchIdentity } from '../../shared/spec/load.js';
 import { DEFAULT_RESOURCES, type BatchSpec } from '../../shared/spec/types.js';
 import { UserError } from '../../shared/errors.js';
 import { batchFolder, parseIn, yaml } from './spec-fixture.js';
@@ -215,5 +215,15 @@ describe('loadBatch', () => {
 
   it('says so when the file does not exist', async () => {
     await assert.rejects(loadBatch('/nonexistent/batch.yaml'), (err: unknown) => err instanceof UserError && err.exitCode === 2 && /no such file/.test(err.message));
+  });
+
+  it('reads the identity of a batch whose files are elsewhere', async () => {
+    const f = batchFolder('meta: {batch_name: b1, namespace: ns1}\npython:\n  jobs: [{name: a, file: gone.py}]\n');
+    try {
+      await assert.rejects(loadBatch(f.file), /no such file \.\/gone\.py/);
+      assert.deepEqual(await readBatchIdentity(f.file), { namespace: 'ns1', batch_name: 'b1' });
+    } finally {
+      f.cleanup();
+    }
   });
 });
