@@ -182,6 +182,18 @@ describe('normalization', () => {
     assert.deepEqual(b.jobs[1]!.resources, { cpus: 8, memory: 16 * GiB, gpus: 0, time: null });
   });
 
+  it('merges YAML merge keys (<<) into a job', () => {
+    const b = valid(yaml(`
+      meta: {batch_name: b, namespace: ns}
+      shell:
+        jobs:
+          - &base {name: a, command: x, resources: {cpus: 2}, retries: 3}
+          - <<: *base
+            name: c
+    `));
+    assert.deepEqual(b.jobs.map((j) => [j.name, j.command, j.resources.cpus, j.retries]), [['a', 'x', 2, 3], ['c', 'x', 2, 3]]);
+  });
+
   it('accepts missing files when file checks are off, with absolute paths still resolved', () => {
     const b = valid(
       yaml(`
