@@ -20,8 +20,11 @@ export interface AttemptPaths {
 export function attemptPaths(workDir: string, namespace: string, batch: string, job: string, attempt: number): AttemptPaths {
   const batchDir = join(workDir, namespace, batch);
   const root = join(batchDir, job, `attempt-${attempt}`);
-  return { root, input: join(root, 'input'), save: join(root, 'distribute_save'), meta: join(root, '_distribute'), build: join(batchDir, 'build') };
+  return { root, input: join(root, 'input'), save: join(root, 'distribute_save'), meta: join(root, '_distribute'), build: join(batchDir, BUILD_FOLDER) };
 }
+
+/** The batch folder's entry that holds the initialize step, so no job may take this name. */
+export const BUILD_FOLDER = 'build';
 
 /** Name the python job file takes in the attempt folder. */
 export const PYTHON_JOB_FILE = 'run.py';

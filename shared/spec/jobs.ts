@@ -1,6 +1,7 @@
 // One job entry of the YAML → the jobs it stands for: parameters expanded, names and files
 // checked, resources, nodes, retries and slurm laid over the batch's defaults.
 import { isSafeName, unsafeNameReason } from '../paths.js';
+import { BUILD_FOLDER } from './command.js';
 import { describeSet, fillPlaceholders, parameterSets, placeholdersOf, type ParamSet } from './expand.js';
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import type { FieldPath } from './positions.js';
@@ -109,6 +110,10 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
         ctx.problems.push({ path: [...path, 'name'], target: 'value', message: `job name not usable as a folder name: ${unsafeNameReason(name)}${set ? ` (${describeSet(set)})` : ''}` });
         nameReported = true;
       }
+    }
+    if (ok && name === BUILD_FOLDER) {
+      ok = false;
+      ctx.problems.push({ path: [...path, 'name'], target: 'value', message: `job name "${BUILD_FOLDER}" is reserved: the batch's initialize step runs in the folder of that name` });
     }
     const before = ctx.problems.length;
     const file = raw.file === undefined ? null : resolveFile(fillRef(raw.file, fill), [...path, 'file'], ctx, { note, aliasUsed: false });

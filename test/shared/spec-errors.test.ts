@@ -629,6 +629,17 @@ const cases: Case[] = [
     errors: [['shell.jobs[0]', 4, 7, 'expected a map of keys, got the string "echo hi"']],
   },
   {
+    name: 'a job named like the build folder',
+    text: yaml(`
+      meta: {batch_name: b, namespace: ns}
+      shell:
+        jobs:
+          - name: build
+            command: "true"
+    `),
+    errors: [['shell.jobs[0].name', 4, 13, 'is reserved']],
+  },
+  {
     name: 'a key with no value',
     text: yaml(`
       meta:
