@@ -70,7 +70,7 @@ function buildPlacements(batch: BatchSpec): Placement[] {
 }
 
 /** A readable, safe store name: a number for uniqueness, then the file's own name. */
-function storeName(n: number, source: string): string {
+export function storeName(n: number, source: string): string {
   const base = basename(source).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
   const name = `f${String(n).padStart(4, '0')}${base ? `-${base}` : ''}`.slice(0, 120);
   return isSafeName(name) ? name : `f${n}`;

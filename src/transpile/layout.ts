@@ -42,7 +42,7 @@ export function addBatchFolder(bundle: Bundle, batch: BatchSpec, inputs: InputPl
   }
   bundle.dir(LAYOUT.build);
   for (const p of inputs.build) bundle.copy(`${LAYOUT.build}/${p.dest}`, p.source);
-  const step = buildStepScript(batch, inputs.build, () => null);
+  const step = buildStepScript(batch, inputs.build, () => null, shapes[0]?.cpus ?? 1);
   if (step) bundle.text(LAYOUT.buildStep, step);
   bundle.dir(LAYOUT.logs);
   bundle.text(LAYOUT.runtime, taskRuntime(batch));

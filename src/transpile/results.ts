@@ -3,9 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
+/** The fields of result.json this reads (compute/runner.ts writes more). */
 const ResultFile = z.object({
   exit_code: z.number().int().nullable(),
   signal: z.string().nullable(),
+  timed_out: z.boolean(),
   start: z.string(),
   end: z.string(),
   node: z.string(),
@@ -18,6 +20,7 @@ export interface JobOutcome {
   state: 'done' | 'failed' | 'missing';
   exit_code: number | null;
   signal: string | null;
+  timed_out: boolean;
 }
 
 export async function readOutcome(root: string, name: string): Promise<JobOutcome> {
@@ -25,7 +28,7 @@ export async function readOutcome(root: string, name: string): Promise<JobOutcom
   try {
     text = await readFile(join(root, name, '_distribute', 'result.json'), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { name, state: 'missing', exit_code: null, signal: null };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { name, state: 'missing', exit_code: null, signal: null, timed_out: false };
     throw err;
   }
   let parsed: z.infer<typeof ResultFile>;
@@ -34,7 +37,7 @@ export async function readOutcome(root: string, name: string): Promise<JobOutcom
   } catch (err) {
     throw new Error(`job ${name}: ${join(root, name, '_distribute', 'result.json')} is not a result: ${(err as Error).message}`);
   }
-  return { name, state: parsed.exit_code === 0 ? 'done' : 'failed', exit_code: parsed.exit_code, signal: parsed.signal };
+  return { name, state: parsed.exit_code === 0 && !parsed.timed_out ? 'done' : 'failed', exit_code: parsed.exit_code, signal: parsed.signal, timed_out: parsed.timed_out };
 }
 
 export function summarize(outcomes: JobOutcome[]): { done: number; failed: number; missing: number } {

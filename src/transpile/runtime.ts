@@ -10,10 +10,12 @@
 // The caller sets `root` (the folder of job folders), `store` (shared files), `job_scripts`
 // (the path prefix of the job scripts) and `build_dir` before sourcing task.sh.
 //
-// result.json: `exit_code`, or `signal` when the status is 128+N for a signal N (the shell
-// sees a killed process this way; a job that itself exits with such a status is reported as
-// killed). A time limit (`resources.time`) is enforced per job with coreutils' `timeout`
-// where it exists, on top of the scheduler's own limit for the whole task.
+// result.json has the fields compute/runner.ts writes. `exit_code`, or `signal` when the
+// status is 128+N for a signal N: the shell sees a killed process this way, so a job that
+// itself exits with such a status is reported as killed. A time limit (`resources.time`) is
+// enforced per job with coreutils' `timeout` where it exists (`timed_out`, signal SIGTERM;
+// a job that exits 124 by itself looks the same), on top of the scheduler's own limit for
+// the whole task.
 import { buildArgv, jobArgv, jobEnv, mountSource, type AttemptPaths } from '../../shared/spec/command.js';
 import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
 import type { Placement } from './inputs.js';
@@ -67,7 +69,7 @@ export function jobScript(batch: BatchSpec, job: JobSpec, placements: Placement[
 }
 
 /** The script of the initialize step, sourced in a subshell with cwd = build folder; null when the batch has none. */
-export function buildStepScript(batch: BatchSpec, placements: Placement[], fromStore: StoreLookup): string | null {
+export function buildStepScript(batch: BatchSpec, placements: Placement[], fromStore: StoreLookup, cpus: number): string | null {
   const argv = buildArgv(batch.initialize);
   const copies = placeLines(placements, fromStore, BUILD_DIR);
   if (!argv && copies.length === 0) return null;
@@ -75,6 +77,7 @@ export function buildStepScript(batch: BatchSpec, placements: Placement[], fromS
     DISTRIBUTE_BATCH_NAME: batch.meta.batch_name,
     DISTRIBUTE_NAMESPACE: batch.meta.namespace,
     DISTRIBUTE_BUILD: BUILD_DIR,
+    DISTRIBUTE_CPUS: String(cpus),
   };
   return [
     `# initialize step of batch ${commentText(batch.meta.batch_name)}: sourced by task.sh`,
@@ -95,6 +98,9 @@ export function taskRuntime(batch: BatchSpec): string {
 # Each job runs in $root/<job>/ and leaves distribute_save/ and _distribute/{stdout.log,
 # stderr.log,result.json} there, as a compute node does.
 
+distribute_namespace=${shellQuote(JSON.stringify(batch.meta.namespace))}
+distribute_batch=${shellQuote(JSON.stringify(batch.meta.batch_name))}
+
 distribute_now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
 # apptainer, or singularity where only the older name is installed
@@ -104,25 +110,32 @@ distribute_container() {
   else echo apptainer; fi
 }
 
-# exec a job's command, under its time limit (seconds; 0 = none) when coreutils' timeout exists
+# runs a job's command, under its time limit (seconds; 0 = none) when coreutils' timeout
+# exists; a job its limit ended leaves a mark for distribute_result
 distribute_exec() {
-  local limit=$1; shift
-  if [ "$limit" != 0 ] && command -v timeout >/dev/null 2>&1; then
-    exec timeout --preserve-status --kill-after=10 "$limit" "$@"
-  fi
-  exec "$@"
+  local limit=$1 status; shift
+  if [ "$limit" = 0 ] || ! command -v timeout >/dev/null 2>&1; then exec "$@"; fi
+  timeout --kill-after=10 "$limit" "$@"
+  status=$?
+  if [ "$status" = 124 ]; then : > "$job_dir/_distribute/timed-out"; fi
+  exit "$status"
 }
 
-# distribute_result FILE STATUS START END: result.json, written whole (temp file, then rename)
+# distribute_result FILE STATUS START END JOB: result.json as a compute node writes it,
+# written whole (a temp file, then a rename). JOB is a JSON string, or null for the build.
 distribute_result() {
-  local exit_code=$2 signal=null name node
-  if [ "$2" -gt 128 ] && name=$(kill -l $(($2 - 128)) 2>/dev/null); then
-    exit_code=null; signal="\\"SIG$name\\""
+  local exit_code=$2 signal=null timed_out=false success=false name node marker
+  marker=$(dirname "$1")/timed-out
+  if [ -e "$marker" ]; then
+    rm -f -- "$marker"; timed_out=true; exit_code=null; signal='"SIGTERM"'
+  elif [ "$2" -gt 128 ] && name=$(kill -l $(($2 - 128)) 2>/dev/null); then
+    exit_code=null; signal="\"SIG$name\""
   fi
+  [ "$exit_code" = 0 ] && success=true
   node=$(hostname 2>/dev/null || echo "\${HOSTNAME:-unknown}")
-  node=\${node//\\\\/\\\\\\\\}; node=\${node//\\"/\\\\\\"}
-  printf '{"exit_code":%s,"signal":%s,"start":"%s","end":"%s","node":"%s","attempt":1}\\n' \\
-    "$exit_code" "$signal" "$3" "$4" "$node" > "$1.tmp" && mv -f -- "$1.tmp" "$1"
+  node=\${node//\\/\\\\}; node=\${node//\"/\\\"}
+  printf '{"namespace":%s,"batch":%s,"job":%s,"node":"%s","attempt":1,"exit_code":%s,"signal":%s,"timed_out":%s,"cancelled":false,"error":null,"success":%s,"start":"%s","end":"%s"}\n' \
+    "$distribute_namespace" "$distribute_batch" "$5" "$node" "$exit_code" "$signal" "$timed_out" "$success" "$3" "$4" > "$1.tmp" && mv -f -- "$1.tmp" "$1"
 }
 
 # distribute_run_job JOB: runs one job in a fresh $root/JOB/ (its placed inputs kept)
@@ -133,7 +146,7 @@ distribute_run_job() {
   start=$(distribute_now)
   ( job_dir=$dir; . "$job_scripts$job.sh" ) </dev/null >"$dir/_distribute/stdout.log" 2>"$dir/_distribute/stderr.log"
   code=$?
-  distribute_result "$dir/_distribute/result.json" "$code" "$start" "$(distribute_now)"
+  distribute_result "$dir/_distribute/result.json" "$code" "$start" "$(distribute_now)" "\"$job\""
   return $((code != 0))
 }
 
@@ -162,7 +175,7 @@ distribute_run_build() {
   start=$(distribute_now)
   ( . "$1" ) </dev/null >"$meta/stdout.log" 2>"$meta/stderr.log"
   code=$?
-  distribute_result "$meta/result.json" "$code" "$start" "$(distribute_now)"
+  distribute_result "$meta/result.json" "$code" "$start" "$(distribute_now)" null
   if [ "$code" != 0 ]; then echo "distribute: the initialize step failed with status $code; see $meta/stderr.log" >&2; fi
   return $code
 }

@@ -3,11 +3,12 @@
 // `#SBATCH --key-with-dashes=value`. Setting one of `mem` / `mem_per_cpu` in a layer drops
 // the other from the layers below (Slurm refuses both).
 import { UserError } from '../../../shared/errors.js';
-import { formatSlurmSize, parseDuration, type Parsed } from '../../../shared/spec/units.js';
+import { formatSlurmSize, parseDuration } from '../../../shared/spec/units.js';
 import type { JobSpec, SlurmBlock } from '../../../shared/spec/types.js';
 import { checkOptions } from '../job-resources.js';
 import { compactDuration, labelPart, type JobShape } from '../plan.js';
-import { gres, integer, listOf, nodeCount, oneLine, oneOf, positiveInt, slurmSize, word, type Check, type RawValue } from '../values.js';
+import { gres, integer, listOf, nodeCount, oneOf, positiveInt, slurmSize, word, type Check, type RawValue } from '../values.js';
+import { directiveLines, setupLines } from '../lines.js';
 
 const MAIL_TYPES = ['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT', 'TIME_LIMIT', 'TIME_LIMIT_90', 'TIME_LIMIT_80', 'TIME_LIMIT_50', 'ARRAY_TASKS'];
 const HINTS = ['compute_bound', 'memory_bound', 'multithread', 'nomultithread'];
@@ -95,26 +96,6 @@ function blockLayer(block: SlurmBlock, where: string): Record<string, string> {
     if (k in SLURM_KEYS && (typeof v === 'string' || typeof v === 'number')) raw[k] = v;
   }
   return checkOptions(raw, SLURM_KEYS, `${where}: slurm`);
-}
-
-/** `#SBATCH` lines from raw directives: `--exclusive` and `#SBATCH --exclusive` both work. */
-export function directiveLines(prefix: '#SBATCH' | '#PBS', lines: string[], where: string): string[] {
-  return lines.map((raw) => {
-    const line = raw.trim();
-    const single: Parsed<string> = oneLine(`${where}: directive`, line);
-    if (!single.ok) throw new UserError(single.error);
-    if (line.startsWith(`${prefix} `)) return line;
-    if (line.startsWith('-')) return `${prefix} ${line}`;
-    throw new UserError(`${where}: directive "${line}" must be an option like --exclusive or a full "${prefix} ..." line`);
-  });
-}
-
-export function setupLines(lines: string[], where: string): string[] {
-  return lines.map((line) => {
-    const single = oneLine(`${where}: setup line`, line);
-    if (!single.ok) throw new UserError(single.error);
-    return line;
-  });
 }
 
 /** The Slurm options of one job, and the shape key that groups it with its equals. */

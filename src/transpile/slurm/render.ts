@@ -6,6 +6,7 @@ import { formatSlurmTime } from '../../../shared/spec/units.js';
 import { LAYOUT, folderVariables } from '../layout.js';
 import type { Shape } from '../plan.js';
 import { commentText, shellQuote } from '../shell.js';
+import { count } from '../report.js';
 import { SLURM_KEYS, type SlurmOptions } from './options.js';
 
 export const SLURM_DIR = '_distribute/slurm';
@@ -98,38 +99,10 @@ export function renderSubmit(batch: BatchSpec, shapes: Shape<SlurmOptions>[], bu
     lines.push(`build=$(submit ${BUILD_SCRIPT})`, 'echo "initialize step: Slurm job $build"', 'after=(--dependency=afterok:"$build" --kill-on-invalid-dep=yes)');
   }
   for (const s of shapes) {
-    const what = `${s.tasks.length} tasks for ${s.jobs.length} jobs`;
+    const what = `${count(s.tasks.length, 'task')} for ${count(s.jobs.length, 'job')}`;
     lines.push(`id=$(submit ${AFTER} ${arrayScriptPath(s)})`, `echo "array ${s.name}: Slurm job $id, ${what}"`);
   }
   lines.push('');
   return lines.join('\n');
 }
 
-export interface ClusterTarget {
-  username: string;
-  address: string;
-  destination: string;
-}
-
-export function renderUpload(batch: BatchSpec, cluster: Partial<ClusterTarget>, submitCommand = './submit.sh'): string {
-  const v = (s: string | undefined) => (s ? shellQuote(s) : '');
-  return [
-    '#!/bin/bash',
-    `# Copies this folder (batch ${commentText(batch.meta.batch_name)}) to the cluster with rsync, then prints how to submit it there.`,
-    '# Defaults come from --cluster-username, --cluster-address and --cluster-upload-destination;',
-    '# DISTRIBUTE_CLUSTER_USERNAME, DISTRIBUTE_CLUSTER_ADDRESS and DISTRIBUTE_CLUSTER_DESTINATION override them.',
-    'set -euo pipefail',
-    'cd "$(dirname "$0")"',
-    `user=\${DISTRIBUTE_CLUSTER_USERNAME:-${v(cluster.username)}}`,
-    `address=\${DISTRIBUTE_CLUSTER_ADDRESS:-${v(cluster.address)}}`,
-    `dest=\${DISTRIBUTE_CLUSTER_DESTINATION:-${v(cluster.destination)}}`,
-    'if [ -z "$user" ] || [ -z "$address" ] || [ -z "$dest" ]; then',
-    '  echo "upload.sh: no cluster given; transpile with --cluster-username, --cluster-address and --cluster-upload-destination, or set DISTRIBUTE_CLUSTER_USERNAME, _ADDRESS and _DESTINATION" >&2',
-    '  exit 2',
-    'fi',
-    'ssh "$user@$address" "mkdir -p -- $(printf %q "$dest")"',
-    'rsync -a --info=progress2 ./ "$user@$address:$dest/"',
-    `echo "uploaded; to submit: ssh $user@$address 'cd $dest && ${submitCommand}'"`,
-    '',
-  ].join('\n');
-}

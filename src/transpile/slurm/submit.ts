@@ -73,7 +73,7 @@ export function describeOutcomes(outcomes: JobOutcome[]): string[] {
   const s = summarize(outcomes);
   const lines = [`${outcomes.length} jobs: ${s.done} done, ${s.failed} failed, ${s.missing} did not run`];
   for (const o of outcomes) {
-    if (o.state === 'failed') lines.push(`  ${o.name}: ${o.signal ? `killed by ${o.signal}` : `exit code ${o.exit_code}`}`);
+    if (o.state === 'failed') lines.push(`  ${o.name}: ${o.timed_out ? 'time limit reached' : o.signal ? `killed by ${o.signal}` : `exit code ${o.exit_code}`}`);
     else if (o.state === 'missing') lines.push(`  ${o.name}: did not run (cancelled, or its initialize step failed)`);
   }
   return lines;

@@ -8,9 +8,10 @@ import { parseJobResources } from '../job-resources.js';
 import { addBatchFolder } from '../layout.js';
 import { checkJobNames, planShapes, type Shape } from '../plan.js';
 import { groupingFor, renderIndex } from '../tasks.js';
-import { word, type RawValue } from '../values.js';
+import type { RawValue } from '../values.js';
 import { checkSlurmFlags, slurmShapeOf, type SlurmOptions } from './options.js';
-import { BUILD_SCRIPT, SLURM_DIR, arrayIndexPath, arrayScriptPath, renderArrayScript, renderBuildScript, renderSubmit, renderUpload, type ClusterTarget } from './render.js';
+import { BUILD_SCRIPT, SLURM_DIR, arrayIndexPath, arrayScriptPath, renderArrayScript, renderBuildScript, renderSubmit } from './render.js';
+import { checkCluster, renderUpload, type ClusterTarget } from '../upload.js';
 
 export interface SlurmTranspileOptions {
   /** `slurm` (a task per job) or `slurm+batching` */
@@ -30,16 +31,6 @@ export interface SlurmTranspiled {
   shapes: Shape<SlurmOptions>[];
   /** whether the batch has an initialize step, run as its own job first */
   build: boolean;
-}
-
-function checkCluster(cluster: Partial<ClusterTarget>): void {
-  const flags: Record<keyof ClusterTarget, string> = { username: '--cluster-username', address: '--cluster-address', destination: '--cluster-upload-destination' };
-  for (const [k, flag] of Object.entries(flags) as [keyof ClusterTarget, string][]) {
-    const value = cluster[k];
-    if (value === undefined) continue;
-    const r = word(value);
-    if (!r.ok) throw new UserError(`${flag}: ${r.error}`);
-  }
 }
 
 export function transpileSlurm(batch: BatchSpec, opts: SlurmTranspileOptions): SlurmTranspiled {
