@@ -129,12 +129,12 @@ distribute_result() {
   if [ -e "$marker" ]; then
     rm -f -- "$marker"; timed_out=true; exit_code=null; signal='"SIGTERM"'
   elif [ "$2" -gt 128 ] && name=$(kill -l $(($2 - 128)) 2>/dev/null); then
-    exit_code=null; signal="\"SIG$name\""
+    exit_code=null; signal="\\"SIG$name\\""
   fi
   [ "$exit_code" = 0 ] && success=true
   node=$(hostname 2>/dev/null || echo "\${HOSTNAME:-unknown}")
-  node=\${node//\\/\\\\}; node=\${node//\"/\\\"}
-  printf '{"namespace":%s,"batch":%s,"job":%s,"node":"%s","attempt":1,"exit_code":%s,"signal":%s,"timed_out":%s,"cancelled":false,"error":null,"success":%s,"start":"%s","end":"%s"}\n' \
+  node=$(printf %s "$node" | tr -cd 'A-Za-z0-9._-')
+  printf '{"namespace":%s,"batch":%s,"job":%s,"node":"%s","attempt":1,"exit_code":%s,"signal":%s,"timed_out":%s,"cancelled":false,"error":null,"success":%s,"start":"%s","end":"%s"}\\n' \\
     "$distribute_namespace" "$distribute_batch" "$5" "$node" "$exit_code" "$signal" "$timed_out" "$success" "$3" "$4" > "$1.tmp" && mv -f -- "$1.tmp" "$1"
 }
 
@@ -146,7 +146,7 @@ distribute_run_job() {
   start=$(distribute_now)
   ( job_dir=$dir; . "$job_scripts$job.sh" ) </dev/null >"$dir/_distribute/stdout.log" 2>"$dir/_distribute/stderr.log"
   code=$?
-  distribute_result "$dir/_distribute/result.json" "$code" "$start" "$(distribute_now)" "\"$job\""
+  distribute_result "$dir/_distribute/result.json" "$code" "$start" "$(distribute_now)" "\\"$job\\""
   return $((code != 0))
 }
 

@@ -5,6 +5,8 @@ import { formatSlurmSize, formatSlurmTime, parseDuration, parseSize, type Parsed
 export type RawValue = string | number;
 export type Check = (value: RawValue) => Parsed<string>;
 
+/** A value as it appears in a message: quoted, escapes visible, on one line. */
+const q = (v: RawValue): string => JSON.stringify(String(v));
 const ok = (value: string): Parsed<string> => ({ ok: true, value });
 const fail = (error: string): Parsed<string> => ({ ok: false, error });
 
@@ -13,20 +15,20 @@ export const word: Check = (v) => {
   const s = String(v);
   if (s === '') return fail('must not be empty');
   if (/[\s"'`\\$]/.test(s) || /[\u0000-\u001f\u007f]/.test(s)) {
-    return fail(`"${s}" must not contain spaces, quotes, "$", "\\" or control characters`);
+    return fail(`${q(s)} must not contain spaces, quotes, "$", "\\" or control characters`);
   }
   return ok(s);
 };
 
 export const positiveInt: Check = (v) => {
   const s = String(v).trim();
-  if (!/^\d+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s))) return fail(`"${v}" must be a whole number of at least 1`);
+  if (!/^\d+$/.test(s) || Number(s) < 1 || !Number.isSafeInteger(Number(s))) return fail(`${q(v)} must be a whole number of at least 1`);
   return ok(String(Number(s)));
 };
 
 export const integer: Check = (v) => {
   const s = String(v).trim();
-  if (!/^[+-]?\d+$/.test(s) || !Number.isSafeInteger(Number(s))) return fail(`"${v}" must be a whole number`);
+  if (!/^[+-]?\d+$/.test(s) || !Number.isSafeInteger(Number(s))) return fail(`${q(v)} must be a whole number`);
   return ok(String(Number(s)));
 };
 
@@ -35,7 +37,7 @@ export const nodeCount: Check = (v) => {
   const s = String(v).trim();
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
   if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
-    return fail(`"${v}" must be a node count like 2 or a range like 2-4`);
+    return fail(`${q(v)} must be a node count like 2 or a range like 2-4`);
   }
   return ok(s);
 };
@@ -51,7 +53,7 @@ export const slurmTime: Check = (v) => {
   if (typeof v === 'string' && /^(unlimited|infinite)$/i.test(v.trim())) return ok('UNLIMITED');
   const p = parseDuration(v);
   if (!p.ok) return p;
-  if (p.value === 0) return fail(`"${v}" is no time at all; give a limit such as 2h, or UNLIMITED`);
+  if (p.value === 0) return fail(`${q(v)} is no time at all; give a limit such as 2h, or UNLIMITED`);
   return ok(formatSlurmTime(p.value));
 };
 
@@ -59,7 +61,7 @@ export function oneOf(values: readonly string[]): Check {
   return (v) => {
     const s = String(v).trim().toLowerCase();
     const found = values.find((x) => x.toLowerCase() === s);
-    return found ? ok(found) : fail(`"${v}" must be one of ${values.join(', ')}`);
+    return found ? ok(found) : fail(`${q(v)} must be one of ${values.join(', ')}`);
   };
 }
 
@@ -81,7 +83,7 @@ export function listOf(values: readonly string[]): Check {
 export const gres: Check = (v) => {
   const s = String(v).trim();
   if (!/^[A-Za-z][\w.-]*(?::[\w.-]+)*(?:,[A-Za-z][\w.-]*(?::[\w.-]+)*)*$/.test(s)) {
-    return fail(`"${v}" must be generic resources like gpu:2 or gpu:a100:1`);
+    return fail(`${q(v)} must be generic resources like gpu:2 or gpu:a100:1`);
   }
   return ok(s);
 };

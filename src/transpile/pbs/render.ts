@@ -45,7 +45,7 @@ export function renderPbsArrayScript(batch: BatchSpec, shape: Shape<PbsOptions>)
     '#!/bin/bash',
     ...head,
     ...o.extra,
-    `# batch ${commentText(batch.meta.batch_name)} (namespace ${commentText(batch.meta.namespace)}): ${shape.jobs.length} jobs of shape ${shape.name} in ${shape.tasks.length} tasks` +
+    `# batch ${commentText(batch.meta.batch_name)} (namespace ${commentText(batch.meta.namespace)}): ${count(shape.jobs.length, 'job')} of shape ${shape.name} in ${count(shape.tasks.length, 'task')}` +
       (perTask > 1 ? `, up to ${perTask} jobs one after another per task` : ''),
     `# task id -> job: ${pbsArrayIndexPath(shape)}`,
     ...folderVariables(ROOT),

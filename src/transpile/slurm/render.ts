@@ -46,7 +46,7 @@ export function renderArrayScript(batch: BatchSpec, shape: Shape<SlurmOptions>):
       i === 0 ? [l, `#SBATCH --array=0-${shape.tasks.length - 1}${limit}`] : [l],
     ),
     ...o.extra,
-    `# batch ${commentText(batch.meta.batch_name)} (namespace ${commentText(batch.meta.namespace)}): ${shape.jobs.length} jobs of shape ${shape.name} in ${shape.tasks.length} tasks` +
+    `# batch ${commentText(batch.meta.batch_name)} (namespace ${commentText(batch.meta.namespace)}): ${count(shape.jobs.length, 'job')} of shape ${shape.name} in ${count(shape.tasks.length, 'task')}` +
       (perTask > 1 ? `, up to ${perTask} jobs one after another per task` : ''),
     `# task id -> job: ${arrayIndexPath(shape)}`,
     ...folderVariables(ROOT),
@@ -58,12 +58,18 @@ export function renderArrayScript(batch: BatchSpec, shape: Shape<SlurmOptions>):
   return lines.join('\n');
 }
 
-/** The initialize step as one Slurm job, asking what the first array asks, run once before every array. */
-export function renderBuildScript(batch: BatchSpec, first: Shape<SlurmOptions>): string {
+/**
+ * The initialize step as one Slurm job, run once before every array. It asks what the first
+ * array asks but its time: a job's limit says nothing of the build, which is not limited on a
+ * compute node either; `buildTime` (seconds or UNLIMITED) comes from the batch's slurm block
+ * or --job-resources, else the partition's default applies.
+ */
+export function renderBuildScript(batch: BatchSpec, first: Shape<SlurmOptions>, buildTime: string | undefined): string {
   const o = first.options;
+  const { time: _jobTime, ...values } = o.values;
   return [
     '#!/bin/bash',
-    ...directives(o.values, 1, { job_name: `${batch.meta.batch_name}-build`, output: `${LAYOUT.logs}/%x-%j.out` }),
+    ...directives(buildTime === undefined ? values : { ...values, time: buildTime }, 1, { job_name: `${batch.meta.batch_name}-build`, output: `${LAYOUT.logs}/%x-%j.out` }),
     ...o.extra,
     `# the initialize step of batch ${commentText(batch.meta.batch_name)}: the arrays start once it succeeded`,
     ...folderVariables(ROOT),

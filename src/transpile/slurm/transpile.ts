@@ -4,12 +4,12 @@ import { UserError } from '../../../shared/errors.js';
 import type { BatchSpec } from '../../../shared/spec/types.js';
 import { Bundle } from '../bundle.js';
 import { planInputs } from '../inputs.js';
-import { parseJobResources } from '../job-resources.js';
+import { checkOptions, parseJobResources } from '../job-resources.js';
 import { addBatchFolder } from '../layout.js';
 import { checkJobNames, planShapes, type Shape } from '../plan.js';
 import { groupingFor, renderIndex } from '../tasks.js';
 import type { RawValue } from '../values.js';
-import { checkSlurmFlags, slurmShapeOf, type SlurmOptions } from './options.js';
+import { SLURM_KEYS, checkSlurmFlags, slurmShapeOf, type SlurmOptions } from './options.js';
 import { BUILD_SCRIPT, SLURM_DIR, arrayIndexPath, arrayScriptPath, renderArrayScript, renderBuildScript, renderSubmit } from './render.js';
 import { checkCluster, renderUpload, type ClusterTarget } from '../upload.js';
 
@@ -57,7 +57,10 @@ export function transpileSlurm(batch: BatchSpec, opts: SlurmTranspileOptions): S
     bundle.text(arrayScriptPath(shape), renderArrayScript(batch, shape), true);
     bundle.text(arrayIndexPath(shape), renderIndex(shape.tasks));
   }
-  if (build) bundle.text(BUILD_SCRIPT, renderBuildScript(batch, shapes[0]!), true);
+  if (build) {
+    const batchTime = batch.slurm.time === undefined ? {} : checkOptions({ time: batch.slurm.time }, { time: SLURM_KEYS.time! }, `batch ${batch.meta.batch_name}: slurm`);
+    bundle.text(BUILD_SCRIPT, renderBuildScript(batch, shapes[0]!, resources.time ?? batchTime.time), true);
+  }
   bundle.dir(SLURM_DIR);
   bundle.text('submit.sh', renderSubmit(batch, shapes, build), true);
   bundle.text('upload.sh', renderUpload(batch, opts.cluster), true);
