@@ -61,7 +61,18 @@ export async function slurmAction(file: string, opts: SlurmCliOptions, out = pro
     return 0;
   }
   const names = t.shapes.flatMap((s) => s.jobs.map((j) => j.name));
-  const outcomes = await followJobs(dir, ids, names, { pollMs: poll.value * 1000, report: (line) => err.write(`slurm: ${line}\n`) });
+  // Ctrl-C stops the waiting, not the jobs: they are Slurm's now
+  const onInterrupt = () => {
+    err.write(`\nstopped waiting; the jobs keep running on Slurm (scancel ${ids.join(' ')} stops them)\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  let outcomes;
+  try {
+    outcomes = await followJobs(dir, ids, names, { pollMs: poll.value * 1000, report: (line) => err.write(`slurm: ${line}\n`) });
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
   log.write(describeOutcomes(outcomes).join('\n') + '\n');
   if (opts.json) out.write(JSON.stringify({ ...info, slurm_jobs: ids, jobs_outcome: outcomes }) + '\n');
   const s = summarize(outcomes);

@@ -155,3 +155,43 @@ describe('task runtime', () => {
     });
   }
 });
+
+describe('upload.sh', () => {
+  async function upload(cluster: SlurmTranspileOptions['cluster'], env: NodeJS.ProcessEnv = {}) {
+    const dir = join(tmp.dir, `upload-${n}`);
+    const bin = join(dir, 'bin');
+    const log = join(dir, 'calls');
+    for (const tool of ['ssh', 'rsync']) chmodSync(write(bin, tool, `#!/bin/sh\n{ printf '${tool}'; for a in "$@"; do printf ' [%s]' "$a"; done; printf ' in %s\\n' "$PWD"; } >> ${log}\n`), 0o755);
+    const t = transpileSlurm(shellBatch(dir, 1), { strategy: 'slurm', jobResources: [], extraDirectives: [], setup: [], cluster });
+    const out = await writeBundle(t.bundle, join(tmp.dir, `out-${n++}`));
+    const r = spawnSync('bash', [join(out, 'upload.sh')], { cwd: tmp.dir, env: { PATH: `${bin}:/usr/bin:/bin`, ...env }, encoding: 'utf8' });
+    const calls = (() => {
+      try {
+        return readFileSync(log, 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    })();
+    return { out, r, calls };
+  }
+
+  it('makes the destination and rsyncs the folder to user@address:destination', async () => {
+    const { out, r, calls } = await upload({ username: 'alice', address: 'login.hpc.example.org', destination: '/scratch/alice/run_1' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(calls, [
+      `ssh [alice@login.hpc.example.org] [mkdir -p -- /scratch/alice/run_1] in ${out}`,
+      `rsync [-a] [--info=progress2] [./] [alice@login.hpc.example.org:/scratch/alice/run_1/] in ${out}`,
+    ]);
+    assert.match(r.stdout, /to submit: ssh alice@login.hpc.example.org 'cd \/scratch\/alice\/run_1 && .\/submit.sh'/);
+  });
+
+  it('takes the cluster from the environment, and refuses to run without one', async () => {
+    const missing = await upload({});
+    assert.equal(missing.r.status, 2);
+    assert.match(missing.r.stderr, /no cluster given/);
+    assert.deepEqual(missing.calls, []);
+    const fromEnv = await upload({}, { DISTRIBUTE_CLUSTER_USERNAME: 'bob', DISTRIBUTE_CLUSTER_ADDRESS: 'hpc', DISTRIBUTE_CLUSTER_DESTINATION: 'runs/x' });
+    assert.equal(fromEnv.r.status, 0, fromEnv.r.stderr);
+    assert.match(fromEnv.calls[1]!, /^rsync \[-a\] \[--info=progress2\] \[\.\/\] \[bob@hpc:runs\/x\/\]/);
+  });
+});
