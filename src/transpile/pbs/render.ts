@@ -56,10 +56,13 @@ export function renderPbsArrayScript(batch: BatchSpec, shape: Shape<PbsOptions>)
   ].join('\n');
 }
 
-export function renderPbsBuildScript(batch: BatchSpec, first: Shape<PbsOptions>): string {
+/** The initialize step as one PBS job; as on Slurm, a walltime only when --job-resources gives one. */
+export function renderPbsBuildScript(batch: BatchSpec, first: Shape<PbsOptions>, buildWalltime: string | undefined): string {
+  const { walltime: _jobTime, ...values } = first.options.values;
+  const options = { ...first.options, values: buildWalltime === undefined ? values : { ...values, walltime: buildWalltime } };
   return [
     '#!/bin/bash',
-    ...directives(first.options, 1, `${batch.meta.batch_name}-build`),
+    ...directives(options, 1, `${batch.meta.batch_name}-build`),
     ...first.options.extra,
     `# the initialize step of batch ${commentText(batch.meta.batch_name)}: the arrays start once it succeeded`,
     ...folderVariables(ROOT),

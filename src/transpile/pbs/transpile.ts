@@ -39,7 +39,7 @@ export function transpilePbs(batch: BatchSpec, opts: PbsTranspileOptions): PbsTr
     bundle.text(pbsArrayScriptPath(shape), renderPbsArrayScript(batch, shape), true);
     bundle.text(pbsArrayIndexPath(shape), renderIndex(shape.tasks));
   }
-  if (build) bundle.text(PBS_BUILD_SCRIPT, renderPbsBuildScript(batch, shapes[0]!), true);
+  if (build) bundle.text(PBS_BUILD_SCRIPT, renderPbsBuildScript(batch, shapes[0]!, resources.walltime), true);
   bundle.dir(PBS_DIR);
   bundle.text('submit.sh', renderPbsSubmit(batch, shapes, build), true);
   bundle.text('upload.sh', renderUpload(batch, opts.cluster), true);
