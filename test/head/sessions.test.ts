@@ -1,37 +1,9 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tar from 'tar';
 import { queueBatch } from '../../head/queue.js';
-import { hello, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
-import { tempDir } from '../helpers/cli.js';
-
-/** A result archive as a node packs it: distribute_save content at the top, plus _distribute/. */
-async function resultArchive(o: { exitCode?: number; files?: Record<string, string>; raw?: (dir: string) => void } = {}): Promise<Buffer> {
-  const { dir, cleanup } = tempDir('distribute-result-');
-  try {
-    mkdirSync(join(dir, '_distribute'));
-    writeFileSync(join(dir, '_distribute', 'stdout.log'), 'hello from the job\n');
-    writeFileSync(join(dir, '_distribute', 'stderr.log'), '');
-    writeFileSync(join(dir, '_distribute', 'result.json'), JSON.stringify({ exit_code: o.exitCode ?? 0, signal: null, timed_out: false, cancelled: false }));
-    for (const [p, text] of Object.entries(o.files ?? { 'out.txt': 'result\n' })) {
-      mkdirSync(join(dir, p, '..'), { recursive: true });
-      writeFileSync(join(dir, p), text);
-    }
-    o.raw?.(dir);
-    const file = join(dir, '..', `${dir.split('/').pop()}.tar.gz`);
-    await tar.c({ gzip: true, file, cwd: dir }, readdirSync(dir));
-    return readFileSync(file);
-  } finally {
-    cleanup();
-  }
-}
-
-async function putResult(t: TestHead, token: string, attempt: number, body: Buffer) {
-  const res = await fetch(`${t.head.httpUrl}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
-  return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
-}
+import { hello, putResult, resultArchive, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
 
 function jobRow(t: TestHead, name: string) {
   return t.store.db.prepare('SELECT * FROM jobs WHERE name = ?').get(name) as { state: string; attempt_count: number; exit_code: number | null; error: string | null; node: string | null; id: number };
