@@ -246,8 +246,9 @@ export async function resultArchive(o: { exitCode?: number; stdout?: string; fil
   }
 }
 
-export async function putResult(t: TestHead, token: string, attempt: number, body: Buffer) {
-  const res = await fetch(`${t.head.httpUrl}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
+/** PUTs a result archive as a node does; `base` is the head's http URL. */
+export async function putResult(base: string, token: string, attempt: number, body: Buffer) {
+  const res = await fetch(`${base}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
   return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
 }
 

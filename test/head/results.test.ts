@@ -45,7 +45,7 @@ describe('head: logs, pull, resolve', () => {
     for (const [name, files] of [['j1', { 'out.txt': 'one\n', 'data/big.csv': 'a,b\n' }], ['j2', { 'out.txt': 'two\n' }]] as const) {
       const a = assigns.get(name)!;
       node.send({ type: 'finished', attempt: a.attempt, exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null });
-      const put = await putResult(t, tok, a.attempt, await resultArchive({ files, stdout: `stdout of ${name}\n` }));
+      const put = await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ files, stdout: `stdout of ${name}\n` }));
       assert.equal(put.status, 200);
     }
   });
@@ -89,7 +89,7 @@ describe('head: logs, pull, resolve', () => {
     await readUntil('second line\n');
     // the job ends; its archive holds the whole log, of which the rest is sent
     node.send({ type: 'finished', attempt: a.attempt, exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null });
-    assert.equal((await putResult(t, tok, a.attempt, await resultArchive({ stdout: 'first line\nsecond line\nlast line\n' }))).status, 200);
+    assert.equal((await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ stdout: 'first line\nsecond line\nlast line\n' }))).status, 200);
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
