@@ -287,4 +287,28 @@ describe('head: node sessions, placement and results', () => {
     await until(() => jobRow(t, 'j').state === 'failed' && jobRow(t, 'k').state === 'failed', 'both jobs failed');
     assert.match(jobRow(t, 'k').error!, /build failed on every capable node \(a, b\)/);
   });
+
+  it('answers 500 and logs loudly when the archive cannot be written, then takes the retried upload', async () => {
+    t = await startTestHead();
+    const tok = t.nodeToken('n');
+    queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'j' }]));
+    const { node } = await TestNode.join(t.head.url, tok, hello('n'));
+    open.push(node);
+    const a = await node.next('assign');
+    // the temp folder of the archive is in the way: writing fails like a broken disk would
+    const { rmSync, writeFileSync } = await import('node:fs');
+    const tmp = join(t.stateDir, 'archive', '.tmp');
+    rmSync(tmp, { recursive: true, force: true });
+    writeFileSync(tmp, 'not a folder');
+    const body = await resultArchive();
+    const failed = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(failed.status, 500);
+    assert.match(failed.json.error!, new RegExp(`could not store the result of attempt ${a.attempt}`));
+    assert.ok(t.logs.some((l) => l.event === 'result_write_failed' && (l as { level?: number }).level === 50));
+    assert.notEqual(jobRow(t, 'j').state, 'done');
+    rmSync(tmp);
+    const again = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(again.status, 200);
+    assert.equal(jobRow(t, 'j').state, 'done');
+  });
 });
