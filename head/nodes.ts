@@ -95,11 +95,17 @@ export class NodeSessions implements NodeLink {
     ws.on('close', () => clearTimeout(helloTimer));
 
     const beforeHello = (data: RawData, isBinary: boolean) => {
-      const hello = this.readHello(ws, principal, data, isBinary, log);
-      if (!hello) return;
-      clearTimeout(helloTimer);
-      ws.off('message', beforeHello);
-      this.establish(ws, hello, peer);
+      // a throw here would escape into the socket's event loop and take the head down
+      try {
+        const hello = this.readHello(ws, principal, data, isBinary, log);
+        if (!hello) return;
+        clearTimeout(helloTimer);
+        ws.off('message', beforeHello);
+        this.establish(ws, hello, peer);
+      } catch (err) {
+        log.error({ event: 'hello_failed', err }, `could not register the node: ${errorMessage(err)}`);
+        ws.close(1011, 'the head could not register this node');
+      }
     };
     ws.on('message', beforeHello);
   }
@@ -170,7 +176,13 @@ export class NodeSessions implements NodeLink {
       maxFrame: settings.maxFrame,
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
     });
-    ws.on('message', () => this.touch(node));
+    ws.on('message', () => {
+      try {
+        this.touch(node);
+      } catch (err) {
+        log.error({ event: 'touch_failed', err }, `could not record that node ${node} is alive: ${errorMessage(err)}`);
+      }
+    });
     ws.on('close', (code) => {
       if (this.sessions.get(node) !== session) return;
       this.sessions.delete(node);
