@@ -80,7 +80,7 @@ export class NodeSessions implements NodeLink {
   /** After a restart: nodes that were online get node_timeout to come back before they are lost. */
   expectReturning(): void {
     for (const row of this.ctx.store.nodes()) {
-      if (row.state === 'online') this.touch(row.name);
+      if (row.state === 'online') this.touch(row.name, false);
     }
   }
 
@@ -262,14 +262,14 @@ export class NodeSessions implements NodeLink {
     }
   }
 
-  /** The node spoke: restart its loss timer. */
-  private touch(node: string): void {
+  /** The node spoke (or, at start, is expected back): restart its loss timer. */
+  private touch(node: string, heard = true): void {
     if (this.stopped) return;
     const timer = this.lossTimers.get(node);
     if (timer) timer.refresh();
     else this.lossTimers.set(node, setTimeout(() => this.lose(node), this.ctx.settings.nodeTimeoutMs));
     const now = Date.now();
-    if (now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
+    if (heard && now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
       this.lastWritten.set(node, now);
       touchNode(this.ctx.store, node, now);
     }
