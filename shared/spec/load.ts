@@ -18,15 +18,19 @@ export class BatchSpecError extends UserError {
   }
 }
 
-/** Loads and validates `file`; throws a UserError (exit code 2) listing every problem. */
-export async function loadBatch(file: string, opts: LoadOptions = {}): Promise<BatchSpec> {
-  let text: string;
+/** The text of a batch file; a UserError (exit code 2) when it cannot be read. */
+export async function readBatchText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read: ${errorMessage(err)}`, 2);
   }
+}
+
+/** Loads and validates `file`; throws a UserError (exit code 2) listing every problem. */
+export async function loadBatch(file: string, opts: LoadOptions = {}): Promise<BatchSpec> {
+  const text = await readBatchText(file);
   const result = parseBatch(text, { file, checkFiles: opts.checkFiles ?? true });
   if (!result.ok) throw new BatchSpecError(result.errors);
   return result.batch;

@@ -2,7 +2,7 @@
 // checks shapes and values; defaults, file resolution and parameter expansion happen in
 // normalize.ts. No transforms here, so the same schema becomes the JSON Schema editors use.
 import { z } from 'zod';
-import { isSafeName, unsafeNameReason } from '../paths.js';
+import { SAFE_NAME, unsafeNameReason } from '../paths.js';
 import { parseDuration, parseSize } from './units.js';
 
 /**
@@ -22,9 +22,9 @@ function strict<T extends z.ZodRawShape>(shape: T, description?: string) {
 
 const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
 
-/** A name that becomes a path on every machine (namespace, batch). */
-export const SafeName = z.string().superRefine((value, ctx) => {
-  if (!isSafeName(value)) ctx.addIssue({ code: 'custom', message: `not usable as a folder name: ${unsafeNameReason(value)}` });
+/** A name that becomes a path on every machine (namespace, batch, node). */
+export const SafeName = z.string().regex(SAFE_NAME, {
+  error: (iss) => `not usable as a folder name: ${unsafeNameReason(String(iss.input))}`,
 });
 
 /** A node name, as given by `compute.yaml`'s `name`. */
@@ -166,7 +166,17 @@ export const BatchFile = strict({
   apptainer: ApptainerSection.optional(),
   shell: ShellSection.optional(),
   slurm: SlurmBlock.optional(),
-});
+}).meta({
+  title: 'distribute batch',
+  description: 'A batch of jobs for distribute: meta: and exactly one of python:, apptainer:, shell:',
+  // for editors; the parser says the same in words
+  oneOf: KINDS.map((k) => ({ required: [k] })),
+} as Record<string, unknown>);
+
+/** The JSON Schema of a batch file, for editors (`# yaml-language-server: $schema=...`). */
+export function batchJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(BatchFile, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
 
 export type RawFileRef = z.infer<typeof FileRef>;
 export type RawResources = z.infer<typeof Resources>;
