@@ -3,6 +3,8 @@
 // and downloads. Every failure becomes one UserError line naming the head and what to do.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { headUrls, loadConfig, UserConfig, userConfigPath } from '../shared/config.js';
@@ -114,9 +116,41 @@ export class HeadClient {
     await res.body?.cancel();
   }
 
+  /**
+   * A request whose answer is a long stream (a pull, `logs --follow`): node's http client, which
+   * has no idle timeout, so a quiet job does not end the stream. Resolves with the 2xx response.
+   */
+  stream(method: string, path: string, json?: unknown): Promise<IncomingMessage> {
+    const url = new URL(this.conn.http + path);
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}` };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { method, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d.length > 65536 ? '' : d));
+        res.on('end', () => reject(this.refusalOf(status, res.statusMessage ?? '', text, method, path)));
+        res.on('error', reject);
+      });
+      req.on('error', (err) => reject(new UserError(`cannot reach the head at ${this.conn.head}: ${networkReason(err)} — is \`distribute head\` running?`, 1)));
+      req.end(body);
+    });
+  }
+
   private async refusal(res: Response, method: string, path: string): Promise<UserError> {
     const text = await res.text().catch(() => '');
-    let message = text.trim() || res.statusText;
+    return this.refusalOf(res.status, res.statusText, text, method, path);
+  }
+
+  private refusalOf(status: number, statusText: string, text: string, method: string, path: string): UserError {
+    let message = text.trim() || statusText;
     let problems: string[] = [];
     try {
       const raw = JSON.parse(text) as unknown;
@@ -131,12 +165,12 @@ export class HeadClient {
     } catch {
       // not JSON: keep the text
     }
-    if (res.status === 401) {
+    if (status === 401) {
       return new UserError(`the head at ${this.conn.head} refused the token (${message}); check the token from ${this.conn.source}`, 2);
     }
     if (problems.length > 0) return new UserError([message, ...problems].join('\n'), 2);
-    const code = res.status >= 400 && res.status < 500 ? 2 : 1;
-    const prefix = res.status >= 500 ? `the head at ${this.conn.head} failed on ${method} ${path} (${res.status}): ` : '';
+    const code = status >= 400 && status < 500 ? 2 : 1;
+    const prefix = status >= 500 ? `the head at ${this.conn.head} failed on ${method} ${path} (${status}): ` : '';
     return new UserError(prefix + message, code);
   }
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 export const command = new Command('compute')
   .description('Run a compute daemon: dial the head, take the jobs that fit this machine, send back their results')
   .requiredOption('--config <compute.yaml>', 'the daemon\'s configuration (head, token_file, name, capabilities, work_dir, resources, max_jobs)')
+  .exitOverride()
   .action(async (opts: { config: string }) => {
     const { loadConfig, ComputeConfig } = await import('../../shared/config.js');
     const { createLogger } = await import('../../shared/log.js');
