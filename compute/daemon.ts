@@ -36,6 +36,7 @@ async function readToken(config: ComputeConfig, configFile: string | null): Prom
 export interface ComputeDaemon {
   agent: ComputeAgent;
   node: string;
+  capabilities: string[];
   workDir: string;
   stop(): Promise<void>;
 }
@@ -57,5 +58,5 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();
-  return { agent, node, workDir, stop: () => agent.stop() };
+  return { agent, node, capabilities: config.capabilities, workDir, stop: () => agent.stop() };
 }
