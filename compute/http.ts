@@ -20,10 +20,13 @@ export function authorization(head: HeadEndpoint): Record<string, string> {
 /** The network-level reason of a failed fetch (ECONNREFUSED, ...), else its message. */
 export function fetchFailure(err: unknown): string {
   let e: unknown = err;
+  let innermost: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
+    innermost = e;
     e = (e as { cause?: unknown }).cause;
   }
+  if (innermost !== err) return innermost instanceof Error ? innermost.message : String(innermost);
   return err instanceof Error ? err.message : String(err);
 }

@@ -58,11 +58,14 @@ function readUserConfig(file: string): UserConfig | null {
 /** Why fetch failed, as the network layer names it: ECONNREFUSED, ENOTFOUND, ... */
 function networkReason(err: unknown): string {
   let e: unknown = err;
+  let innermost: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
+    innermost = e;
     e = (e as { cause?: unknown }).cause;
   }
+  if (innermost !== err) return innermost instanceof Error ? innermost.message : String(innermost);
   return errorMessage(err);
 }
 
