@@ -28,8 +28,9 @@ export interface Connection {
 
 /** Head URL and token: `--head`/`--token`, else DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN, else the user config. */
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env, configFile = userConfigPath()): Connection {
-  let head = opts.head ?? env.DISTRIBUTE_HEAD;
-  let token = opts.token ?? env.DISTRIBUTE_TOKEN;
+  // an empty variable counts as unset
+  let head = opts.head ?? (env.DISTRIBUTE_HEAD || undefined);
+  let token = opts.token ?? (env.DISTRIBUTE_TOKEN || undefined);
   const sources: string[] = [];
   if (opts.head || opts.token) sources.push('--head/--token');
   if (env.DISTRIBUTE_HEAD || env.DISTRIBUTE_TOKEN) sources.push('DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN');
