@@ -238,8 +238,8 @@ export class ResultSpool {
       if (outcome.kind === 'stored') this.log.info({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
       else if (outcome.kind === 'stale') this.log.warn({ event: 'result_stale', attempt, reason: outcome.reason }, 'the head refused a stale result; discarded');
       else if (outcome.kind === 'refused') this.log.error({ event: 'result_refused', attempt, reason: outcome.reason }, 'the head refused the result archive; discarded');
-      this.forget(attempt);
       await this.remove(attempt, entry.workspace);
+      this.forget(attempt);
       return;
     }
     entry.failures++;
