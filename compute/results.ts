@@ -284,13 +284,14 @@ export class ResultSpool {
     return { kind: 'failed', reason: `${res.status} ${text.slice(0, 300)}` };
   }
 
+  /** Removes the workspace, then the spooled files: a spool entry outlives its workspace. */
   private async remove(attempt: number, workspace: string): Promise<void> {
-    await rm(this.archivePath(attempt), { force: true });
-    await rm(this.sidecarPath(attempt), { force: true });
     if (workspace) {
       await rm(workspace, { recursive: true, force: true });
       // the job's folder, once its last attempt is gone
       await rmdir(dirname(workspace)).catch(() => {});
     }
+    await rm(this.archivePath(attempt), { force: true });
+    await rm(this.sidecarPath(attempt), { force: true });
   }
 }
