@@ -4,6 +4,8 @@
 // Times are epoch milliseconds. JSON columns hold the wire forms (shared/protocol/common.ts)
 // so an `assign` is built without re-reading the batch file.
 
+import { notifyMigration } from './notify/schema.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -124,4 +126,5 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  notifyMigration(2),
 ];

@@ -1,0 +1,63 @@
+// A batch's summary for its notification, read from the store (inside the caller's transaction).
+import { parseBatchRecord, type BatchRow, type Store } from '../store.js';
+import { FAILURES_SHOWN, type BatchSummary, type BuildFailure, type FailedJob } from './message.js';
+
+const LINE_LIMIT = 200;
+
+export interface JobCounts {
+  total: number;
+  open: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+}
+
+export function jobCounts(store: Store, batchId: number): JobCounts {
+  const rows = store.stmt<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state').all(batchId);
+  const c: JobCounts = { total: 0, open: 0, done: 0, failed: 0, cancelled: 0 };
+  for (const { state, n } of rows) {
+    c.total += n;
+    if (state === 'done' || state === 'failed' || state === 'cancelled') c[state] += n;
+    else c.open += n;
+  }
+  return c;
+}
+
+export function batchSummary(store: Store, batch: BatchRow, counts: JobCounts, now: number): BatchSummary {
+  const record = parseBatchRecord(batch) as ReturnType<typeof parseBatchRecord> & { file?: unknown };
+  return {
+    namespace: batch.namespace,
+    batch: batch.name,
+    counts: { total: counts.total, done: counts.done, failed: counts.failed, cancelled: counts.cancelled },
+    wallMs: Math.max(0, now - batch.created),
+    failures: firstFailures(store, batch.id),
+    buildFailures: buildFailures(store, batch.id),
+    file: typeof record.file === 'string' ? record.file : null,
+  };
+}
+
+/** The failed jobs in the order they failed (by their last attempt's end, then job order). */
+function firstFailures(store: Store, batchId: number): FailedJob[] {
+  return store
+    .stmt<{ name: string; exit_code: number | null; error: string | null; signal: string | null; attempt_error: string | null }>(
+      `SELECT j.name, j.exit_code, j.error, a.signal, a.error AS attempt_error
+         FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
+        WHERE j.batch_id = ? AND j.state = 'failed'
+        ORDER BY a.ended IS NULL, a.ended, j.id
+        LIMIT ?`,
+    )
+    .all(batchId, FAILURES_SHOWN)
+    .map((r) => ({ name: r.name, exitCode: r.exit_code, signal: r.signal, error: r.error ?? r.attempt_error }));
+}
+
+function buildFailures(store: Store, batchId: number): BuildFailure[] {
+  return store
+    .stmt<{ node: string; log: string }>('SELECT node, log FROM build_failures WHERE batch_id = ? ORDER BY node')
+    .all(batchId)
+    .map((r) => ({ node: r.node, lastLine: lastLine(r.log) }));
+}
+
+function lastLine(log: string): string {
+  const line = log.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '(empty log)';
+  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
+}
