@@ -149,14 +149,14 @@ export class OutboxWorker {
     this.timer.unref();
   }
 
-  /** Sends every due row in order; stops at the first failure (the queue is then held). */
+  /** Sends every due row, oldest first (messages keep their order); stops at the first failure (the queue is then held). */
   private async pass(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
       while (!this.stopped && Date.now() >= this.heldUntil) {
         const row = this.store
-          .stmt<OutboxRow>(`SELECT * FROM notify_outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT 1`)
+          .stmt<OutboxRow>(`SELECT * FROM notify_outbox WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 1`)
           .get(Date.now());
         if (!row) break;
         if (!(await this.deliver(row))) break;
