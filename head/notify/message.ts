@@ -49,11 +49,11 @@ export function renderMessage(kind: NotificationKind, s: BatchSummary): Message 
   }
 }
 
-/** `exit code 1`, `exit code 137, SIGKILL`, `timed out`, `lost its node 3 times (last: ws2)`. */
+/** `exit code 1`, `killed by SIGKILL`, `timed out`, `lost its node 3 times (last: ws2)`. */
 export function describeFailure(j: FailedJob): string {
   const parts: string[] = [];
   if (j.exitCode !== null) parts.push(`exit code ${j.exitCode}`);
-  if (j.signal) parts.push(j.signal);
+  if (j.signal) parts.push(`killed by ${j.signal}`);
   if (j.error) parts.push(j.error);
   return parts.length ? parts.join(', ') : 'failed';
 }

@@ -47,7 +47,14 @@ function firstFailures(store: Store, batchId: number): FailedJob[] {
         LIMIT ?`,
     )
     .all(batchId, FAILURES_SHOWN)
-    .map((r) => ({ name: r.name, exitCode: r.exit_code, signal: r.signal, error: r.error ?? r.attempt_error }));
+    .map((r) => withoutRepeats({ name: r.name, exitCode: r.exit_code, signal: r.signal, error: r.error ?? r.attempt_error }));
+}
+
+/** The head's error often restates the exit code or signal (`exited with code 1`): say it once. */
+function withoutRepeats(j: FailedJob): FailedJob {
+  if (j.error !== null && j.exitCode !== null && j.error === `exited with code ${j.exitCode}`) j.error = null;
+  if (j.error !== null && j.signal !== null && j.error.includes(j.signal)) j.signal = null;
+  return j;
 }
 
 function buildFailures(store: Store, batchId: number): BuildFailure[] {

@@ -13,7 +13,7 @@ describe('queueing notifications', () => {
       const id = seedBatch(t.store, { jobs: 3, created: T0, file: 'sweep.yaml' });
       endJob(t.store, id, 'job0', 'done');
       assert.deepEqual(noteBatchChange(t.store, id), []);
-      endJob(t.store, id, 'job1', 'failed', { exitCode: 3, ended: T0 + 60_000 });
+      endJob(t.store, id, 'job1', 'failed', { exitCode: 3, error: 'exited with code 3', ended: T0 + 60_000 });
       assert.deepEqual(noteBatchChange(t.store, id), []);
       now = T0 + 3_725_000;
       endJob(t.store, id, 'job2', 'cancelled', { exitCode: null });

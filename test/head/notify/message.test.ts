@@ -10,7 +10,7 @@ const base: BatchSummary = {
   failures: [
     { name: 're_300', exitCode: 1, signal: null, error: null },
     { name: 're_400', exitCode: null, signal: null, error: 'lost its node 3 times (last: ws2)' },
-    { name: 're_500', exitCode: 137, signal: 'SIGKILL', error: 'timed out' },
+    { name: 're_500', exitCode: null, signal: 'SIGKILL', error: 'timed out' },
   ],
   buildFailures: [],
   file: 'sweeps/re sweep.yaml',
@@ -26,7 +26,7 @@ describe('notification message', () => {
         'Failures:',
         '- re_300: exit code 1',
         '- re_400: lost its node 3 times (last: ws2)',
-        '- re_500: exit code 137, SIGKILL, timed out',
+        '- re_500: killed by SIGKILL, timed out',
         "Fetch the results: distribute pull 'sweeps/re sweep.yaml'",
       ].join('\n'),
     );
@@ -34,7 +34,7 @@ describe('notification message', () => {
       m.html,
       '<p>Batch <b>re_sweep</b> (namespace <b>cylinder_study</b>) ended after 2h 13m: 47 done, 3 failed, 0 cancelled.</p>' +
         '<p>Failures:</p>' +
-        '<ul><li><code>re_300</code>: exit code 1</li><li><code>re_400</code>: lost its node 3 times (last: ws2)</li><li><code>re_500</code>: exit code 137, SIGKILL, timed out</li></ul>' +
+        '<ul><li><code>re_300</code>: exit code 1</li><li><code>re_400</code>: lost its node 3 times (last: ws2)</li><li><code>re_500</code>: killed by SIGKILL, timed out</li></ul>' +
         "<p>Fetch the results: <code>distribute pull 'sweeps/re sweep.yaml'</code></p>",
     );
   });
