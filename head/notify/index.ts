@@ -50,8 +50,8 @@ export async function startNotifications(store: Store, config: HeadConfig['matri
   active.set(store, { kick: () => worker.kick(), log });
   worker.start();
   const checked = checkMatrix(config, { logger: log, sender, requestTimeoutMs: opts.requestTimeoutMs }).then((r) => {
-    if (r.ok) log.info({ homeserver: config.homeserver_url }, r.message);
-    else log.warn({ homeserver: config.homeserver_url }, `${r.message}; notifications wait in the outbox and are retried`);
+    if (r.ok) log.info({ event: 'matrix_check', ok: true, homeserver: config.homeserver_url }, r.message);
+    else log.warn({ event: 'matrix_check', ok: false, homeserver: config.homeserver_url }, `${r.message}; notifications wait in the outbox and are retried`);
     return r;
   });
   return {
@@ -83,6 +83,6 @@ function warnUnconfigured(store: Store, batchId: number, a: Active): void {
   const batch = store.batch(batchId);
   const to = batch ? parseBatchRecord(batch).meta.matrix : null;
   if (batch && to) {
-    a.log.warn({ namespace: batch.namespace, batch: batch.name, matrix: to }, 'batch asks for Matrix notifications, but head.yaml has no matrix: section; none will be sent');
+    a.log.warn({ event: 'notification_unconfigured', namespace: batch.namespace, batch: batch.name, matrix: to }, 'batch asks for Matrix notifications, but head.yaml has no matrix: section; none will be sent');
   }
 }

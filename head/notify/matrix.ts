@@ -115,7 +115,7 @@ export class MatrixSender implements Sender {
         return (this.client = client);
       } catch (err) {
         if (!(err instanceof MatrixError && err.errcode === 'M_UNKNOWN_TOKEN')) throw err;
-        this.opts.logger.info({ user_id: c.user_id, device_id: saved.device_id }, 'matrix: saved access token no longer valid; logging in again on the same device');
+        this.opts.logger.info({ event: 'matrix_relogin', user_id: c.user_id, device_id: saved.device_id }, 'matrix: saved access token no longer valid; logging in again on the same device');
       }
     }
     const res = await this.makeClient({}).loginRequest({
@@ -128,7 +128,7 @@ export class MatrixSender implements Sender {
     if (res.user_id !== c.user_id) throw new Error(`matrix: logged in as ${res.user_id}, not as user_id ${c.user_id}`);
     const session: MatrixSession = { homeserver: c.homeserver_url, user_id: res.user_id, device_id: res.device_id, access_token: res.access_token };
     this.memory.saveSession(session);
-    this.opts.logger.info({ user_id: res.user_id, device_id: res.device_id }, 'matrix: logged in');
+    this.opts.logger.info({ event: 'matrix_login', user_id: res.user_id, device_id: res.device_id }, 'matrix: logged in');
     return (this.client = this.makeClient({ accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id }));
   }
 
@@ -160,13 +160,13 @@ export class MatrixSender implements Sender {
 
     const { room_id } = await client.createRoom({ is_direct: true, invite: [recipient], preset: Preset.TrustedPrivateChat });
     this.memory.saveRoom(me, recipient, room_id);
-    this.opts.logger.info({ recipient, room_id }, 'matrix: created a direct room');
+    this.opts.logger.info({ event: 'matrix_room_created', recipient, room_id }, 'matrix: created a direct room');
     try {
       const fresh = (await client.getAccountDataFromServer(EventType.Direct)) ?? {};
       await client.setAccountDataRaw(EventType.Direct, { ...fresh, [recipient]: [...(fresh[recipient] ?? []).filter((r) => r !== room_id), room_id] });
     } catch (err) {
       // the room works without it; other clients just do not list it as a direct chat
-      this.opts.logger.warn({ recipient, room_id, error: explain(err) }, 'matrix: could not record the room in m.direct');
+      this.opts.logger.warn({ event: 'matrix_direct_unrecorded', recipient, room_id, error: explain(err) }, 'matrix: could not record the room in m.direct');
     }
     return room_id;
   }

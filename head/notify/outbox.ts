@@ -162,7 +162,7 @@ export class OutboxWorker {
         if (!(await this.deliver(row))) break;
       }
     } catch (err) {
-      this.log.error({ err }, 'notification outbox: unexpected error');
+      this.log.error({ event: 'notification_error', err }, 'notification outbox: unexpected error');
     } finally {
       this.running = false;
       this.schedule();
@@ -171,7 +171,7 @@ export class OutboxWorker {
 
   /** One attempt at one row. True when it was sent. */
   private async deliver(row: OutboxRow): Promise<boolean> {
-    const ctx = { outbox: row.id, batch_id: row.batch_id, kind: row.kind, recipient: row.recipient, attempt: row.attempts + 1 };
+    const ctx = { outbox: row.id, batch_id: row.batch_id, kind: row.kind, recipient: row.recipient, delivery_attempt: row.attempts + 1 };
     try {
       const { eventId } = await withDeadline(this.sender.send(row.recipient, { body: row.body, html: row.html }, this.txnId(row.id)), this.opts.deadlineMs);
       if (this.stopped) return false;
@@ -180,7 +180,7 @@ export class OutboxWorker {
           .stmt(`UPDATE notify_outbox SET state = 'sent', attempts = attempts + 1, sent_at = ?, event_id = ?, last_error = NULL WHERE id = ? AND state = 'pending'`)
           .run(Date.now(), eventId, row.id),
       );
-      this.log.info({ ...ctx, event_id: eventId }, 'notification sent');
+      this.log.info({ event: 'notification_sent', ...ctx, event_id: eventId }, 'notification sent');
       return true;
     } catch (err) {
       if (this.stopped) return false;
@@ -201,8 +201,8 @@ export class OutboxWorker {
         .run(giveUp ? 'failed' : 'pending', attempts, nextAt, e.message, row.id),
     );
     if (!e.permanent) this.heldUntil = nextAt;
-    if (giveUp) this.log.error({ ...ctx, error: e.message }, `notification given up after ${attempts} attempts`);
-    else this.log.warn({ ...ctx, error: e.message, retry_in_ms: delay, rate_limited: e.retryAfterMs !== null }, 'notification not sent; will retry');
+    if (giveUp) this.log.error({ event: 'notification_failed', ...ctx, error: e.message }, `notification given up after ${attempts} attempts`);
+    else this.log.warn({ event: 'notification_retry', ...ctx, error: e.message, retry_in_ms: delay, rate_limited: e.retryAfterMs !== null }, 'notification not sent; will retry');
   }
 }
 
