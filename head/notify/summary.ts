@@ -24,7 +24,7 @@ export function jobCounts(store: Store, batchId: number): JobCounts {
 }
 
 export function batchSummary(store: Store, batch: BatchRow, counts: JobCounts, now: number): BatchSummary {
-  const record = parseBatchRecord(batch) as ReturnType<typeof parseBatchRecord> & { file?: unknown };
+  const record = parseBatchRecord(batch);
   return {
     namespace: batch.namespace,
     batch: batch.name,
