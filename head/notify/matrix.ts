@@ -1,5 +1,5 @@
-// The Matrix side of notifications, through matrix-js-sdk (37: the last major that sends on
-// Node 20). No sync loop: the client is made without a scheduler or store and only the plain
+// The Matrix side of notifications, through matrix-js-sdk, pinned to major 37 (43.x fails to
+// send on Node 20). No sync loop: the client is made without a scheduler or store and only the plain
 // request methods are called — login or whoami, the `m.direct` account data, createRoom,
 // joined_rooms, and `PUT /rooms/{room}/send/m.room.message/{txnId}`.
 //
@@ -52,11 +52,6 @@ export class MatrixSender implements Sender {
     private readonly opts: MatrixOptions,
   ) {
     this.timeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  }
-
-  /** Who the head speaks as, once signed in. */
-  get account(): { userId: string; deviceId: string | null } | null {
-    return this.client ? { userId: this.client.getSafeUserId(), deviceId: this.client.getDeviceId() } : null;
   }
 
   async send(recipient: string, message: Message, txnId: string): Promise<{ eventId: string }> {

@@ -184,6 +184,8 @@ export class OutboxWorker {
       return true;
     } catch (err) {
       if (this.stopped) return false;
+      // past the deadline: end what is still in flight, so a late answer cannot race the retry
+      if (err instanceof DeadlineError) this.sender.abort();
       this.recordFailure(row, err, ctx);
       return false;
     }
@@ -206,10 +208,12 @@ export class OutboxWorker {
   }
 }
 
+class DeadlineError extends DeliveryError {}
+
 /** Rejects when `promise` has not settled within `ms` (the promise itself is left to settle). */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DeliveryError(`no answer within ${ms} ms`, false)), ms);
+    const timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`, false)), ms);
     promise.then(
       (v) => {
         clearTimeout(timer);
