@@ -14,8 +14,8 @@ export interface FailedJob {
 
 export interface BuildFailure {
   node: string;
-  /** the last non-empty line of the build's log */
-  lastLine: string;
+  /** one line of the node's build report: status and last line of stderr */
+  excerpt: string;
 }
 
 export interface BatchSummary {
@@ -108,9 +108,9 @@ function buildFailedMessage(s: BatchSummary): Message {
   const counts = `${c.done} done, ${c.failed} failed, ${c.cancelled} cancelled.`;
   const lines = [`Batch ${s.batch} (namespace ${s.namespace}) ${head}`];
   const html = [`<p>Batch <b>${esc(s.batch)}</b> (namespace <b>${esc(s.namespace)}</b>) ${esc(head)}</p>`];
-  lines.push(...s.buildFailures.map((b) => `- ${b.node}: ${b.lastLine}`));
+  lines.push(...s.buildFailures.map((b) => `- ${b.node}: ${b.excerpt}`));
   if (s.buildFailures.length) {
-    html.push(`<ul>${s.buildFailures.map((b) => `<li><b>${esc(b.node)}</b>: <code>${esc(b.lastLine)}</code></li>`).join('')}</ul>`);
+    html.push(`<ul>${s.buildFailures.map((b) => `<li><b>${esc(b.node)}</b>: <code>${esc(b.excerpt)}</code></li>`).join('')}</ul>`);
   }
   lines.push(counts);
   html.push(`<p>${esc(counts)}</p>`);

@@ -61,10 +61,21 @@ function buildFailures(store: Store, batchId: number): BuildFailure[] {
   return store
     .stmt<{ node: string; log: string }>('SELECT node, log FROM build_failures WHERE batch_id = ? ORDER BY node')
     .all(batchId)
-    .map((r) => ({ node: r.node, lastLine: lastLine(r.log) }));
+    .map((r) => ({ node: r.node, excerpt: buildExcerpt(r.log) }));
 }
 
-function lastLine(log: string): string {
-  const line = log.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '(empty log)';
-  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
+/**
+ * One line out of a node's build report: its status and the last line of its stderr, e.g.
+ * `exit code 2; error: solver.f90 not found`. The report reads `build failed: STATUS`, then
+ * `stderr:` and `stdout:` sections (compute/builds.ts); any other text gives its last line.
+ */
+export function buildExcerpt(log: string): string {
+  const lines = log.split('\n');
+  const status = /^build failed: (.+)$/.exec(lines[0] ?? '')?.[1]?.trim() ?? null;
+  const start = lines.indexOf('stderr:');
+  const end = start >= 0 ? lines.indexOf('stdout:', start) : -1;
+  const section = start >= 0 ? lines.slice(start + 1, end >= 0 ? end : undefined) : status ? [] : lines;
+  const last = section.map((l) => l.trim()).filter(Boolean).pop() ?? null;
+  const text = [status, last].filter(Boolean).join('; ') || '(empty log)';
+  return text.length > LINE_LIMIT ? `${text.slice(0, LINE_LIMIT - 1)}…` : text;
 }

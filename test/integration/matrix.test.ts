@@ -125,6 +125,21 @@ describe('matrix notifications with the real head and compute daemon', () => {
     assert.deepEqual([status!.counts.done, status!.counts.failed], [2, 1]);
   });
 
+  it('tells a batch whose build failed on every node, with the end of the build log', async () => {
+    const file = join(c.root, 'broken.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        meta: { batch_name: 'broken', namespace: 'study', capabilities: ['shell'], matrix: YOU },
+        shell: { initialize: { command: 'echo compiling; echo "error: solver.f90 not found" >&2; exit 2' }, jobs: [{ name: 'a', command: 'true' }, { name: 'b', command: 'true' }] },
+      }),
+    );
+    assert.equal((await c.cli(['add', 'broken.yaml'], { cwd: c.root })).code, 0);
+    const [event] = await until('the message', () => (messagesAbout(hs, 'broken').length ? messagesAbout(hs, 'broken') : false));
+    const body = String(event!.content.body);
+    assert.equal(body, `Batch broken (namespace study) failed after ${/after (\S+):/.exec(body)![1]}: its build failed on every capable node.\n- ws1: exit code 2; error: solver.f90 not found\n0 done, 2 failed, 0 cancelled.`);
+  });
+
   it('honours 429: the second attempt comes after retry_after_ms, in the same room, once', async () => {
     const rooms = hs.requests.filter((r) => r.path.endsWith('/createRoom')).length;
     hs.inject({ method: 'PUT', path: /\/send\/m\.room\.message\// }, { kind: 'rate_limit', retryAfterMs: 3000 }, 1);

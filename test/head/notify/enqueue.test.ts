@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { noteBatchChange } from '../../../head/notify/enqueue.js';
+import { buildExcerpt } from '../../../head/notify/summary.js';
 import { endJob, outbox, requeue, seedBatch, testStore } from './support.js';
 
 const T0 = Date.parse('2025-03-07T17:00:00Z');
@@ -99,13 +100,21 @@ describe('queueing notifications', () => {
     const t = testStore();
     try {
       const id = seedBatch(t.store, { jobs: 2 });
-      t.store.stmt('INSERT INTO build_failures (batch_id, node, log, at) VALUES (?, ?, ?, 0)').run(id, 'ws1', 'compiling\nerror: no solver.f90\n\n');
+      t.store.stmt('INSERT INTO build_failures (batch_id, node, log, at) VALUES (?, ?, ?, 0)').run(id, 'ws1', 'build failed: exit code 2\nstderr:\nerror: no solver.f90\n\nstdout:\ncompiling\n');
       t.store.stmt(`UPDATE jobs SET state = 'failed', error = 'its build failed on every capable node (ws1)' WHERE batch_id = ?`).run(id);
       assert.deepEqual(noteBatchChange(t.store, id).map((q) => q.kind), ['build_failed']);
-      assert.match(outbox(t.store)[0]!.body, /its build failed on every capable node\.\n- ws1: error: no solver\.f90\n0 done, 2 failed, 0 cancelled\.$/);
+      assert.match(outbox(t.store)[0]!.body, /its build failed on every capable node\.\n- ws1: exit code 2; error: no solver\.f90\n0 done, 2 failed, 0 cancelled\.$/);
     } finally {
       t.cleanup();
     }
+  });
+
+  it('reduces a node\'s build report to its status and last error line', () => {
+    assert.equal(buildExcerpt('build failed: killed by SIGKILL\nstdout:\nstep 1\n'), 'killed by SIGKILL');
+    assert.equal(buildExcerpt('build failed: exit code 1\nstderr:\n…tail\nld: cannot find -lblas\n'), 'exit code 1; ld: cannot find -lblas');
+    assert.equal(buildExcerpt('make: *** [all] Error 1\n\n'), 'make: *** [all] Error 1');
+    assert.equal(buildExcerpt(''), '(empty log)');
+    assert.equal(buildExcerpt(`build failed: exit code 1\nstderr:\n${'x'.repeat(500)}`).length, 200);
   });
 
   it('queues in the caller\'s transaction: a rolled-back end leaves no message', () => {

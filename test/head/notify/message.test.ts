@@ -63,26 +63,26 @@ describe('notification message', () => {
     );
   });
 
-  it('tells a build that failed on every node, with the last line of each log', () => {
+  it('tells a build that failed on every node, with each node\'s status and last error line', () => {
     const m = renderMessage('build_failed', {
       ...base,
       counts: { total: 50, done: 0, failed: 50, cancelled: 0 },
       wallMs: 62_000,
       buildFailures: [
-        { node: 'ws1', lastLine: 'gfortran: error: solver.f90: No such file or directory' },
-        { node: 'ws2', lastLine: 'make: *** [all] Error 1' },
+        { node: 'ws1', excerpt: 'exit code 1; gfortran: error: solver.f90: No such file or directory' },
+        { node: 'ws2', excerpt: 'exit code 2; make: *** [all] Error 1' },
       ],
     });
     assert.equal(
       m.body,
       [
         'Batch re_sweep (namespace cylinder_study) failed after 1m 02s: its build failed on every capable node.',
-        '- ws1: gfortran: error: solver.f90: No such file or directory',
-        '- ws2: make: *** [all] Error 1',
+        '- ws1: exit code 1; gfortran: error: solver.f90: No such file or directory',
+        '- ws2: exit code 2; make: *** [all] Error 1',
         '0 done, 50 failed, 0 cancelled.',
       ].join('\n'),
     );
-    assert.match(m.html, /<li><b>ws2<\/b>: <code>make: \*\*\* \[all\] Error 1<\/code><\/li>/);
+    assert.match(m.html, /<li><b>ws2<\/b>: <code>exit code 2; make: \*\*\* \[all\] Error 1<\/code><\/li>/);
   });
 
   it('escapes what it puts in HTML', () => {
