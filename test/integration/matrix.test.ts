@@ -194,37 +194,45 @@ describe('matrix notifications with the real head and compute daemon', () => {
 
 describe('a homeserver that is down does not slow job dispatch', () => {
   const JOBS = 50;
+  const node = { name: 'ws1', capabilities: ['shell'], cpus: 2 };
 
-  async function timeBatch(head: Record<string, unknown>, meta: Record<string, unknown>): Promise<{ ms: number; c: TestCluster }> {
-    const c = await TestCluster.start({ head, nodes: [{ name: 'ws1', capabilities: ['shell'], cpus: 2 }] });
+  /** Adds a batch of JOBS quick jobs (every tenth fails) and times it from add to the last result archived. */
+  async function timeBatch(c: TestCluster, name: string, meta: Record<string, unknown>): Promise<number> {
     const jobs = Array.from({ length: JOBS }, (_, i) => [`j${i}`, i % 10 === 3 ? 'exit 1' : 'true'] as [string, string]);
-    batchYaml(c.root, 'many', jobs, meta);
+    batchYaml(c.root, name, jobs, meta);
+    const before = c.head.count('result_archived');
     const t0 = Date.now();
-    const r = await c.cli(['add', 'many.yaml'], { cwd: c.root });
+    const r = await c.cli(['add', `${name}.yaml`], { cwd: c.root });
     assert.equal(r.code, 0, r.stderr);
-    await c.head.events('result_archived', JOBS, () => true, 120_000);
-    return { ms: Date.now() - t0, c };
+    await c.head.events('result_archived', before + JOBS, () => true, 120_000);
+    return Date.now() - t0;
   }
 
   it(`finishes ${JOBS} jobs about as fast with Matrix down as without Matrix`, async (t) => {
     const down = new TestHomeserver();
     const url = await down.start();
     await down.close(); // nothing listens there now
-
-    const plain = await timeBatch({}, { matrix: null });
-    await plain.c.stop();
-    const withDown = await timeBatch({ matrix: { homeserver_url: url, user_id: BOT, password: 'x' } }, { notify: ['end', 'first_failure'] });
+    const plain = await TestCluster.start({ nodes: [node] });
+    const withDown = await TestCluster.start({ head: { matrix: { homeserver_url: url, user_id: BOT, password: 'x' } }, nodes: [node] });
     try {
-      const check = await withDown.c.head.event('matrix_check');
+      const check = await withDown.head.event('matrix_check');
       assert.equal(check.ok, false);
       assert.match(String(check.msg), /cannot reach the homeserver .*ECONNREFUSED/);
-      await withDown.c.head.event('notification_retry');
-      const rows = outboxRows(withDown.c.stateDir);
-      assert.deepEqual(rows.map((r) => [r.kind, r.state]), [['first_failure', 'pending'], ['end', 'pending']]);
-      t.diagnostic(`${JOBS} jobs: ${plain.ms} ms without Matrix, ${withDown.ms} ms with the homeserver down`);
-      assert.ok(withDown.ms < 1.5 * plain.ms + 1000, `${withDown.ms} ms with Matrix down vs ${plain.ms} ms without`);
+      // alternate the two heads, and compare each one's best run: the machine is shared
+      const times = { plain: [] as number[], down: [] as number[] };
+      for (const round of [1, 2]) {
+        times.plain.push(await timeBatch(plain, `many${round}`, { matrix: null }));
+        times.down.push(await timeBatch(withDown, `many${round}`, { notify: ['end', 'first_failure'] }));
+      }
+      const rows = outboxRows(withDown.stateDir);
+      assert.deepEqual(rows.map((r) => [r.kind, r.state]), [['first_failure', 'pending'], ['end', 'pending'], ['first_failure', 'pending'], ['end', 'pending']]);
+      assert.ok(withDown.head.count('notification_retry') >= 1);
+      const best = { plain: Math.min(...times.plain), down: Math.min(...times.down) };
+      t.diagnostic(`${JOBS} jobs, add to last result: without Matrix ${times.plain.join(', ')} ms; homeserver down ${times.down.join(', ')} ms`);
+      assert.ok(best.down < 1.5 * best.plain + 1000, `${best.down} ms with Matrix down vs ${best.plain} ms without`);
     } finally {
-      await withDown.c.stop();
+      await plain.stop();
+      await withDown.stop();
     }
   });
 });
