@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
 import { discard, receiveToTemp } from './files.js';
+import { batchChanged } from './notify/index.js';
 import type { Store } from './store.js';
 import { currentAttempt } from './transitions.js';
 
@@ -148,6 +149,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     store.durably(() => {
       store.stmt(`UPDATE attempts SET state = 'refused', ended = COALESCE(ended, ?), error = ? WHERE id = ?`).run(store.now(), error, attemptId);
       store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, cur.job.id);
+      batchChanged(store, cur.job.batch_id);
     });
     await discard(received.tmp);
     return { status: 400, error };
@@ -178,6 +180,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
       .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ? WHERE id = ?`)
       .run(now, exitCode, signal, attemptId);
     store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(state, exitCode, error, cur.job.id);
+    batchChanged(store, cur.job.batch_id);
   });
   return { status: 200, state, members: inspection.members.length, path: dest };
 }

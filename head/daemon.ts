@@ -15,6 +15,7 @@ import { Scheduling } from './scheduling.js';
 import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
 import { openStore } from './store.js';
+import { startNotifications } from './notify/index.js';
 
 export interface RunningHead {
   /** base URL as nodes and users name it: ws://host:port (wss:// with TLS) */
@@ -52,6 +53,8 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     maxFrame: opts.maxFrame ?? MAX_FRAME,
   };
   const store = openStore(stateDir);
+  // Matrix problems are logged and retried, never fatal: the head schedules without them
+  const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
   const scheduling = new Scheduling({ store, batches, nodes: sessions, log });
@@ -69,6 +72,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
       });
     });
   } catch (err) {
+    await notifications.stop();
     store.close();
     throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
@@ -94,6 +98,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
         scheduling.stop();
         sessions.close();
         await closeSockets();
+        await notifications.stop();
         await new Promise<void>((ok) => {
           server.close(() => ok());
           server.closeAllConnections();

@@ -4,6 +4,8 @@
 // Times are epoch milliseconds. JSON columns hold the wire forms (shared/protocol/common.ts)
 // so an `assign` is built without re-reading the batch file.
 
+import { notifyMigration } from './notify/schema.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -131,4 +133,5 @@ export const MIGRATIONS: Migration[] = [
     // running, or cancelled and not yet reported gone); a node's history is never scanned
     sql: `CREATE INDEX attempts_open ON attempts (node) WHERE ended IS NULL;`,
   },
+  notifyMigration(3),
 ];

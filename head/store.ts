@@ -23,6 +23,8 @@ export interface BatchRecord {
   kind: JobKind;
   initialize: WireInitialize;
   meta: Meta;
+  /** the batch file as the user named it at add (the pull line of a notification) */
+  file?: string;
 }
 
 /** What the head keeps of a job (jobs.spec). */

@@ -13,6 +13,7 @@
 import type { NodeMessage } from '../shared/protocol/messages.js';
 import type { Placement } from './scheduler.js';
 import type { AttemptRow, JobRow, Store } from './store.js';
+import { batchChanged } from './notify/index.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 type Finished = Extract<NodeMessage, { type: 'finished' }>;
@@ -101,6 +102,7 @@ export function markFinished(store: Store, node: string, msg: Finished): FinishO
       .run(now, msg.exitCode, msg.signal, error, now, attempt.id);
     if (msg.error !== null) {
       store.stmt(`UPDATE jobs SET state = 'failed', exit_code = ?, error = ? WHERE id = ?`).run(msg.exitCode, msg.error, cur.job.id);
+      batchChanged(store, cur.job.batch_id);
       return 'failed';
     }
     store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
@@ -132,6 +134,7 @@ function loseAttempt(store: Store, attempt: AttemptRow, maxAttempts: number, out
     store.stmt(`UPDATE jobs SET state = 'queued', losses = ?, node = NULL, exit_code = NULL WHERE id = ?`).run(losses, job.id);
     out.requeued.push(job.id);
   }
+  batchChanged(store, job.batch_id);
 }
 
 /** The node went silent for node_timeout: everything it held is requeued as a new attempt. */
@@ -232,6 +235,7 @@ export function recordBuildFailure(store: Store, node: string, batchId: number, 
     if (!capableNodes.every((n) => failedOn.has(n))) return { failedBatch: false };
     const error = `its build failed on every capable node (${[...failedOn].sort().join(', ')})`;
     store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE batch_id = ? AND state = 'queued'`).run(error, batchId);
+    batchChanged(store, batchId);
     return { failedBatch: true };
   });
 }
@@ -257,16 +261,18 @@ export function killJobs(store: Store, batchId: number, jobName?: string): KillO
       store.stmt(`UPDATE attempts SET state = 'cancelled' WHERE id = ?`).run(a.id);
       if (a.ended === null) out.toCancel.push({ node: a.node, attempt: a.id });
     }
+    batchChanged(store, batchId);
     return out;
   });
 }
 
 /** Requeues the batch's failed jobs; each runs again as a new attempt with a fresh loss count. */
 export function retryJobs(store: Store, batchId: number): number {
-  return store.tx(
-    () =>
-      store
-        .stmt(`UPDATE jobs SET state = 'queued', losses = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
-        .run(batchId).changes,
-  );
+  return store.tx(() => {
+    const requeued = store
+      .stmt(`UPDATE jobs SET state = 'queued', losses = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
+      .run(batchId).changes;
+    batchChanged(store, batchId);
+    return requeued;
+  });
 }

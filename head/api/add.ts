@@ -109,5 +109,5 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
     return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries } };
   });
   if (problems.size) return { ok: false, problems: [...problems.values()] };
-  return { ok: true, record: { kind: batch.kind, initialize, meta: batch.meta }, jobs };
+  return { ok: true, record: { kind: batch.kind, initialize, meta: batch.meta, file }, jobs };
 }
