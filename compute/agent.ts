@@ -9,6 +9,7 @@ import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { PROTOCOL_VERSION, type NodeResources } from '../shared/protocol/common.js';
 import { HeadMessage, type NodeMessage } from '../shared/protocol/messages.js';
 import { errorMessage } from '../shared/errors.js';
+import { tlsAdvice } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { Attempts } from './attempts.js';
 import { authorization, type HeadEndpoint } from './http.js';
@@ -85,7 +86,7 @@ export class ComputeAgent {
   private dial(): void {
     if (this.stopped) return;
     const url = `${this.o.head.ws}/v1/node`;
-    const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000, ...(this.o.head.ca ? { ca: this.o.head.ca } : {}) });
     const channel = new Channel<HeadMessage, NodeMessage>(ws, {
       schema: HeadMessage,
       onInvalid: (detail) => this.log.warn({ event: 'invalid_frame', detail }, 'invalid frame from the head'),
@@ -123,7 +124,8 @@ export class ComputeAgent {
     });
     ws.on('pong', () => (this.lastHeard = Date.now()));
     ws.on('error', (err) => {
-      this.log.warn({ event: 'connect_failed', head: url, err: errorMessage(err) }, 'cannot reach the head');
+      const tls = tlsAdvice(err);
+      this.log.warn({ event: 'connect_failed', head: url, err: errorMessage(err), ...(tls ? { tls } : {}) }, tls ? `cannot reach the head: ${tls}` : 'cannot reach the head');
       end(errorMessage(err));
     });
     ws.on('close', (code, reason) => end(`closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`));

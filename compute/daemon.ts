@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import { ComputeAgent } from './agent.js';
 import { detectResources } from './detect.js';
 import { headEndpoint } from './http.js';
+import { readCa } from '../shared/tls.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -48,7 +49,7 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   const node = config.name ?? safeHostName();
   const resources = await detectResources(config.resources);
   const agent = new ComputeAgent({
-    head: headEndpoint(config.head, token),
+    head: headEndpoint(config.head, token, config.ca ? readCa(configFile ? resolveFrom(configFile, config.ca) : resolve(config.ca), `${configFile ?? 'compute config'}: ca`) : null),
     node,
     capabilities: config.capabilities,
     resources,

@@ -1,5 +1,8 @@
 // The compute daemon's HTTP side of the head (bulk data: inputs in, results out).
 import { headUrls } from '../shared/config.js';
+import { tlsAdvice } from '../shared/tls.js';
+
+export { headFetch } from '../shared/tls.js';
 
 export interface HeadEndpoint {
   /** http(s)://host:port */
@@ -7,10 +10,12 @@ export interface HeadEndpoint {
   /** ws(s)://host:port */
   ws: string;
   token: string;
+  /** the CA trusted for wss/https (compute.yaml `ca:`); null: the system's trust store */
+  ca: Buffer | null;
 }
 
-export function headEndpoint(base: string, token: string): HeadEndpoint {
-  return { ...headUrls(base), token };
+export function headEndpoint(base: string, token: string, ca: Buffer | null = null): HeadEndpoint {
+  return { ...headUrls(base), token, ca };
 }
 
 export function authorization(head: HeadEndpoint): Record<string, string> {
@@ -19,6 +24,8 @@ export function authorization(head: HeadEndpoint): Record<string, string> {
 
 /** The network-level reason of a failed fetch (ECONNREFUSED, ...), else its message. */
 export function fetchFailure(err: unknown): string {
+  const tls = tlsAdvice(err);
+  if (tls) return tls;
   let e: unknown = err;
   let innermost: unknown = err;
   for (let i = 0; i < 4 && e; i++) {

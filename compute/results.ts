@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import * as tar from 'tar';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, type HeadEndpoint } from './http.js';
+import { authorization, fetchFailure, headFetch, type HeadEndpoint } from './http.js';
 
 const SAVE = 'distribute_save';
 const META = '_distribute';
@@ -240,7 +240,7 @@ export class ResultSpool {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.head.http}/v1/results/${attempt}`, {
+      res = await headFetch(this.head.ca)(`${this.head.http}/v1/results/${attempt}`, {
         method: 'PUT',
         headers: { ...authorization(this.head), 'content-type': 'application/gzip', 'content-length': String(size) },
         body: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream,

@@ -111,6 +111,10 @@ export interface NodeSpec {
   memory?: string;
   gpus?: number;
   max_jobs?: number;
+  /** compute.yaml fields laid over the ones made from this spec (ca, sandbox, ...) */
+  config?: Record<string, unknown>;
+  /** wait for the node to register before returning; default true */
+  awaitRegistered?: boolean;
 }
 
 export interface ClusterOptions {
@@ -211,11 +215,11 @@ export class TestCluster {
     if (n.memory) resources.memory = n.memory;
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
-    writeFileSync(join(dir, 'compute.yaml'), stringify(config));
+    writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
     const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.nodes.set(n.name, d);
     this.workDirs.set(n.name, join(dir, 'work'));
-    await d.event('registered');
+    if (n.awaitRegistered !== false) await d.event('registered');
     return d;
   }
 

@@ -1,0 +1,92 @@
+// TLS end to end: a head with `tls: {cert, key}` made at test time; the CLI and compute
+// daemons trust it with the right CA and refuse it with a wrong one (or none: the system
+// store does not know a lab CA). A job's input and result travel over https.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { stringify } from 'yaml';
+import { TestCluster } from '../helpers/cluster.js';
+import { haveOpenssl, makeTestCerts, type TestCerts } from '../helpers/certs.js';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { waitFor } from '../compute/support.js';
+
+if (!haveOpenssl && process.env.CI === 'true') throw new Error('openssl is missing in CI');
+
+describe('TLS', { skip: !haveOpenssl && 'openssl is not installed' }, () => {
+  let c: TestCluster;
+  let certs: TestCerts;
+  let certDir: { dir: string; cleanup: () => void };
+  before(async () => {
+    certDir = tempDir('distribute-certs-');
+    certs = makeTestCerts(certDir.dir);
+    c = await TestCluster.start({ head: { tls: { cert: certs.cert, key: certs.key } } });
+  });
+  after(async () => {
+    await c?.stop();
+    certDir?.cleanup();
+  });
+
+  it('the head speaks wss/https', () => {
+    assert.match(c.url, /^wss:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('the CLI accepts the head with the right CA, from --ca, DISTRIBUTE_CA or the user config', async () => {
+    const flag = await c.cli(['nodes', '--json', '--ca', certs.ca]);
+    assert.equal(flag.code, 0, flag.stderr);
+    assert.deepEqual(JSON.parse(flag.stdout), []);
+    const token = await c.user('alice');
+    const env = await runCli(['nodes', '--json'], { env: { ...c.env(token), DISTRIBUTE_CA: certs.ca } });
+    assert.equal(env.code, 0, env.stderr);
+    // the user config names the CA relative to itself
+    const home = join(c.root, 'tls-user-home');
+    mkdirSync(join(home, 'distribute'), { recursive: true });
+    writeFileSync(join(home, 'distribute', 'config.yaml'), stringify({ head: c.url, token, ca: relative(join(home, 'distribute'), certs.ca) }));
+    const fromConfig = await runCli(['nodes', '--json'], { env: { XDG_CONFIG_HOME: home } });
+    assert.equal(fromConfig.code, 0, fromConfig.stderr);
+  });
+
+  it('the CLI refuses the head with a wrong CA, or with none, and says what to do', async () => {
+    for (const args of [['--ca', certs.otherCa], []]) {
+      const r = await c.cli(['nodes', '--json', ...args]);
+      assert.equal(r.code, 1, `with ${args.join(' ') || 'no CA'}: ${r.stdout}`);
+      assert.match(r.stderr, /not signed by a CA this side trusts|chain ends in a CA this side does not trust/);
+      assert.match(r.stderr, /--ca FILE or DISTRIBUTE_CA/);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  it('a compute daemon with the right CA registers and runs a job whose input and result go over https', async () => {
+    await c.startNode({ name: 'trusted', capabilities: ['shell'], config: { ca: certs.ca } });
+    const dir = join(c.root, 'tls-batch');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'greeting.txt'), 'over tls\n');
+    writeFileSync(join(dir, 'batch.yaml'), stringify({
+      meta: { batch_name: 'tls_batch', namespace: 'tls', capabilities: ['shell'] },
+      shell: { jobs: [{ name: 'copy', command: 'cp "$DISTRIBUTE_INPUT/greeting.txt" "$DISTRIBUTE_SAVE/out.txt"', required_files: [{ path: 'greeting.txt' }] }] },
+    }));
+    const add = await c.cli(['add', join(dir, 'batch.yaml'), '--ca', certs.ca]);
+    assert.equal(add.code, 0, add.stderr + add.stdout);
+    let state = '';
+    await waitFor(async () => {
+      const r = await c.cli(['status', '--json', '--ca', certs.ca]);
+      const batches = JSON.parse(r.stdout) as { batch_name: string; jobs: { state: string }[] }[];
+      state = batches.find((b) => b.batch_name === 'tls_batch')?.jobs[0]?.state ?? '';
+      return state === 'done' || state === 'failed';
+    }, 'the job to end', 30_000, 200);
+    assert.equal(state, 'done');
+    const pulled = join(c.root, 'tls-pulled');
+    const pull = await c.cli(['pull', join(dir, 'batch.yaml'), '--save-dir', pulled, '--ca', certs.ca]);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(readFileSync(join(pulled, 'tls_batch', 'copy', 'out.txt'), 'utf8'), 'over tls\n');
+  });
+
+  it('a compute daemon with a wrong CA is refused by its own TLS check and never registers', async () => {
+    const d = await c.startNode({ name: 'untrusting', config: { ca: certs.otherCa }, awaitRegistered: false });
+    const failed = await d.event('connect_failed');
+    assert.match(String(failed.tls), /not signed by a CA this side trusts|chain ends in a CA/);
+    const nodes = await c.json<{ name: string }[]>(['nodes', '--ca', certs.ca]);
+    assert.ok(!nodes.some((n) => n.name === 'untrusting'));
+    assert.equal(d.count('registered'), 0);
+  });
+});
