@@ -2,12 +2,13 @@
 // level, plus `_distribute/` with its logs and result.json) into the spool folder
 // `<work_dir>/.spool/<attempt>.tar.gz`, then streamed to the head (`PUT /v1/results/:attempt`).
 // The archive and the attempt's workspace are deleted only after the head's 200 (the result is
-// on its disk). A 409 means the attempt is stale: its result is discarded. Anything else (the
-// head away, a 5xx) keeps the archive and tries again with backoff; a daemon that restarts
+// on its disk). A 409 means the attempt is stale, a 400 that the head will never take this
+// archive: either way it is discarded. Anything else (the head away, a token refused, a 5xx)
+// keeps the archive and tries again with backoff; a daemon that restarts
 // finds its spool and carries on, so a result is never lost between node and head.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readlinkSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import * as tar from 'tar';
@@ -17,6 +18,30 @@ import { authorization, fetchFailure, headFetch, type HeadEndpoint } from './htt
 
 const SAVE = 'distribute_save';
 const META = '_distribute';
+
+/** The path a member takes in the archive: save content at the top level. */
+function archived(path: string): string {
+  return path.startsWith(`${SAVE}/`) ? path.slice(SAVE.length + 1) : path;
+}
+
+/**
+ * Whether a file of the attempt goes into its archive: regular files, folders, and links that
+ * stay inside the archive. The head refuses a whole archive with a link leaving it or a device,
+ * so such members (a job's symlink to /etc, a FIFO) are left out here.
+ */
+function packable(root: string, path: string, stat: Stats): boolean {
+  if (stat.isFile() || stat.isDirectory()) return true;
+  if (!stat.isSymbolicLink()) return false;
+  let target: string;
+  try {
+    target = readlinkSync(join(root, path));
+  } catch {
+    return false;
+  }
+  if (posix.isAbsolute(target)) return false;
+  const resolved = posix.normalize(posix.join(posix.dirname(archived(path)), target));
+  return resolved !== '..' && !resolved.startsWith('../');
+}
 
 /** Packs an attempt folder's results into `archive` (written to a temp file, then renamed). */
 export async function packAttempt(root: string, archive: string): Promise<void> {
@@ -30,6 +55,7 @@ export async function packAttempt(root: string, archive: string): Promise<void> 
       gzip: true,
       cwd: root,
       portable: true,
+      filter: (path, stat) => packable(root, path, stat as Stats),
       onWriteEntry(entry) {
         if (entry.path.startsWith(prefix)) entry.path = entry.path.slice(prefix.length);
         if (entry.linkpath?.startsWith(prefix)) entry.linkpath = entry.linkpath.slice(prefix.length);
@@ -208,11 +234,12 @@ export class ResultSpool {
   private async uploadOne(attempt: number): Promise<void> {
     const entry = this.entries.get(attempt)!;
     const outcome = await this.put(attempt);
-    if (outcome.kind === 'stored' || outcome.kind === 'stale' || this.discarded.has(attempt)) {
+    if (outcome.kind !== 'failed' || this.discarded.has(attempt)) {
       if (outcome.kind === 'stored') this.log.info({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
       else if (outcome.kind === 'stale') this.log.warn({ event: 'result_stale', attempt, reason: outcome.reason }, 'the head refused a stale result; discarded');
-      this.forget(attempt);
+      else if (outcome.kind === 'refused') this.log.error({ event: 'result_refused', attempt, reason: outcome.reason }, 'the head refused the result archive; discarded');
       await this.remove(attempt, entry.workspace);
+      this.forget(attempt);
       return;
     }
     entry.failures++;
@@ -230,7 +257,7 @@ export class ResultSpool {
     );
   }
 
-  private async put(attempt: number): Promise<{ kind: 'stored'; bytes: number } | { kind: 'stale'; reason: string } | { kind: 'failed'; reason: string }> {
+  private async put(attempt: number): Promise<{ kind: 'stored'; bytes: number } | { kind: 'stale' | 'refused' | 'failed'; reason: string }> {
     const file = this.archivePath(attempt);
     let size: number;
     try {
@@ -252,16 +279,19 @@ export class ResultSpool {
     const text = await res.text().catch(() => '');
     if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: size };
     if (res.status === 409) return { kind: 'stale', reason: text.slice(0, 300) };
+    // the head will never take this archive as it is: keeping it would retry forever
+    if (res.status === 400 || res.status === 413) return { kind: 'refused', reason: `${res.status} ${text.slice(0, 300)}` };
     return { kind: 'failed', reason: `${res.status} ${text.slice(0, 300)}` };
   }
 
+  /** Removes the workspace, then the spooled files: a spool entry outlives its workspace. */
   private async remove(attempt: number, workspace: string): Promise<void> {
-    await rm(this.archivePath(attempt), { force: true });
-    await rm(this.sidecarPath(attempt), { force: true });
     if (workspace) {
       await rm(workspace, { recursive: true, force: true });
       // the job's folder, once its last attempt is gone
       await rmdir(dirname(workspace)).catch(() => {});
     }
+    await rm(this.archivePath(attempt), { force: true });
+    await rm(this.sidecarPath(attempt), { force: true });
   }
 }

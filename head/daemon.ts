@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { HeadConfig } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { UserError } from '../shared/errors.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
@@ -33,6 +34,11 @@ export interface StartOptions {
 
 export async function startHead(config: HeadConfig, opts: StartOptions = {}): Promise<RunningHead> {
   const log = opts.logger ?? createLogger('head', { level: config.log_level });
+  if (config.node_timeout <= 0) throw new UserError(`head config: node_timeout must be longer than 0 (durations are whole seconds: 5s, 1m)`);
+  if (config.heartbeat <= 0) throw new UserError(`head config: heartbeat must be longer than 0`);
+  if (config.heartbeat >= config.node_timeout) {
+    log.warn({ event: 'config_warning', heartbeat: config.heartbeat, node_timeout: config.node_timeout }, 'heartbeat is not shorter than node_timeout: healthy nodes will be declared lost');
+  }
   const stateDir = resolve(config.state_dir);
   for (const dir of [stateDir, archiveDir(stateDir), inputsDir(stateDir)]) mkdirSync(dir, { recursive: true });
   // partial uploads of a previous run: their senders retry

@@ -8,5 +8,6 @@ import { nodes } from './api/nodes.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
+import { add } from './api/add.js';
 
-export const ROUTES: Route[] = [whoami, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve];

@@ -33,8 +33,9 @@ export interface Connection {
 
 /** Head URL and token: `--head`/`--token`, else DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN, else the user config. */
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env, configFile = userConfigPath()): Connection {
-  let head = opts.head ?? env.DISTRIBUTE_HEAD;
-  let token = opts.token ?? env.DISTRIBUTE_TOKEN;
+  // an empty variable counts as unset
+  let head = opts.head ?? (env.DISTRIBUTE_HEAD || undefined);
+  let token = opts.token ?? (env.DISTRIBUTE_TOKEN || undefined);
   let ca: { file: string; where: string } | null = opts.ca ? { file: opts.ca, where: '--ca' } : env.DISTRIBUTE_CA ? { file: env.DISTRIBUTE_CA, where: 'DISTRIBUTE_CA' } : null;
   const sources: string[] = [];
   if (opts.head || opts.token) sources.push('--head/--token');

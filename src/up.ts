@@ -20,7 +20,8 @@ export interface UpOptions {
   port?: number;
   /** offered on top of the detected ones */
   capabilities?: string[];
-  logger: Logger;
+  /** a logger for each of the two daemons (`head`, `compute`) */
+  logger: (component: 'head' | 'compute') => Logger;
   /** where the user config is written; default userConfigPath() */
   userConfig?: string;
   /** told what to do next; default stderr */
@@ -76,12 +77,12 @@ export async function up(opts: UpOptions): Promise<Up> {
   const node = safeHostName();
   const tokens = await ensureTokens(stateDir, headDir, node);
 
-  const head = await startHead(HeadConfig.parse({ listen: `127.0.0.1:${opts.port ?? DEFAULT_PORT}`, state_dir: headDir }), { logger: opts.logger.child({ component: 'head' }) });
+  const head = await startHead(HeadConfig.parse({ listen: `127.0.0.1:${opts.port ?? DEFAULT_PORT}`, state_dir: headDir }), { logger: opts.logger('head') });
   let compute: ComputeDaemon;
   try {
     const capabilities = [...new Set([...detectCapabilities(), ...(opts.capabilities ?? [])])];
     const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir });
-    compute = await startComputeDaemon(config, null, opts.logger.child({ component: 'compute' }));
+    compute = await startComputeDaemon(config, null, opts.logger('compute'));
   } catch (err) {
     await head.close();
     throw err;

@@ -36,8 +36,8 @@ export const status: Route = {
     const name = call.query.get('batch');
     const visible = visibleNamespaces(call);
     const rows = store
-      .stmt<BatchRow>('SELECT * FROM batches WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR name = ?2) ORDER BY id')
-      .all(namespace, name)
+      .stmt<BatchRow>('SELECT * FROM batches WHERE (@ns IS NULL OR namespace = @ns) AND (@batch IS NULL OR name = @batch) ORDER BY id')
+      .all({ ns: namespace, batch: name })
       .filter((b) => visible === null || visible.includes(b.namespace));
     const explain = waitingExplainer(call.ctx);
     sendJson(call.res, 200, rows.map((b) => batchStatus(call.ctx, b, explain)));

@@ -18,7 +18,7 @@ export const command = new Command('up')
     const { untilSignal } = await import('../daemon-signals.js');
     const logger = createLogger('up');
     const capabilities = (opts.capabilities ?? '').split(',').map((c) => c.trim()).filter(Boolean);
-    const running = await up({ stateDir: opts.stateDir, port: opts.port, capabilities, logger });
+    const running = await up({ stateDir: opts.stateDir, port: opts.port, capabilities, logger: (component) => createLogger(component) });
     const signal = await untilSignal();
     logger.info({ event: 'stopping', signal }, 'stopping');
     await running.stop();

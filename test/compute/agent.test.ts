@@ -2,7 +2,6 @@ import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tar from 'tar';
 import { ComputeAgent } from '../../compute/agent.js';
 import { headEndpoint } from '../../compute/http.js';
 import { silentLogger } from '../../shared/log.js';
@@ -10,25 +9,8 @@ import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
 import type { NodeMessage } from '../../shared/protocol/messages.js';
 import { tempDir } from '../helpers/cli.js';
 import { FakeHead, shellAssign } from './agent-fake-head.js';
+import { tarMembers } from './agent-tar.js';
 import { isAlive, readPids, waitFor } from './support.js';
-
-/** The members of a .tar.gz and the text of its files. */
-export async function tarMembers(gz: Buffer): Promise<Map<string, string>> {
-  const members = new Map<string, string>();
-  const parser = new tar.Parser({
-    onReadEntry: (entry) => {
-      const chunks: Buffer[] = [];
-      entry.on('data', (c: Buffer) => chunks.push(c));
-      entry.on('end', () => members.set(entry.path, Buffer.concat(chunks).toString('utf8')));
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    parser.on('end', () => resolve());
-    parser.on('error', reject);
-    parser.end(gz);
-  });
-  return members;
-}
 
 describe('ComputeAgent', () => {
   let head: FakeHead;

@@ -92,6 +92,12 @@ export class Daemon {
     return this.lines.filter((l) => l.event === name && extra(l)).length;
   }
 
+  /** Resolves once `n` lines of this event have been logged. */
+  async events(name: string, n: number, extra: (l: LogLine) => boolean = () => true, timeoutMs = 30_000): Promise<void> {
+    if (this.count(name, extra) >= n) return;
+    await this.waitFor((l) => l.event === name && extra(l) && this.count(name, extra) >= n, `${n} ${name} events`, timeoutMs);
+  }
+
   kill(): void {
     if (!this.exited) this.child.kill('SIGKILL');
   }
