@@ -8,6 +8,7 @@ import { nodes } from './api/nodes.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
+import { metrics } from './api/metrics.js';
 import { add } from './api/add.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, metrics];
