@@ -9,6 +9,7 @@ import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
 import { metrics } from './api/metrics.js';
+import { version } from './api/version.js';
 import { add } from './api/add.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, metrics];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, metrics, version];
