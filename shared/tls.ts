@@ -97,8 +97,8 @@ export function errorCode(err: unknown): string | null {
   return null;
 }
 
-/** What to do about a TLS failure, or null when `err` is not one. */
-export function tlsAdvice(err: unknown): string | null {
+/** A TLS failure as what happened, its code and what to do; null when `err` is not one. */
+export function tlsProblem(err: unknown): { what: string; code: string; fix: string } | null {
   const code = errorCode(err);
   if (!code) return null;
   const what = TLS_CODES[code] ?? (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code) ? `TLS failed (${code})` : null);
@@ -110,5 +110,11 @@ export function tlsAdvice(err: unknown): string | null {
       : code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER'
         ? 'check the URL scheme against the head\'s tls: setting'
         : 'give the lab CA that signed it (ca: in the config, --ca FILE or DISTRIBUTE_CA)';
-  return `${what} (${code}): ${fix}`;
+  return { what, code, fix };
+}
+
+/** What to do about a TLS failure in one line, or null when `err` is not one. */
+export function tlsAdvice(err: unknown): string | null {
+  const p = tlsProblem(err);
+  return p ? `${p.what} (${p.code}): ${p.fix}` : null;
 }

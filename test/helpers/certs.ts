@@ -21,7 +21,7 @@ function openssl(args: string[], cwd: string): void {
 export const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 
 function makeCa(dir: string, name: string, cn: string): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`,
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
 }
 
@@ -32,6 +32,6 @@ export function makeTestCerts(dir: string, names = ['localhost', '127.0.0.1']): 
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'head.key', '-out', 'head.csr', '-subj', `/CN=${names[0]}`], dir);
   const san = names.map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   writeFileSync(join(dir, 'head.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
-  openssl(['x509', '-req', '-in', 'head.csr', '-CA', 'lab-ca.pem', '-CAkey', 'lab-ca.key', '-CAcreateserial', '-out', 'head.crt', '-days', '2', '-extfile', 'head.ext'], dir);
+  openssl(['x509', '-req', '-in', 'head.csr', '-CA', 'lab-ca.pem', '-CAkey', 'lab-ca.key', '-CAcreateserial', '-out', 'head.crt', '-days', '30', '-extfile', 'head.ext'], dir);
   return { ca: join(dir, 'lab-ca.pem'), otherCa: join(dir, 'other-ca.pem'), cert: join(dir, 'head.crt'), key: join(dir, 'head.key') };
 }

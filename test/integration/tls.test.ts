@@ -57,6 +57,38 @@ describe('TLS', { skip: !haveOpenssl && 'openssl is not installed' }, () => {
     }
   });
 
+  it('doctor shows the certificate with the right CA, and names the TLS problem with a wrong one', async () => {
+    const token = await c.user('alice');
+    const good = await runCli(['doctor', '--json', '--ca', certs.ca], { env: c.env(token) });
+    assert.equal(good.code, 0, good.stdout);
+    const tls = (JSON.parse(good.stdout) as { checks: { name: string; status: string; detail: string }[] }).checks.find((x) => x.name === 'tls')!;
+    assert.equal(tls.status, 'ok');
+    assert.match(tls.detail, /certificate for localhost, 127\.0\.0\.1, issued by Test Lab CA, valid until \d{4}-/);
+    const bad = await runCli(['doctor', '--ca', certs.otherCa], { env: c.env(token) });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^FAIL  tls +the head at 127\.0\.0\.1:\d+: its certificate .*CA.* — fix: give the lab CA that signed it/m);
+    assert.match(bad.stdout, /^skip  token/m);
+  });
+
+  it('doctor on the head machine checks its certificate files and state_dir from head.yaml', async () => {
+    const env = { XDG_CONFIG_HOME: c.configHome, DISTRIBUTE_TOKEN: await c.user('root-admin', true) };
+    // the head's config, with the port it was given (the test head listens on port 0)
+    const headYaml = join(c.root, 'head-doctor.yaml');
+    writeFileSync(headYaml, stringify({ listen: `127.0.0.1:${new URL(c.url).port}`, state_dir: c.stateDir, tls: { cert: certs.cert, key: certs.key } }));
+    const r = await runCli(['doctor', '--json', '--config', headYaml], { env });
+    const byName = new Map((JSON.parse(r.stdout) as { checks: { name: string; status: string; detail: string }[] }).checks.map((x) => [x.name, x]));
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(byName.get('head')!.status, 'ok');
+    assert.match(byName.get('cert')!.detail, /head\.crt names localhost, 127\.0\.0\.1, valid until/);
+    assert.match(byName.get('disk')!.detail, /for state_dir /);
+    // a key that is not the certificate's
+    const other = join(c.root, 'head-wrong-key.yaml');
+    writeFileSync(other, stringify({ listen: '127.0.0.1:1', state_dir: c.stateDir, tls: { cert: certs.cert, key: certs.ca.replace('.pem', '.key') } }));
+    const bad = await runCli(['doctor', '--config', other], { env });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^FAIL  cert +.*lab-ca\.key is not the key of .*head\.crt/m);
+  });
+
   it('a compute daemon with the right CA registers and runs a job whose input and result go over https', async () => {
     await c.startNode({ name: 'trusted', capabilities: ['shell'], config: { ca: certs.ca } });
     const dir = join(c.root, 'tls-batch');
