@@ -11,5 +11,7 @@ import { resolve } from './api/resolve.js';
 import { metrics } from './api/metrics.js';
 import { version } from './api/version.js';
 import { add } from './api/add.js';
+import { pull } from './api/pull.js';
+import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs, metrics, version];

@@ -1,37 +1,9 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tar from 'tar';
 import { queueBatch } from '../../head/queue.js';
-import { hello, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
-import { tempDir } from '../helpers/cli.js';
-
-/** A result archive as a node packs it: distribute_save content at the top, plus _distribute/. */
-async function resultArchive(o: { exitCode?: number; files?: Record<string, string>; raw?: (dir: string) => void } = {}): Promise<Buffer> {
-  const { dir, cleanup } = tempDir('distribute-result-');
-  try {
-    mkdirSync(join(dir, '_distribute'));
-    writeFileSync(join(dir, '_distribute', 'stdout.log'), 'hello from the job\n');
-    writeFileSync(join(dir, '_distribute', 'stderr.log'), '');
-    writeFileSync(join(dir, '_distribute', 'result.json'), JSON.stringify({ exit_code: o.exitCode ?? 0, signal: null, timed_out: false, cancelled: false }));
-    for (const [p, text] of Object.entries(o.files ?? { 'out.txt': 'result\n' })) {
-      mkdirSync(join(dir, p, '..'), { recursive: true });
-      writeFileSync(join(dir, p), text);
-    }
-    o.raw?.(dir);
-    const file = join(dir, '..', `${dir.split('/').pop()}.tar.gz`);
-    await tar.c({ gzip: true, file, cwd: dir }, readdirSync(dir));
-    return readFileSync(file);
-  } finally {
-    cleanup();
-  }
-}
-
-async function putResult(t: TestHead, token: string, attempt: number, body: Buffer) {
-  const res = await fetch(`${t.head.httpUrl}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
-  return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
-}
+import { hello, putResult, resultArchive, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
 
 function jobRow(t: TestHead, name: string) {
   return t.store.db.prepare('SELECT * FROM jobs WHERE name = ?').get(name) as { state: string; attempt_count: number; exit_code: number | null; error: string | null; node: string | null; id: number };
@@ -76,7 +48,7 @@ describe('head: node sessions, placement and results', () => {
     await until(() => t.store.attempt(assign.attempt)?.state === 'finished', 'attempt finished');
     assert.equal(jobRow(t, 'j1').state, 'running', 'done only once the result is on disk');
 
-    const put = await putResult(t, gpuTok, assign.attempt, await resultArchive({ files: { 'out.txt': 'result\n', 'sub/deep.dat': 'x'.repeat(1000) } }));
+    const put = await putResult(t.head.httpUrl, gpuTok, assign.attempt, await resultArchive({ files: { 'out.txt': 'result\n', 'sub/deep.dat': 'x'.repeat(1000) } }));
     assert.equal(put.status, 200, JSON.stringify(put.json));
     assert.equal(put.json.state, 'done');
     const file = join(t.stateDir, 'archive', 'lab', 'b1', 'j1.tar.gz');
@@ -96,7 +68,7 @@ describe('head: node sessions, placement and results', () => {
     assert.deepEqual(readdirSync(join(t.stateDir, 'archive', '.tmp')), [], 'no temp file left');
 
     // the same upload again is stale: 409, nothing rewritten
-    const again = await putResult(t, gpuTok, assign.attempt, await resultArchive({ exitCode: 3 }));
+    const again = await putResult(t.head.httpUrl, gpuTok, assign.attempt, await resultArchive({ exitCode: 3 }));
     assert.equal(again.status, 409);
     assert.equal(jobRow(t, 'j1').exit_code, 0);
   });
@@ -109,11 +81,11 @@ describe('head: node sessions, placement and results', () => {
     const { node } = await TestNode.join(t.head.url, tok, hello('n1'));
     open.push(node);
     const a = await node.next('assign');
-    assert.equal((await putResult(t, other, a.attempt, await resultArchive())).status, 403);
+    assert.equal((await putResult(t.head.httpUrl, other, a.attempt, await resultArchive())).status, 403);
     const user = t.user('alice');
     const asUser = await fetch(`${t.head.httpUrl}/v1/results/${a.attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${user}` }, body: 'x' });
     assert.equal(asUser.status, 403);
-    const put = await putResult(t, tok, a.attempt, await resultArchive({ exitCode: 2 }));
+    const put = await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ exitCode: 2 }));
     assert.equal(put.status, 200);
     assert.equal(put.json.state, 'failed');
     const j = jobRow(t, 'bad');
@@ -131,7 +103,7 @@ describe('head: node sessions, placement and results', () => {
     const a = await node.next('assign');
     const { symlinkSync } = await import('node:fs');
     const body = await resultArchive({ raw: (dir) => symlinkSync('../../../etc/passwd', join(dir, 'escape')) });
-    const put = await putResult(t, tok, a.attempt, body);
+    const put = await putResult(t.head.httpUrl, tok, a.attempt, body);
     assert.equal(put.status, 422);
     assert.match(put.json.error!, /escape.*outside the archive/);
     assert.equal(jobRow(t, 'evil').state, 'failed');
@@ -187,7 +159,7 @@ describe('head: node sessions, placement and results', () => {
     assert.ok(t.logs.some((l) => l.event === 'node_lost' && l.node === 'a'));
     assert.equal(t.store.attempt(first.attempt)!.state, 'lost');
     // a's late result is stale
-    assert.equal((await putResult(t, tokA, first.attempt, await resultArchive())).status, 409);
+    assert.equal((await putResult(t.head.httpUrl, tokA, first.attempt, await resultArchive())).status, 409);
     // b goes silent too: second loss = max_attempts → failed
     b.silence();
     await until(() => jobRow(t, 'j').state === 'failed', 'job failed after two losses', 3000);
@@ -253,7 +225,7 @@ describe('head: node sessions, placement and results', () => {
     node.send({ type: 'finished', attempt: a.attempt, exitCode: null, signal: 'SIGTERM', timedOut: false, cancelled: true, error: null });
     const next = await node.next('assign');
     assert.equal(next.job.name, 'next');
-    assert.equal((await putResult(t, tok, a.attempt, await resultArchive())).status, 409, 'a cancelled attempt\'s result is stale');
+    assert.equal((await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive())).status, 409, 'a cancelled attempt\'s result is stale');
   });
 
   it('retry requeues failed jobs as a new attempt', async () => {
@@ -264,11 +236,11 @@ describe('head: node sessions, placement and results', () => {
     const { node } = await TestNode.join(t.head.url, tok, hello('n'));
     open.push(node);
     const a = await node.next('assign');
-    assert.equal((await putResult(t, tok, a.attempt, await resultArchive({ exitCode: 1 }))).status, 200);
+    assert.equal((await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ exitCode: 1 }))).status, 200);
     assert.deepEqual((await t.http('POST', '/v1/batches/lab/b/retry', alice)).json, { requeued: 1 });
     const again = await node.next('assign');
     assert.equal(again.attemptNumber, 2);
-    const put = await putResult(t, tok, again.attempt, await resultArchive({ exitCode: 0 }));
+    const put = await putResult(t.head.httpUrl, tok, again.attempt, await resultArchive({ exitCode: 0 }));
     assert.equal(put.json.state, 'done');
     assert.equal(jobRow(t, 'j').state, 'done');
   });
