@@ -19,6 +19,7 @@ import {
   markStarted,
   recordBuildFailure,
   registerNode,
+  returnAttempt,
   setNodeDraining,
   setNodePaused,
   touchNode,
@@ -237,6 +238,12 @@ export class NodeSessions implements NodeLink {
         setNodeDraining(store, node);
         log.info({ event: 'node_draining', node }, 'node is draining');
         return;
+      case 'returned': {
+        const outcome = returnAttempt(store, node, m.attempt, m.reason);
+        log.info({ event: 'attempt_returned', node, attempt: m.attempt, reason: m.reason, outcome }, outcome === 'requeued' ? 'node handed a job back; queued again' : 'ignored the return of a stale attempt');
+        this.ctx.schedule();
+        return;
+      }
       case 'log_data':
         log.debug({ event: 'late_answer', node, re: m.re }, 'an answer nobody waits for any more');
         return;
