@@ -90,7 +90,8 @@ export class ComputeAgent {
   /**
    * A clean stop (SIGTERM): tells the head it is draining, so nothing more is placed here;
    * lets the running jobs finish for up to `drainMs` (0: not at all); hands the rest back
-   * (killed, `returned`, queued again by the head for another node); waits up to `flushMs`
+   * (`vacated`: the head queues them again for another node; then killed, and `finished`
+   * once their processes are gone, with no result); waits up to `flushMs`
    * for finished results to reach the head (what remains waits in the spool for the next
    * start); then hangs up. Heartbeats go on meanwhile, so the head does not count the node
    * lost while it drains.
@@ -180,9 +181,10 @@ export class ComputeAgent {
       case 'welcome':
         return this.welcome(m);
       case 'assign':
-        // sent before the head read `draining`: hand it straight back
+        // sent before the head read `draining`: hand it straight back, never started
         if (this.draining) {
-          this.send({ type: 'returned', attempt: m.attempt, reason: 'the compute daemon is stopping' });
+          this.send({ type: 'vacated', attempt: m.attempt, reason: 'the compute daemon is stopping' });
+          this.send({ type: 'finished', attempt: m.attempt, exitCode: null, signal: null, timedOut: false, cancelled: true, error: null });
           return;
         }
         return this.attempts.assign(m);

@@ -37,7 +37,7 @@ interface Held {
   run: RunningAttempt | null;
   cancelReason: string | null;
   dropped: boolean;
-  /** handed back to the head unfinished (the daemon is stopping): `returned`, no result */
+  /** handed back to the head unfinished (the daemon is stopping): `vacated`, then `finished`, no result */
   returned: boolean;
   lifecycle: Promise<void>;
 }
@@ -151,15 +151,18 @@ export class Attempts {
   }
 
   /**
-   * Hands every unfinished attempt back to the head (the daemon is stopping): each job's
-   * process group is killed, then `returned` tells the head to queue it elsewhere; its
-   * workspace goes. Attempts already finished keep their result. Resolves when all are gone.
+   * Hands every unfinished attempt back to the head (the daemon is stopping): `vacated` tells
+   * the head to queue the job again at once for another node; the job's process group is
+   * killed, then `finished` says it is gone (the head frees what it held); no result is
+   * uploaded and the workspace goes. Attempts already finished keep their result. Resolves
+   * when all are gone.
    */
   async returnAll(reason: string): Promise<void> {
     for (const h of this.held.values()) {
       if (h.state === 'packing') continue;
       h.returned = true;
       h.cancelReason ??= reason;
+      this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
       h.run?.cancel(reason);
     }
     this.builds.cancelAll(reason);
@@ -232,11 +235,10 @@ export class Attempts {
       }
       result = await run.done;
     }
-    if (h.returned && result.cancelled && !h.dropped) {
-      // killed by the stop, not ended by itself: the head queues it again, no result follows
-      const reason = h.cancelReason ?? 'the compute daemon is stopping';
-      log.info({ event: 'returned', reason }, 'job handed back to the head');
-      this.o.send({ type: 'returned', attempt: a.attempt, reason });
+    if (h.returned && !h.dropped) {
+      // the head queued it again at `vacated`: say the process is gone, keep no result
+      log.info({ event: 'returned', reason: h.cancelReason }, 'job handed back to the head');
+      this.o.send({ type: 'finished', attempt: a.attempt, exitCode: result.exit_code, signal: result.signal, timedOut: result.timed_out, cancelled: true, error: null });
       await this.o.spool.discard(a.attempt, h.paths.root);
       this.held.delete(a.attempt);
       return;

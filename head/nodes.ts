@@ -19,11 +19,11 @@ import {
   markStarted,
   recordBuildFailure,
   registerNode,
-  returnAttempt,
   setNodeDraining,
   setNodePaused,
   touchNode,
 } from './transitions.js';
+import { vacateAttempt } from './vacate.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 
@@ -234,16 +234,14 @@ export class NodeSessions implements NodeLink {
         log.info({ event: m.paused ? 'node_paused' : 'node_resumed', node, by: m.by, until: m.until }, m.paused ? 'node paused' : 'node resumed');
         if (!m.paused) this.ctx.schedule();
         return;
+      case 'vacated':
+        if (vacateAttempt(store, node, m.attempt, m.reason)) log.info({ event: 'attempt_vacated', node, attempt: m.attempt, reason: m.reason }, 'job handed back by its paused node; queued again');
+        this.ctx.schedule();
+        return;
       case 'draining':
         setNodeDraining(store, node);
         log.info({ event: 'node_draining', node }, 'node is draining');
         return;
-      case 'returned': {
-        const outcome = returnAttempt(store, node, m.attempt, m.reason);
-        log.info({ event: 'attempt_returned', node, attempt: m.attempt, reason: m.reason, outcome }, outcome === 'requeued' ? 'node handed a job back; queued again' : 'ignored the return of a stale attempt');
-        this.ctx.schedule();
-        return;
-      }
       case 'log_data':
         log.debug({ event: 'late_answer', node, re: m.re }, 'an answer nobody waits for any more');
         return;

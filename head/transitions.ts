@@ -144,27 +144,6 @@ export function declareLost(store: Store, node: string, maxAttempts: number): Lo
   });
 }
 
-/**
- * A stopping node hands an attempt back, its processes gone: the job is queued again at once
- * as a new attempt elsewhere. Not counted as a loss: the job did nothing wrong.
- */
-export function returnAttempt(store: Store, node: string, attemptId: number, reason: string): 'requeued' | 'stale' {
-  return store.tx(() => {
-    const now = store.now();
-    const attempt = store.attempt(attemptId);
-    if (!attempt || attempt.node !== node) return 'stale';
-    const cur = currentAttempt(store, attemptId, node);
-    if (!cur || (attempt.state !== 'assigned' && attempt.state !== 'running')) {
-      // e.g. cancelled by a user meanwhile: its processes are gone, so its resources are free
-      if (attempt.ended === null) store.stmt(`UPDATE attempts SET ended = ? WHERE id = ?`).run(now, attemptId);
-      return 'stale';
-    }
-    store.stmt(`UPDATE attempts SET state = 'lost', ended = ?, error = ? WHERE id = ?`).run(now, `returned by node ${node}: ${reason}`, attemptId);
-    store.stmt(`UPDATE jobs SET state = 'queued', node = NULL, exit_code = NULL WHERE id = ?`).run(cur.job.id);
-    return 'requeued';
-  });
-}
-
 export interface HelloOutcome extends LossOutcome {
   /** held attempts that are no longer current: the node kills them and discards their results */
   drop: number[];

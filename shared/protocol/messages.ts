@@ -8,8 +8,10 @@
 //   HTTP (`PUT /v1/results/:attempt`); the HTTP 200 is the acknowledgement that it is on disk.
 //   node → heartbeat every heartbeatMs; silent for nodeTimeoutMs = lost.
 //   head → cancel (kill the job) | drop (a stale attempt: kill it, discard its result).
-//   node → draining (it is stopping: nothing more is placed there), then `returned` for each
-//   attempt it gives back unfinished, or `finished` for those it let end.
+//   node → paused (the person at the desk took the machine back, or gave it back);
+//   node → vacated (a job paused longer than vacate_after: the node kills it and discards its
+//   result, the head queues it again to run elsewhere, not counted against the job), then
+//   the usual `finished` once its process is gone, which frees what it held.
 //   Requests that want an answer carry `id`; the answer carries `re` with the same number.
 import { z } from 'zod';
 import { AttemptId, NodeResources, SafeName, WireInitialize, WireJob } from './common.js';
@@ -52,13 +54,10 @@ export const NodeMessage = z.discriminatedUnion('type', [
     by: z.string().nullable(),
     until: z.string().nullable(),
   }),
+  /** a job stopped by the pause for vacate_after: requeue it elsewhere; its `finished` follows */
+  z.object({ type: z.literal('vacated'), attempt: AttemptId, reason: z.string() }),
   /** the node is stopping: place nothing more here */
   z.object({ type: z.literal('draining') }),
-  /**
-   * the node hands back an attempt it will not finish (it is stopping): the job's processes
-   * are gone and no result follows; the head queues the job again for another node
-   */
-  z.object({ type: z.literal('returned'), attempt: AttemptId, reason: z.string() }),
   /** answer to `read_log` */
   z.object({ type: z.literal('log_data'), re: z.number().int(), data: z.instanceof(Uint8Array), size: z.number().int(), running: z.boolean() }),
   z.object({ type: z.literal('error'), re: z.number().int().nullable(), message: z.string() }),

@@ -79,7 +79,9 @@ describe('compute daemon stopped with SIGTERM', () => {
     // the job's whole process group is gone, and the head heard it from the node, not by losing it
     assert.equal(isAlive(pid), false, 'the job outlived its daemon');
     assert.ok(leaving.count('returned') === 1, 'the node handed the job back');
-    await c.head.event('attempt_returned', (l) => l.outcome === 'requeued');
+    await c.head.event('attempt_vacated');
+    // then its `finished` freed what it held there
+    await c.head.event('attempt_finished', (l) => l.outcome === 'released');
     assert.ok(tookMs < 5000, `stopping took ${tookMs} ms`);
 
     const moved = await untilJob(c, 'handback', 'sim', (j) => j.node === 'staying' && j.state === 'running', 'the job to run on the other node');
