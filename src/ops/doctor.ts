@@ -201,6 +201,7 @@ export async function runDoctor(t: DoctorTarget, e: DoctorEnv = {}): Promise<Che
 /** The token and protocol checks, once the head answered `GET /v1/version`. */
 async function tokenChecks(t: DoctorTarget, http: string, probeOpts: Parameters<typeof probe>[1], version: ProbeAnswer): Promise<Check[]> {
   if (t.problems.some((c) => c.name === 'token')) return [skip('protocol', 'needs a valid token')];
+  if (!t.token && t.expectKind === null) return [skip('token', 'no token given (--token or DISTRIBUTE_TOKEN to check one)'), skip('protocol', 'needs a valid token')];
   if (!t.token) {
     return [fail('token', 'no token', t.expectKind === 'node' ? 'set token_file: in compute.yaml to a file holding the node token' : 'pass --token, set DISTRIBUTE_TOKEN, or write token: in the user config'), skip('protocol', 'needs a valid token')];
   }

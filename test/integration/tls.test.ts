@@ -81,6 +81,10 @@ describe('TLS', { skip: !haveOpenssl && 'openssl is not installed' }, () => {
     assert.equal(byName.get('head')!.status, 'ok');
     assert.match(byName.get('cert')!.detail, /head\.crt names localhost, 127\.0\.0\.1, valid until/);
     assert.match(byName.get('disk')!.detail, /for state_dir /);
+    // without a token the head machine's checks still pass; the token's are skipped
+    const tokenless = await runCli(['doctor', '--json', '--config', headYaml], { env: { XDG_CONFIG_HOME: c.configHome } });
+    assert.equal(tokenless.code, 0, tokenless.stdout);
+    assert.equal((JSON.parse(tokenless.stdout) as { checks: { name: string; status: string }[] }).checks.find((x) => x.name === 'token')!.status, 'skip');
     // a key that is not the certificate's
     const other = join(c.root, 'head-wrong-key.yaml');
     writeFileSync(other, stringify({ listen: '127.0.0.1:1', state_dir: c.stateDir, tls: { cert: certs.cert, key: certs.ca.replace('.pem', '.key') } }));
