@@ -121,15 +121,15 @@ function collect(stream: tar.ReadEntry): Promise<string> {
 
 export type AcceptOutcome =
   | { status: 200; state: 'done' | 'failed'; members: number; path: string }
-  | { status: 403 | 404 | 409 | 422; error: string };
+  | { status: 400 | 403 | 409; error: string };
 
 /**
  * Takes a node's upload of an attempt's result. 409 when the attempt is stale (nothing is
- * written), 422 when the archive is unusable (the job fails; the node should not retry).
+ * written), 400 when the archive is unusable (the job fails; the node must not retry).
  */
 export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable): Promise<AcceptOutcome> {
   const attempt = store.attempt(attemptId);
-  if (!attempt) return { status: 404, error: `no attempt ${attemptId}` };
+  if (!attempt) return { status: 409, error: `attempt ${attemptId} is unknown to this head; discard this result` };
   if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
   if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
@@ -150,7 +150,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
       store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, cur.job.id);
     });
     await discard(received.tmp);
-    return { status: 422, error };
+    return { status: 400, error };
   }
 
   const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);

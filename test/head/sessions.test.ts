@@ -82,6 +82,7 @@ describe('head: node sessions, placement and results', () => {
     open.push(node);
     const a = await node.next('assign');
     assert.equal((await putResult(t.head.httpUrl, other, a.attempt, await resultArchive())).status, 403);
+    assert.equal((await putResult(t.head.httpUrl, tok, 999_999, await resultArchive())).status, 409, 'an unknown attempt is stale');
     const user = t.user('alice');
     const asUser = await fetch(`${t.head.httpUrl}/v1/results/${a.attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${user}` }, body: 'x' });
     assert.equal(asUser.status, 403);
@@ -104,7 +105,7 @@ describe('head: node sessions, placement and results', () => {
     const { symlinkSync } = await import('node:fs');
     const body = await resultArchive({ raw: (dir) => symlinkSync('../../../etc/passwd', join(dir, 'escape')) });
     const put = await putResult(t.head.httpUrl, tok, a.attempt, body);
-    assert.equal(put.status, 422);
+    assert.equal(put.status, 400);
     assert.match(put.json.error!, /escape.*outside the archive/);
     assert.equal(jobRow(t, 'evil').state, 'failed');
     assert.equal(existsSync(join(t.stateDir, 'archive', 'lab', 'b', 'evil.tar.gz')), false);
@@ -242,6 +243,72 @@ describe('head: node sessions, placement and results', () => {
     assert.equal(again.attemptNumber, 2);
     const put = await putResult(t.head.httpUrl, tok, again.attempt, await resultArchive({ exitCode: 0 }));
     assert.equal(put.json.state, 'done');
+    assert.equal(jobRow(t, 'j').state, 'done');
+  });
+
+  it('pauses the jobs of a paused node, places nothing there, and places again on resume', async () => {
+    t = await startTestHead();
+    const tok = t.nodeToken('desk');
+    queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'first', cpus: 2 }, { name: 'second', cpus: 2 }]));
+    const { node } = await TestNode.join(t.head.url, tok, hello('desk'));
+    open.push(node);
+    const a = await node.next('assign');
+    node.send({ type: 'started', attempt: a.attempt, pid: 5 });
+    const b = await node.next('assign');
+    node.send({ type: 'paused', paused: true, by: 'someone at the desk', until: null });
+    await until(() => jobRow(t, 'first').state === 'paused', 'job paused');
+    assert.equal(jobRow(t, 'second').state, 'assigned', 'not started yet: nothing to pause');
+    queueBatch(t.store, shellBatch('lab', 'c', [{ name: 'third' }]));
+    node.send({ type: 'finished', attempt: b.attempt, exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null });
+    await assert.rejects(node.next('assign', () => true, 300), /no assign/, 'a paused node gets no work');
+    node.send({ type: 'paused', paused: false, by: null, until: null });
+    assert.equal((await node.next('assign')).job.name, 'third');
+    assert.equal(jobRow(t, 'first').state, 'running');
+  });
+
+  it('moves a job whose build failed to another node, and fails the batch once every capable node failed it', async () => {
+    t = await startTestHead();
+    const tokA = t.nodeToken('a');
+    const tokB = t.nodeToken('b');
+    const batchId = (queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'j', cpus: 4 }, { name: 'k', cpus: 4 }])) as { batchId: number }).batchId;
+    // b is known and capable, but paused for now
+    const { node: b } = await TestNode.join(t.head.url, tokB, hello('b', { paused: true }));
+    open.push(b);
+    const { node: a } = await TestNode.join(t.head.url, tokA, hello('a'));
+    open.push(a);
+    const onA = await a.next('assign');
+    a.send({ type: 'build_failed', batchId, attempt: onA.attempt, log: 'make: *** [all] Error 1' });
+    await assert.rejects(a.next('assign', () => true, 300), /no assign/, 'not again on a');
+    assert.equal(jobRow(t, onA.job.name).state, 'queued');
+    b.send({ type: 'paused', paused: false, by: null, until: null });
+    const onB = await b.next('assign');
+    assert.equal(onB.job.name, onA.job.name);
+    b.send({ type: 'build_failed', batchId, attempt: onB.attempt, log: 'again' });
+    await until(() => jobRow(t, 'j').state === 'failed' && jobRow(t, 'k').state === 'failed', 'both jobs failed');
+    assert.match(jobRow(t, 'k').error!, /build failed on every capable node \(a, b\)/);
+  });
+
+  it('answers 500 and logs loudly when the archive cannot be written, then takes the retried upload', async () => {
+    t = await startTestHead();
+    const tok = t.nodeToken('n');
+    queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'j' }]));
+    const { node } = await TestNode.join(t.head.url, tok, hello('n'));
+    open.push(node);
+    const a = await node.next('assign');
+    // the temp folder of the archive is in the way: writing fails like a broken disk would
+    const { rmSync, writeFileSync } = await import('node:fs');
+    const tmp = join(t.stateDir, 'archive', '.tmp');
+    rmSync(tmp, { recursive: true, force: true });
+    writeFileSync(tmp, 'not a folder');
+    const body = await resultArchive();
+    const failed = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(failed.status, 500);
+    assert.match(failed.json.error!, new RegExp(`could not store the result of attempt ${a.attempt}`));
+    assert.ok(t.logs.some((l) => l.event === 'result_write_failed' && (l as { level?: number }).level === 50));
+    assert.notEqual(jobRow(t, 'j').state, 'done');
+    rmSync(tmp);
+    const again = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(again.status, 200);
     assert.equal(jobRow(t, 'j').state, 'done');
   });
 });
