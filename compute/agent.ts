@@ -91,9 +91,9 @@ export class ComputeAgent {
    * A clean stop (SIGTERM): tells the head it is draining, so nothing more is placed here;
    * lets the running jobs finish for up to `drainMs` (0: not at all); hands the rest back
    * (`vacated`: the head queues them again for another node; then killed, and `finished`
-   * once their processes are gone, with no result); waits up to `flushMs`
-   * for finished results to reach the head (what remains waits in the spool for the next
-   * start); then hangs up. Heartbeats go on meanwhile, so the head does not count the node
+   * once their processes are gone, with no result); when connected, tries each finished
+   * result's upload once more, for up to `flushMs` (what the head did not take waits in the
+   * spool for the next start); then hangs up. Heartbeats go on meanwhile, so the head does not count the node
    * lost while it drains.
    */
   stop(reason = 'the compute daemon is stopping', o: StopOptions = {}): Promise<void> {
@@ -107,7 +107,7 @@ export class ComputeAgent {
       }
       if (this.attempts.size > 0) this.log.info({ event: 'returning', jobs: this.attempts.size }, 'handing the running jobs back to the head');
       await this.attempts.returnAll(reason);
-      if (this.spool.pending().length > 0) await raceTimeout(this.spool.idle(), o.flushMs ?? 10_000);
+      if (this.welcomed && this.spool.pending().length > 0) await raceTimeout(this.spool.flushOnce(), o.flushMs ?? 10_000);
       this.stopped = true;
       if (this.redial) clearTimeout(this.redial);
       this.stopHeartbeat();
