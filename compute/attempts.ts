@@ -141,15 +141,6 @@ export class Attempts {
     }
   }
 
-  /** Stops every attempt (the daemon is stopping) and waits for them to end. */
-  async stopAll(reason: string): Promise<void> {
-    for (const h of this.held.values()) {
-      h.cancelReason ??= reason;
-      h.run?.cancel(reason);
-    }
-    await Promise.all([...this.held.values()].map((h) => h.lifecycle));
-  }
-
   /**
    * Hands every unfinished attempt back to the head (the daemon is stopping): `vacated` tells
    * the head to queue the job again at once for another node; the job's process group is
