@@ -11,7 +11,7 @@ import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnsta
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import type { ResultSpool } from './results.js';
-import { startAttempt, type AttemptResult, type RunningAttempt } from './runner.js';
+import { startAttempt, type AttemptResult, type RunningAttempt, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -26,6 +26,8 @@ export interface AttemptsOptions {
   send: (m: NodeMessage) => boolean;
   /** between SIGTERM and SIGKILL on cancel; the runner's default when unset */
   killGraceMs?: number;
+  /** run jobs and builds in the bwrap sandbox (compute.yaml `sandbox: bwrap`) */
+  sandbox?: SandboxPolicy | null;
 }
 
 interface Held {
@@ -35,6 +37,8 @@ interface Held {
   run: RunningAttempt | null;
   cancelReason: string | null;
   dropped: boolean;
+  /** handed back to the head unfinished (the daemon is stopping): `vacated`, then `finished`, no result */
+  returned: boolean;
   lifecycle: Promise<void>;
 }
 
@@ -60,6 +64,7 @@ export class Attempts {
       run: null,
       cancelReason: null,
       dropped: false,
+      returned: false,
       lifecycle: Promise.resolve(),
     };
     this.held.set(a.attempt, h);
@@ -136,12 +141,27 @@ export class Attempts {
     }
   }
 
-  /** Stops every attempt (the daemon is stopping) and waits for them to end. */
-  async stopAll(reason: string): Promise<void> {
+  /**
+   * Hands every unfinished attempt back to the head (the daemon is stopping): `vacated` tells
+   * the head to queue the job again at once for another node; the job's process group is
+   * killed, then `finished` says it is gone (the head frees what it held); no result is
+   * uploaded and the workspace goes. Attempts already finished keep their result. Resolves
+   * when all are gone.
+   */
+  async returnAll(reason: string): Promise<void> {
     for (const h of this.held.values()) {
+      if (h.state === 'packing') continue;
+      h.returned = true;
       h.cancelReason ??= reason;
+      this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
       h.run?.cancel(reason);
     }
+    this.builds.cancelAll(reason);
+    await this.idle();
+  }
+
+  /** Resolves once every attempt held now has ended (reported, packed or handed back). */
+  async idle(): Promise<void> {
     await Promise.all([...this.held.values()].map((h) => h.lifecycle));
   }
 
@@ -169,8 +189,10 @@ export class Attempts {
         cpus: a.cpus,
         logger: this.o.logger,
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+        sandbox: this.o.sandbox ?? null,
       }));
-      if (!build.ok) {
+      // a build killed because the daemon stops did not fail: the job is handed back
+      if (!build.ok && !(build.cancelled && h.cancelReason !== null)) {
         const detail = await describeFailedBuild(build);
         this.o.send({ type: 'build_failed', batchId: a.batchId, attempt: a.attempt, log: detail });
         error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
@@ -192,6 +214,7 @@ export class Attempts {
         jobFile: a.job.file ? (local.get(a.job.file.hash) ?? null) : null,
         logger: this.o.logger,
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+        sandbox: this.o.sandbox ?? null,
       });
       h.run = run;
       h.state = 'running';
@@ -202,6 +225,14 @@ export class Attempts {
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
+    }
+    if (h.returned && !h.dropped) {
+      // the head queued it again at `vacated`: say the process is gone, keep no result
+      log.info({ event: 'returned', reason: h.cancelReason }, 'job handed back to the head');
+      this.o.send({ type: 'finished', attempt: a.attempt, exitCode: result.exit_code, signal: result.signal, timedOut: result.timed_out, cancelled: true, error: null });
+      await this.o.spool.discard(a.attempt, h.paths.root);
+      this.held.delete(a.attempt);
+      return;
     }
     h.state = 'packing';
     const finished: NodeMessage = {

@@ -9,6 +9,7 @@ import { UserError } from '../shared/errors.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
+import { HeadMetrics } from './metrics.js';
 import { NodeSessions } from './nodes.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './scheduling.js';
@@ -57,8 +58,9 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
-  const scheduling = new Scheduling({ store, batches, nodes: sessions, log });
-  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request() };
+  const metrics = new HeadMetrics();
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics });
+  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
   sessions.bind(ctx);
 
   const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls });
