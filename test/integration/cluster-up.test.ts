@@ -41,6 +41,9 @@ describe('distribute up, then the README\'s commands', () => {
     const status = await runCli(['status'], { cwd: REPO_ROOT, env });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^examples\/shell_example\s+done\s+0\s+0\s+0\s+0\s+8\s+0\s+0\s+8$/m);
+    const logs = await runCli(['logs', 'shell_example', 'hello'], { cwd: REPO_ROOT, env });
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, 'hello from hello\n');
     const save = join(tmp.dir, 'results');
     const pull = await runCli(['pull', 'configs/shell-batch.yaml', '--save-dir', save], { cwd: REPO_ROOT, env });
     assert.equal(pull.code, 0, pull.stderr);
