@@ -104,9 +104,7 @@ export function problemsFromZod(issues: readonly Issue[], data: unknown, prefix:
         break;
       }
       case 'too_small': {
-        if (issue.origin === 'array') {
-          out.push({ path, target: 'value', message: issue.message.startsWith('Too small') ? 'must not be empty' : issue.message });
-        } else if (issue.origin === 'string') {
+        if (issue.origin === 'array' || issue.origin === 'string') {
           out.push({ path, target: 'value', message: issue.message.startsWith('Too small') ? 'must not be empty' : issue.message });
         } else {
           out.push({ path, target: 'value', message: `must be ${bound(issue, true)}, got ${describeValue(input)}` });

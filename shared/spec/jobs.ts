@@ -23,6 +23,8 @@ export interface ExpandedJob {
   spec: JobSpec;
   origin: FieldPath;
   set: ParamSet | null;
+  /** false when the job has a problem (it still counts when looking for duplicate names) */
+  ok: boolean;
 }
 
 /** Every string of a job in which placeholders are filled, with where it is written. */
@@ -112,10 +114,10 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
     const file = raw.file === undefined ? null : resolveFile(fillRef(raw.file, fill), [...path, 'file'], ctx, { note, aliasUsed: false });
     const requiredFiles = resolveFiles(raw.required_files?.map((r) => fillRef(r, fill)), [...path, 'required_files'], ctx, new Map(ctx.initAliases), note);
     if (ctx.problems.length !== before) ok = false;
-    if (!ok) continue;
     out.push({
       origin: path,
       set,
+      ok,
       spec: {
         name,
         file,

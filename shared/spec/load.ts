@@ -35,3 +35,12 @@ export async function loadBatch(file: string, opts: LoadOptions = {}): Promise<B
   if (!result.ok) throw new BatchSpecError(result.errors);
   return result.batch;
 }
+
+/**
+ * The namespace and name of the batch a file describes, for commands that only need to
+ * name it (pull, kill): the whole file must still be valid, but its files need not exist.
+ */
+export async function readBatchIdentity(file: string): Promise<{ namespace: string; batch_name: string }> {
+  const batch = await loadBatch(file, { checkFiles: false });
+  return { namespace: batch.meta.namespace, batch_name: batch.meta.batch_name };
+}

@@ -7,7 +7,10 @@ import { problemsFromZod, type Problem } from './issues.js';
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import { expandJob, type ExpandedJob } from './jobs.js';
 import { slurmBlock } from './resources.js';
-import { BatchFile, KINDS, Meta as MetaSchema, SECTIONS, SlurmBlock as SlurmSchema, type RawJob, type RawMeta } from './schema.js';
+import {
+  ApptainerInit, BatchFile, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
+  type RawFileRef, type RawJob, type RawMeta,
+} from './schema.js';
 import type { BatchSpec, Initialize, JobKind, Meta, SlurmBlock } from './types.js';
 
 export interface NormalizeContext extends FileContext {
@@ -66,36 +69,43 @@ function checkMounts(mounts: readonly string[], path: FieldPath, problems: Probl
 
 /** Initialize block → Initialize, plus the aliases its required files take in input/. */
 function normalizeInit(kind: JobKind, raw: unknown, path: FieldPath, ctx: NormalizeContext): { init: Initialize; aliases: Map<string, string> } | null {
-  const parsed = SECTIONS[kind].init.safeParse(raw ?? {});
-  if (!parsed.success) return null; // reported by the whole-document parse
   const aliases = new Map<string, string>();
   const before = ctx.problems.length;
-  const requiredFiles = resolveFiles(parsed.data.required_files, [...path, 'required_files'], ctx, aliases);
+  const files = (list: RawFileRef[] | undefined) => resolveFiles(list, [...path, 'required_files'], ctx, aliases);
+  // a block that fails its schema is reported by the whole-document parse
   let init: Initialize | null = null;
-  const d = parsed.data as Record<string, unknown> & { required_mounts?: string[]; command?: string };
   switch (kind) {
     case 'python': {
-      const bf = d.build_file as Parameters<typeof resolveFile>[0] | undefined;
-      const buildFile = bf === undefined ? null : resolveFile(bf, [...path, 'build_file'], ctx, { aliasUsed: false });
-      init = { kind, buildFile, requiredFiles };
+      const r = PythonInit.safeParse(raw ?? {});
+      if (!r.success) return null;
+      const buildFile = r.data.build_file === undefined ? null : resolveFile(r.data.build_file, [...path, 'build_file'], ctx, { aliasUsed: false });
+      init = { kind, buildFile, requiredFiles: files(r.data.required_files) };
       break;
     }
     case 'apptainer': {
-      const sif = resolveFile(d.sif as Parameters<typeof resolveFile>[0], [...path, 'sif'], ctx);
-      const requiredMounts = checkMounts(d.required_mounts ?? [], [...path, 'required_mounts'], ctx.problems);
+      const r = ApptainerInit.safeParse(raw);
+      if (!r.success) return null;
+      const sif = resolveFile(r.data.sif, [...path, 'sif'], ctx);
+      const requiredFiles = files(r.data.required_files);
+      const requiredMounts = checkMounts(r.data.required_mounts ?? [], [...path, 'required_mounts'], ctx.problems);
       if (sif) init = { kind, sif, requiredFiles, requiredMounts };
       break;
     }
-    case 'shell':
-      init = { kind, command: d.command ?? null, requiredFiles };
+    case 'shell': {
+      const r = ShellInit.safeParse(raw ?? {});
+      if (!r.success) return null;
+      init = { kind, command: r.data.command ?? null, requiredFiles: files(r.data.required_files) };
       break;
+    }
   }
   return init && ctx.problems.length === before ? { init, aliases } : null;
 }
 
+type Named = Pick<ExpandedJob, 'origin' | 'set'> & { spec: { name: string } };
+
 /** Refuses two jobs (after expansion) with the same name, pointing at the later one. */
-function checkDuplicateNames(jobs: ExpandedJob[], ctx: NormalizeContext): void {
-  const first = new Map<string, ExpandedJob>();
+function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
+  const first = new Map<string, Named>();
   const reported = new Set<string>();
   for (const job of jobs) {
     const other = first.get(job.spec.name);
@@ -144,10 +154,17 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
   const jobs: ExpandedJob[] = [];
+  // jobs with other problems still take part in the search for duplicate names
+  const named: Named[] = [];
   if (Array.isArray(section.jobs)) {
     section.jobs.forEach((rawJob, i) => {
-      const parsed = SECTIONS[kind].job.safeParse(rawJob);
-      if (!parsed.success) return;
+      const parsed = JOB_SCHEMAS[kind].safeParse(rawJob);
+      if (!parsed.success) {
+        if (isRecord(rawJob) && typeof rawJob.name === 'string' && rawJob.parameters === undefined) {
+          named.push({ origin: [kind, 'jobs', i], set: null, spec: { name: rawJob.name } });
+        }
+        return;
+      }
       jobs.push(
         ...expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
           ...ctx,
@@ -161,7 +178,9 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
       );
     });
   }
-  checkDuplicateNames(jobs, ctx);
+  named.push(...jobs);
+  named.sort((a, b) => (a.origin[2] as number) - (b.origin[2] as number));
+  checkDuplicateNames(named, ctx);
   if (problems.length > 0 || !meta || !init) return null;
   return {
     meta,

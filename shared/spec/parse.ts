@@ -30,7 +30,7 @@ export type ParseResult = { ok: true; batch: BatchSpec } | { ok: false; errors: 
 
 export function parseBatch(text: string, opts: ParseOptions): ParseResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) return { ok: false, errors: syntaxErrors(doc.errors, text, lineCounter, opts.file) };
   if (doc.contents === null) {
     return { ok: false, errors: [{ file: opts.file, line: 1, col: 1, path: '', message: 'the file is empty; a batch needs meta: and one of python:, apptainer:, shell:' }] };

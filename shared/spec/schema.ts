@@ -183,15 +183,8 @@ export type RawResources = z.infer<typeof Resources>;
 export type RawSlurm = z.infer<typeof SlurmBlock>;
 export type RawMeta = z.infer<typeof Meta>;
 export type RawBatch = z.infer<typeof BatchFile>;
-export type RawPythonInit = z.infer<typeof PythonInit>;
-export type RawApptainerInit = z.infer<typeof ApptainerInit>;
-export type RawShellInit = z.infer<typeof ShellInit>;
 /** Any kind of job: the kind-specific keys are optional here and checked by the kind's schema. */
 export type RawJob = z.infer<typeof ApptainerJob> & { file?: RawFileRef; command?: string };
 
-/** The schemas of one kind's section, initialize block and job. */
-export const SECTIONS = {
-  python: { section: PythonSection, init: PythonInit, job: PythonJob, initRequired: false },
-  apptainer: { section: ApptainerSection, init: ApptainerInit, job: ApptainerJob, initRequired: true },
-  shell: { section: ShellSection, init: ShellInit, job: ShellJob, initRequired: false },
-} as const;
+/** The schema of one job of each kind. */
+export const JOB_SCHEMAS = { python: PythonJob, apptainer: ApptainerJob, shell: ShellJob } as const;
