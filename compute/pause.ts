@@ -19,6 +19,8 @@ import { silentLogger, type Logger } from '../shared/log.js';
 export interface Pausable {
   pause(): void;
   resume(): void;
+  /** the job's process group id, once it runs (for the idle policy's measure) */
+  readonly pid?: number | null;
 }
 
 /** Wall time (epoch ms) and timers; tests pass a fake. */
@@ -202,6 +204,13 @@ export class PauseController {
       this.clearVacate(t);
       this.tracked.delete(attempt);
     };
+  }
+
+  /** Process groups of the tracked jobs that run. */
+  groups(): Set<number> {
+    const out = new Set<number>();
+    for (const t of this.tracked.values()) if (typeof t.target.pid === 'number') out.add(t.target.pid);
+    return out;
   }
 
   jobs(): TrackedJob[] {
