@@ -62,7 +62,7 @@ export class ComputeAgent {
       logger: this.log,
       send: (m) => this.send(m),
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
-      ...(o.pause ? { watch: o.pause.track.bind(o.pause) } : {}),
+      ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });
     if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));
   }

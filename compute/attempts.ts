@@ -11,7 +11,7 @@ import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnsta
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import type { ResultSpool } from './results.js';
-import { startAttempt, type AttemptResult, type RunningAttempt } from './runner.js';
+import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -28,6 +28,8 @@ export interface AttemptsOptions {
   killGraceMs?: number;
   /** takes a job's handle as soon as it exists, before its process does (the pause); returns the release */
   watch?: (attempt: number, job: string, run: RunningAttempt) => () => void;
+  /** the same for a batch's build (`namespace/batch`) */
+  watchBuild?: (batch: string, build: RunningBuild) => () => void;
 }
 
 interface Held {
@@ -52,7 +54,9 @@ export class Attempts {
   /** `vacated` messages that found no connection; they go before any `finished` */
   private readonly unsentVacates = new Map<number, NodeMessage>();
 
-  constructor(private readonly o: AttemptsOptions) {}
+  constructor(private readonly o: AttemptsOptions) {
+    this.builds.watch = o.watchBuild ?? null;
+  }
 
   assign(a: Assign): void {
     if (this.held.has(a.attempt)) {

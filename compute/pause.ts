@@ -79,6 +79,8 @@ export interface TrackedJob {
 
 interface Tracked {
   job: string;
+  /** a batch's initialize step: stopped and resumed with the jobs, never vacated */
+  build: boolean;
   target: Pausable;
   paused: boolean;
   vacateAt: number | null;
@@ -94,7 +96,9 @@ export interface PauseRequest {
 
 export class PauseController {
   private st: PauseState = NOT_PAUSED;
+  /** jobs by attempt id; builds under negative keys */
   private readonly tracked = new Map<number, Tracked>();
+  private nextBuildKey = -1;
   private deadline: Timer | null = null;
   private readonly changeListeners: ((s: PauseState) => void)[] = [];
   private readonly vacateListeners: ((attempt: number, job: string) => void)[] = [];
@@ -196,7 +200,15 @@ export class PauseController {
    * lets go of it (when the job has ended).
    */
   track(attempt: number, job: string, target: Pausable): () => void {
-    const t: Tracked = { job, target, paused: false, vacateAt: null, vacateTimer: null };
+    return this.take(attempt, { job, build: false, target, paused: false, vacateAt: null, vacateTimer: null });
+  }
+
+  /** As track, for a batch's initialize step (`namespace/batch`), which the pause stops too. */
+  trackBuild(batch: string, target: Pausable): () => void {
+    return this.take(this.nextBuildKey--, { job: batch, build: true, target, paused: false, vacateAt: null, vacateTimer: null });
+  }
+
+  private take(attempt: number, t: Tracked): () => void {
     this.tracked.set(attempt, t);
     if (this.st.paused) this.stop(attempt, t);
     return () => {
@@ -214,7 +226,7 @@ export class PauseController {
   }
 
   jobs(): TrackedJob[] {
-    return [...this.tracked].map(([attempt, t]) => ({ attempt, job: t.job, paused: t.paused, vacateAt: t.vacateAt }));
+    return [...this.tracked].filter(([, t]) => !t.build).map(([attempt, t]) => ({ attempt, job: t.job, paused: t.paused, vacateAt: t.vacateAt }));
   }
 
   /** Stops the timers (the daemon is stopping); the jobs are the runner's to end. */
@@ -227,7 +239,7 @@ export class PauseController {
     if (t.paused) return;
     t.paused = true;
     t.target.pause();
-    if (this.vacateAfterMs === null) return;
+    if (this.vacateAfterMs === null || t.build) return;
     t.vacateAt = this.clock.now() + this.vacateAfterMs;
     t.vacateTimer = timerAt(this.clock, t.vacateAt, () => {
       t.vacateTimer = null;

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAttempt, type RunningAttempt } from '../../compute/runner.js';
+import { startAttempt, startBuild, type RunningAttempt } from '../../compute/runner.js';
 import { PauseController, PauseRefused, type Pausable } from '../../compute/pause.js';
 import { tempDir } from '../helpers/cli.js';
 import { batchOf, processState, readPids, shellJob, waitFor } from './support.js';
@@ -102,6 +102,34 @@ describe('PauseController with real jobs', () => {
     writeFileSync(join(run.paths.save, 'stop'), '');
     assert.equal((await run.done).exit_code, 0);
     assert.equal(pids.length, 3);
+  });
+});
+
+describe('PauseController and builds', () => {
+  it('stops a batch\'s initialize step with the jobs, and never vacates it', async () => {
+    const c = new PauseController({ maxPauseMs: HOUR, vacateAfterMs: 50 });
+    const vacated: number[] = [];
+    c.onVacate((a) => vacated.push(a));
+    const flag = join(root, 'build-go');
+    const batch = batchOf([], { name: 'compiled', initialize: { kind: 'shell', command: `while [ ! -e ${flag} ]; do :; done; echo built`, requiredFiles: [] } });
+    const build = startBuild({ batch, workDir: join(root, 'builds'), inputs: [], buildFile: null, sif: null, killGraceMs: 300 });
+    const release = c.trackBuild('ns/compiled', build);
+    try {
+      await waitFor(() => build.pid !== null, 'the build to start');
+      c.pause({ by: 'alice', source: 'user', durationMs: 60_000 });
+      assert.ok((await msUntilStopped([build.pid!], performance.now())) <= 100, 'the build is stopped');
+      assert.deepEqual(c.groups(), new Set([build.pid]));
+      assert.deepEqual(c.jobs(), [], 'a build is not a job of the status');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(vacated, []);
+      c.resume('alice', 'user');
+      writeFileSync(flag, '');
+      assert.equal((await build.done).ok, true);
+    } finally {
+      build.cancel('test over');
+      release();
+      c.close();
+    }
   });
 });
 
