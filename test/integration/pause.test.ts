@@ -84,7 +84,7 @@ describe('pause at a workstation', () => {
     await c?.stop();
   });
 
-  it('stops a job\'s leader, child and grandchild within 100 ms; status and nodes say paused; resume lets it finish', async () => {
+  it('stops a job\'s leader, child and grandchild within 100 ms; status and nodes say paused; resume lets it finish', async (t) => {
     const dir = join(c.root, 'tree');
     mkdirSync(dir);
     assert.equal((await c.cli(['add', batchYaml(c.root, 'tree', [{ name: 'spin', command: busyTreeCommand(dir) }])])).code, 0);
@@ -109,6 +109,7 @@ describe('pause at a workstation', () => {
       tries.push(`${stoppedIn.toFixed(1)} ms`);
     }
     assert.ok(stoppedIn <= 100, `every process of the job in state T within 100 ms of pause returning (tries: ${tries.join(', ')})`);
+    t.diagnostic(`all three stopped ${tries.join(', then ')} after \`distribute pause\` returned`);
 
     const ticks = pids.map(cpuTicks);
     await new Promise((r) => setTimeout(r, 400));
@@ -285,7 +286,17 @@ describe('idle policy', () => {
     assert.equal(st.by, 'idle_policy');
     assert.equal(st.until, null);
     stopLoops();
-    await desk.event('idle_resume', () => true, 15_000);
+    // others' work may keep the machine busy after the test's load ends: then staying paused is right
+    try {
+      await desk.event('idle_resume', () => true, 60_000);
+    } catch (err) {
+      const now = JSON.parse((await runCli(['pause', '--socket', sock, '--status', '--json'])).stdout) as PauseStatus;
+      if (now.paused && (now.idle_policy?.load ?? 0) > loadAbove) {
+        t.skip(`other work kept the machine busy after the test's load ended (${now.idle_policy?.load} cores > ${loadAbove}): the resume could not be shown`);
+        return;
+      }
+      throw err;
+    }
     await until(async () => (await c.json<NodeJson[]>(['nodes']))[0]!.state === 'idle', 'the head to show the node idle');
   });
 });
