@@ -11,7 +11,7 @@ import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnsta
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import type { ResultSpool } from './results.js';
-import { startAttempt, type AttemptResult, type RunningAttempt, type SandboxPolicy } from './runner.js';
+import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -28,6 +28,10 @@ export interface AttemptsOptions {
   killGraceMs?: number;
   /** run jobs and builds in the bwrap sandbox (compute.yaml `sandbox: bwrap`) */
   sandbox?: SandboxPolicy | null;
+  /** takes a job's handle as soon as it exists, before its process does (the pause); returns the release */
+  watch?: (attempt: number, job: string, run: RunningAttempt) => () => void;
+  /** the same for a batch's build (`namespace/batch`) */
+  watchBuild?: (batch: string, build: RunningBuild) => () => void;
 }
 
 interface Held {
@@ -39,6 +43,8 @@ interface Held {
   dropped: boolean;
   /** handed back to the head unfinished (the daemon is stopping): `vacated`, then `finished`, no result */
   returned: boolean;
+  /** handed back by the pause (vacate_after): killed, result discarded, head told */
+  vacated: boolean;
   lifecycle: Promise<void>;
 }
 
@@ -49,8 +55,12 @@ export class Attempts {
   private readonly builds = new BuildCache();
   /** `finished` messages that found no connection, by attempt, to send after a reconnect */
   private readonly unsent = new Map<number, NodeMessage>();
+  /** `vacated` messages that found no connection; they go before any `finished` */
+  private readonly unsentVacates = new Map<number, NodeMessage>();
 
-  constructor(private readonly o: AttemptsOptions) {}
+  constructor(private readonly o: AttemptsOptions) {
+    this.builds.watch = o.watchBuild ?? null;
+  }
 
   assign(a: Assign): void {
     if (this.held.has(a.attempt)) {
@@ -65,6 +75,7 @@ export class Attempts {
       cancelReason: null,
       dropped: false,
       returned: false,
+      vacated: false,
       lifecycle: Promise.resolve(),
     };
     this.held.set(a.attempt, h);
@@ -89,6 +100,7 @@ export class Attempts {
     this.o.logger.info({ event: 'drop', attempt, reason }, 'dropping stale attempt');
     const h = this.held.get(attempt);
     this.unsent.delete(attempt);
+    this.unsentVacates.delete(attempt);
     if (h) {
       h.dropped = true;
       h.cancelReason ??= reason;
@@ -96,6 +108,22 @@ export class Attempts {
       return;
     }
     await this.o.spool.discard(attempt);
+  }
+
+  /**
+   * Hands a job back to the head (the pause held it for vacate_after): the head queues it
+   * elsewhere; here it is killed and its result thrown away. Its `finished` still goes, so
+   * the head frees what it held.
+   */
+  vacate(attempt: number, reason: string): void {
+    const h = this.held.get(attempt);
+    if (!h || h.state === 'packing' || h.dropped) return;
+    this.o.logger.info({ event: 'vacate', attempt, reason }, 'handing the job back to the head');
+    h.vacated = true;
+    h.cancelReason ??= reason;
+    const m: NodeMessage = { type: 'vacated', attempt, reason };
+    if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
+    h.run?.cancel(reason);
   }
 
   /** Attempts not yet finished (hello's `running`). */
@@ -111,6 +139,9 @@ export class Attempts {
 
   /** Sends the `finished` messages that found no connection (after a reconnect). */
   sendUnsent(except: ReadonlySet<number>): void {
+    for (const [attempt, m] of this.unsentVacates) {
+      if (except.has(attempt) || this.o.send(m)) this.unsentVacates.delete(attempt);
+    }
     for (const [attempt, m] of this.unsent) {
       if (except.has(attempt) || this.o.send(m)) this.unsent.delete(attempt);
     }
@@ -217,6 +248,7 @@ export class Attempts {
         sandbox: this.o.sandbox ?? null,
       });
       h.run = run;
+      const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
       h.state = 'running';
       if (h.cancelReason !== null) run.cancel(h.cancelReason);
       const pid = await run.started;
@@ -225,6 +257,7 @@ export class Attempts {
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
+      unwatch?.();
     }
     if (h.returned && !h.dropped) {
       // the head queued it again at `vacated`: say the process is gone, keep no result
@@ -246,7 +279,7 @@ export class Attempts {
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
     if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
-    if (h.dropped) await this.o.spool.discard(a.attempt, h.paths.root);
+    if (h.dropped || h.vacated) await this.o.spool.discard(a.attempt, h.paths.root);
     else await this.o.spool.submit(a.attempt, h.paths.root);
     this.held.delete(a.attempt);
   }

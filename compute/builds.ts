@@ -5,13 +5,18 @@ import { readFile } from 'node:fs/promises';
 import { startBuild, type BuildOptions, type BuildResult, type RunningBuild } from './runner.js';
 
 export class BuildCache {
-  private readonly builds = new Map<number, RunningBuild>();
+  private readonly builds = new Map<number, { run: RunningBuild; done: Promise<BuildResult> }>();
+  /** takes each build's handle as it starts (the pause stops builds too); returns the release */
+  watch: ((label: string, build: RunningBuild) => () => void) | null = null;
 
   /** The batch's build, started by the first caller. */
   get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
     let b = this.builds.get(batchId);
     if (!b) {
-      b = startBuild(start());
+      const opts = start();
+      const run = startBuild(opts);
+      const release = this.watch?.(`${opts.batch.meta.namespace}/${opts.batch.meta.batch_name}`, run);
+      b = { run, done: run.done.finally(() => release?.()) };
       this.builds.set(batchId, b);
     }
     return b.done;
@@ -19,7 +24,7 @@ export class BuildCache {
 
   /** Kills the builds still running (the daemon is stopping); their results say cancelled. */
   cancelAll(reason: string): void {
-    for (const b of this.builds.values()) b.cancel(reason);
+    for (const b of this.builds.values()) b.run.cancel(reason);
   }
 }
 

@@ -13,6 +13,7 @@ import { detectResources } from './detect.js';
 import { headEndpoint } from './http.js';
 import { readCa } from '../shared/tls.js';
 import { sandboxProblem, type SandboxPolicy } from './sandbox.js';
+import { startPauseMachinery } from './pause-setup.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -66,7 +67,9 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   const sandbox = config.sandbox === 'bwrap' ? sandboxPolicy(config, configFile) : null;
   const problem = sandbox ? sandboxProblem(sandbox) : null;
   if (problem) throw new UserError(`${configFile ?? 'compute config'}: ${problem}`, 1);
+  const pause = await startPauseMachinery(config, configFile, node, logger);
   const agent = new ComputeAgent({
+    pause: pause.controller,
     head: headEndpoint(config.head, token, config.ca ? readCa(configFile ? resolveFrom(configFile, config.ca) : resolve(config.ca), `${configFile ?? 'compute config'}: ca`) : null),
     node,
     capabilities: config.capabilities,
@@ -78,5 +81,5 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();
-  return { agent, node, capabilities: config.capabilities, workDir, stop: (opts?: StopOptions) => agent.stop(undefined, opts) };
+  return { agent, node, capabilities: config.capabilities, workDir, stop: (opts?: StopOptions) => agent.stop(undefined, opts).finally(() => pause.stop()) };
 }
