@@ -1,0 +1,127 @@
+// The head's schema, as numbered migrations applied in order, each in one transaction.
+// Never edit a migration that has shipped: add the next number.
+//
+// Times are epoch milliseconds. JSON columns hold the wire forms (shared/protocol/common.ts)
+// so an `assign` is built without re-reading the batch file.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE tokens (
+        hash    TEXT PRIMARY KEY,
+        kind    TEXT NOT NULL CHECK (kind IN ('user', 'node')),
+        name    TEXT NOT NULL,
+        admin   INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL
+      );
+
+      CREATE TABLE namespaces (
+        name    TEXT PRIMARY KEY,
+        owner   TEXT NOT NULL,
+        created INTEGER NOT NULL
+      );
+
+      CREATE TABLE batches (
+        id        INTEGER PRIMARY KEY,
+        namespace TEXT NOT NULL REFERENCES namespaces(name),
+        name      TEXT NOT NULL,
+        spec      TEXT NOT NULL,          -- BatchRecord: kind, initialize (wire), meta
+        owner     TEXT NOT NULL,
+        created   INTEGER NOT NULL,
+        UNIQUE (namespace, name)
+      );
+
+      -- Jobs of one batch with the same resources and pin list are interchangeable for the
+      -- scheduler: they form one queue, named by a shape.
+      CREATE TABLE shapes (
+        id       INTEGER PRIMARY KEY,
+        batch_id INTEGER NOT NULL REFERENCES batches(id),
+        cpus     INTEGER NOT NULL,
+        memory   INTEGER,
+        gpus     INTEGER NOT NULL,
+        nodes    TEXT,                     -- JSON array of node names, or NULL = anywhere
+        UNIQUE (batch_id, cpus, memory, gpus, nodes)
+      );
+
+      CREATE TABLE jobs (
+        id              INTEGER PRIMARY KEY,
+        batch_id        INTEGER NOT NULL REFERENCES batches(id),
+        name            TEXT NOT NULL,
+        spec            TEXT NOT NULL,     -- JobRecord: the wire job, pin list, retries
+        shape_id        INTEGER NOT NULL REFERENCES shapes(id),
+        state           TEXT NOT NULL CHECK (state IN ('queued','assigned','running','paused','done','failed','cancelled')),
+        current_attempt INTEGER,
+        attempt_count   INTEGER NOT NULL DEFAULT 0,
+        losses          INTEGER NOT NULL DEFAULT 0,   -- lost nodes since the job was last (re)queued by a user
+        exit_code       INTEGER,
+        node            TEXT,
+        error           TEXT,
+        UNIQUE (batch_id, name)
+      );
+      -- the scheduler's queues: the first queued jobs of one (batch, shape), without a scan
+      CREATE INDEX jobs_queue ON jobs (state, batch_id, shape_id, id);
+
+      CREATE TABLE attempts (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: fences stale reports forever
+        job_id    INTEGER NOT NULL REFERENCES jobs(id),
+        number    INTEGER NOT NULL,
+        node      TEXT NOT NULL,
+        state     TEXT NOT NULL CHECK (state IN ('assigned','running','finished','archived','lost','refused','cancelled')),
+        cpus      INTEGER NOT NULL,
+        memory    INTEGER,
+        gpus      TEXT NOT NULL,            -- JSON array of GPU indices held
+        created   INTEGER NOT NULL,
+        started   INTEGER,
+        ended     INTEGER,
+        exit_code INTEGER,
+        signal    TEXT,
+        error     TEXT
+      );
+      CREATE INDEX attempts_job ON attempts (job_id);
+      CREATE INDEX attempts_node_state ON attempts (node, state);
+
+      CREATE TABLE nodes (
+        name         TEXT PRIMARY KEY,
+        capabilities TEXT NOT NULL,         -- JSON array
+        resources    TEXT NOT NULL,         -- JSON NodeResources
+        max_jobs     INTEGER,
+        state        TEXT NOT NULL CHECK (state IN ('online', 'lost')),
+        paused       INTEGER NOT NULL DEFAULT 0,
+        draining     INTEGER NOT NULL DEFAULT 0,
+        last_seen    INTEGER NOT NULL,
+        first_seen   INTEGER NOT NULL
+      );
+
+      CREATE TABLE build_failures (
+        batch_id INTEGER NOT NULL REFERENCES batches(id),
+        node     TEXT NOT NULL,
+        log      TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, node)
+      );
+
+      CREATE TABLE archive_members (
+        job_id INTEGER NOT NULL REFERENCES jobs(id),
+        path   TEXT NOT NULL,
+        size   INTEGER NOT NULL,
+        mtime  INTEGER,
+        PRIMARY KEY (job_id, path)
+      );
+
+      CREATE TABLE inputs (
+        hash    TEXT PRIMARY KEY,
+        size    INTEGER NOT NULL,
+        path    TEXT NOT NULL,              -- relative to the state dir
+        created INTEGER NOT NULL
+      );
+    `,
+  },
+];

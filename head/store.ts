@@ -1,0 +1,244 @@
+// The head's SQLite database: the only place state lives. WAL, so `distribute token create`
+// can write while the head runs; every state change is one transaction (`tx`).
+//
+// Durability: `synchronous=NORMAL` in WAL mode survives a crash of the head at any instant
+// (only a power cut can lose the last commits). Commits that something outside the head
+// relies on — a result archive the node will delete once we answer 200, a batch the user
+// was told is queued — go through `durably`, which commits with `synchronous=FULL` (the WAL
+// is fsynced before the answer is sent).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Meta, JobKind } from '../shared/spec/types.js';
+import type { NodeResources, WireInitialize, WireJob } from '../shared/protocol/common.js';
+import type { JobState } from '../shared/protocol/common.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export const DB_FILE = 'distribute.db';
+
+export type AttemptState = 'assigned' | 'running' | 'finished' | 'archived' | 'lost' | 'refused' | 'cancelled';
+/** Attempts whose process may still run on its node (a cancelled one until the node says it ended). */
+export const LIVE_ATTEMPT_STATES: readonly AttemptState[] = ['assigned', 'running', 'finished'];
+
+/** What the head keeps of a batch (batches.spec). */
+export interface BatchRecord {
+  kind: JobKind;
+  initialize: WireInitialize;
+  meta: Meta;
+}
+
+/** What the head keeps of a job (jobs.spec). */
+export interface JobRecord {
+  job: WireJob;
+  nodes: string[] | null;
+  retries: number;
+}
+
+export interface TokenRow {
+  hash: string;
+  kind: 'user' | 'node';
+  name: string;
+  admin: number;
+  created: number;
+}
+
+export interface BatchRow {
+  id: number;
+  namespace: string;
+  name: string;
+  spec: string;
+  owner: string;
+  created: number;
+}
+
+export interface JobRow {
+  id: number;
+  batch_id: number;
+  name: string;
+  spec: string;
+  shape_id: number;
+  state: JobState;
+  current_attempt: number | null;
+  attempt_count: number;
+  losses: number;
+  exit_code: number | null;
+  node: string | null;
+  error: string | null;
+}
+
+export interface AttemptRow {
+  id: number;
+  job_id: number;
+  number: number;
+  node: string;
+  state: AttemptState;
+  cpus: number;
+  memory: number | null;
+  gpus: string;
+  created: number;
+  started: number | null;
+  ended: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+}
+
+export interface NodeRow {
+  name: string;
+  capabilities: string;
+  resources: string;
+  max_jobs: number | null;
+  state: 'online' | 'lost';
+  paused: number;
+  draining: number;
+  last_seen: number;
+  first_seen: number;
+}
+
+export interface InputRow {
+  hash: string;
+  size: number;
+  path: string;
+  created: number;
+}
+
+export interface StoreOptions {
+  /** clock, for tests */
+  now?: () => number;
+}
+
+export class Store {
+  readonly now: () => number;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(readonly db: Database.Database, opts: StoreOptions = {}) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** A prepared statement, compiled once per SQL text. */
+  stmt<R = unknown>(sql: string): Database.Statement<unknown[], R> {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s as Database.Statement<unknown[], R>;
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Like `tx`, but the commit is fsynced before this returns (see the header). */
+  durably<T>(fn: () => T): T {
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.tx(fn);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  close(): void {
+    this.statements.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  // --- reads used everywhere -------------------------------------------------------------
+
+  token(hash: string): TokenRow | undefined {
+    return this.stmt<TokenRow>('SELECT * FROM tokens WHERE hash = ?').get(hash);
+  }
+
+  namespaceOwner(name: string): string | undefined {
+    return this.stmt<{ owner: string }>('SELECT owner FROM namespaces WHERE name = ?').get(name)?.owner;
+  }
+
+  batch(id: number): BatchRow | undefined {
+    return this.stmt<BatchRow>('SELECT * FROM batches WHERE id = ?').get(id);
+  }
+
+  batchByName(namespace: string, name: string): BatchRow | undefined {
+    return this.stmt<BatchRow>('SELECT * FROM batches WHERE namespace = ? AND name = ?').get(namespace, name);
+  }
+
+  job(id: number): JobRow | undefined {
+    return this.stmt<JobRow>('SELECT * FROM jobs WHERE id = ?').get(id);
+  }
+
+  jobByName(batchId: number, name: string): JobRow | undefined {
+    return this.stmt<JobRow>('SELECT * FROM jobs WHERE batch_id = ? AND name = ?').get(batchId, name);
+  }
+
+  attempt(id: number): AttemptRow | undefined {
+    return this.stmt<AttemptRow>('SELECT * FROM attempts WHERE id = ?').get(id);
+  }
+
+  node(name: string): NodeRow | undefined {
+    return this.stmt<NodeRow>('SELECT * FROM nodes WHERE name = ?').get(name);
+  }
+
+  nodes(): NodeRow[] {
+    return this.stmt<NodeRow>('SELECT * FROM nodes ORDER BY name').all();
+  }
+
+  input(hash: string): InputRow | undefined {
+    return this.stmt<InputRow>('SELECT * FROM inputs WHERE hash = ?').get(hash);
+  }
+
+  /** Attempts on a node whose process may still run there. */
+  liveAttemptsOn(node: string): AttemptRow[] {
+    return this.stmt<AttemptRow>(
+      `SELECT * FROM attempts WHERE node = ? AND (state IN ('assigned', 'running', 'finished') OR (state = 'cancelled' AND ended IS NULL)) ORDER BY id`,
+    ).all(node);
+  }
+}
+
+/** Applies every migration newer than the database, each in its own transaction. */
+export function migrate(db: Database.Database, migrations: Migration[] = MIGRATIONS): number {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)');
+  const current = (db.prepare('SELECT MAX(version) AS v FROM migrations').get() as { v: number | null }).v ?? 0;
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (current > known) {
+    throw new Error(`the database is at schema version ${current}, newer than this program knows (${known}); upgrade distribute`);
+  }
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO migrations (version, name, applied) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }).immediate();
+  }
+  return known;
+}
+
+/** Opens (creating if needed) `<stateDir>/distribute.db`, migrated to the newest schema. */
+export function openStore(stateDir: string, opts: StoreOptions = {}): Store {
+  mkdirSync(stateDir, { recursive: true });
+  const db = new Database(join(stateDir, DB_FILE));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // another process (token create) may hold the write lock for a moment
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new Store(db, opts);
+}
+
+export function parseBatchRecord(row: BatchRow): BatchRecord {
+  return JSON.parse(row.spec) as BatchRecord;
+}
+
+export function parseJobRecord(row: JobRow): JobRecord {
+  return JSON.parse(row.spec) as JobRecord;
+}
+
+export function parseNodeResources(row: NodeRow): NodeResources {
+  return JSON.parse(row.resources) as NodeResources;
+}
