@@ -1,0 +1,280 @@
+// What the dashboard shows one viewer, read from the store in one go: nodes with their state,
+// what they hold and run; batches with counts per state and their latest failures; and,
+// when the page shows one batch, that batch's jobs through the page's filter. An admin sees
+// every namespace; a user only the namespaces they own — other users' jobs on a node are
+// only counted, never named. This is the payload of every push (events.ts) as well.
+import type { JobState, NodeState } from '../../shared/protocol/common.js';
+import type { Principal } from '../tokens.js';
+import type { Store } from '../store.js';
+
+export const JOB_STATES: readonly JobState[] = ['queued', 'assigned', 'running', 'paused', 'done', 'failed', 'cancelled'];
+export type Counts = Record<JobState, number>;
+
+/** Batches on the overview, newest first; older ones are counted. */
+export const OVERVIEW_BATCHES = 50;
+/** Failures listed per batch on the overview (the batch page lists them all). */
+export const FAILURES_PER_BATCH = 5;
+/** Jobs sent for one batch page at most; the page says how many more match its filter. */
+export const MAX_JOBS = 500;
+
+export interface RunningJob {
+  namespace: string;
+  batch: string;
+  job: string;
+  attempt: number;
+}
+
+export interface NodeView {
+  name: string;
+  state: NodeState;
+  capabilities: string[];
+  /** what the node offers (memory in bytes) */
+  resources: { cpus: number; memory: number; gpus: number };
+  /** what its live attempts hold */
+  used: { cpus: number; memory: number; gpus: number };
+  maxJobs: number | null;
+  running: RunningJob[];
+  /** jobs of namespaces this viewer may not see */
+  hiddenRunning: number;
+  lastSeen: number;
+}
+
+export interface FailureView {
+  job: string;
+  node: string | null;
+  attempt: number;
+  exitCode: number | null;
+  signal: string | null;
+  /** why it could not start or was given up (missing input, lost its node N times) */
+  error: string | null;
+  /** last lines of `_distribute/stderr.log`; null = none archived; undefined = being read */
+  stderrTail?: string | null;
+}
+
+export interface BatchView {
+  namespace: string;
+  name: string;
+  owner: string;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  created: number;
+  total: number;
+  counts: Counts;
+  failures: FailureView[];
+}
+
+export interface JobView {
+  name: string;
+  state: JobState;
+  node: string | null;
+  attempt: number;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  started: number | null;
+  ended: number | null;
+}
+
+export interface JobFilter {
+  state: JobState | null;
+  /** substring of the job name, case-insensitive */
+  text: string;
+  limit: number;
+}
+
+export interface BatchDetail extends BatchView {
+  filter: JobFilter;
+  /** jobs matching the filter (the page gets at most `filter.limit` of them) */
+  matching: number;
+  jobs: JobView[];
+}
+
+export interface DashboardView {
+  viewer: { name: string; admin: boolean };
+  nodes: NodeView[];
+  batches: BatchView[];
+  /** visible batches older than the ones listed */
+  olderBatches: number;
+  /** present when the page asked for one batch; null when it is not there (or not the viewer's) */
+  batch?: BatchDetail | null;
+}
+
+/** Where the stderr tail of a failed attempt comes from (tails.ts): by attempt, for caching. */
+export interface TailSource {
+  tail(attempt: number, namespace: string, batch: string, job: string): string | null | undefined;
+}
+
+interface BatchRow {
+  id: number;
+  namespace: string;
+  name: string;
+  owner: string;
+  created: number;
+}
+
+export function batchState(c: Counts): BatchView['state'] {
+  const started = c.assigned + c.running + c.paused;
+  const ended = c.done + c.failed + c.cancelled;
+  if (started > 0) return 'running';
+  if (c.queued > 0) return ended > 0 ? 'running' : 'queued';
+  if (c.failed > 0) return 'failed';
+  if (c.cancelled > 0 && c.done === 0) return 'cancelled';
+  return 'done';
+}
+
+export class ViewBuilder {
+  constructor(
+    private readonly store: Store,
+    private readonly tails: TailSource,
+  ) {}
+
+  /** The overview, plus one batch when `batch` names one. */
+  build(viewer: Principal, batch?: { namespace: string; name: string; filter: JobFilter }): DashboardView {
+    const visible = this.visibility(viewer);
+    const view: DashboardView = {
+      viewer: { name: viewer.name, admin: viewer.admin },
+      nodes: this.nodes(visible),
+      ...this.batches(visible),
+    };
+    if (batch) view.batch = this.detail(visible, batch.namespace, batch.name, batch.filter);
+    return view;
+  }
+
+  private visibility(viewer: Principal): Visibility {
+    if (viewer.admin) return { all: true };
+    const names = this.store.stmt<{ name: string }>('SELECT name FROM namespaces WHERE owner = ?').all(viewer.name);
+    return { all: false, owner: viewer.name, namespaces: new Set(names.map((n) => n.name)) };
+  }
+
+  private nodes(visible: Visibility): NodeView[] {
+    const held = this.store.stmt<{ cpus: number; memory: number | null; gpus: string; attempt: number; job: string; namespace: string; batch: string }>(
+      `SELECT a.cpus, a.memory, a.gpus, a.number AS attempt, j.name AS job, b.namespace, b.name AS batch
+         FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b ON b.id = j.batch_id
+        WHERE a.node = ? AND a.state IN ('assigned', 'running')
+        ORDER BY a.id`,
+    );
+    return this.store.nodes().map((row) => {
+      const resources = JSON.parse(row.resources) as NodeView['resources'];
+      const used = { cpus: 0, memory: 0, gpus: 0 };
+      const running: RunningJob[] = [];
+      let hiddenRunning = 0;
+      for (const a of held.all(row.name)) {
+        used.cpus += a.cpus;
+        used.memory += a.memory ?? 0;
+        used.gpus += (JSON.parse(a.gpus) as number[]).length;
+        if (!canSee(visible, a.namespace)) hiddenRunning++;
+        else running.push({ namespace: a.namespace, batch: a.batch, job: a.job, attempt: a.attempt });
+      }
+      const jobs = running.length + hiddenRunning;
+      const state: NodeState =
+        row.state === 'lost' ? 'lost' : row.paused ? 'paused' : row.draining ? 'draining' : jobs > 0 ? 'busy' : 'idle';
+      return {
+        name: row.name,
+        state,
+        capabilities: JSON.parse(row.capabilities) as string[],
+        resources: { cpus: resources.cpus, memory: resources.memory, gpus: resources.gpus },
+        used,
+        maxJobs: row.max_jobs,
+        running,
+        hiddenRunning,
+        lastSeen: row.last_seen,
+      };
+    });
+  }
+
+  private batches(visible: Visibility): { batches: BatchView[]; olderBatches: number } {
+    const rows = !visible.all
+      ? this.store
+          .stmt<BatchRow>(
+            `SELECT b.id, b.namespace, b.name, b.owner, b.created FROM batches b JOIN namespaces n ON n.name = b.namespace
+              WHERE n.owner = ? ORDER BY b.id DESC LIMIT ?`,
+          )
+          .all(visible.owner, OVERVIEW_BATCHES + 1)
+      : this.store.stmt<BatchRow>('SELECT id, namespace, name, owner, created FROM batches ORDER BY id DESC LIMIT ?').all(OVERVIEW_BATCHES + 1);
+    const shown = rows.slice(0, OVERVIEW_BATCHES);
+    let olderBatches = 0;
+    if (rows.length > OVERVIEW_BATCHES) {
+      const total = !visible.all
+        ? this.store
+            .stmt<{ n: number }>('SELECT COUNT(*) AS n FROM batches b JOIN namespaces n ON n.name = b.namespace WHERE n.owner = ?')
+            .get(visible.owner)!.n
+        : this.store.stmt<{ n: number }>('SELECT COUNT(*) AS n FROM batches').get()!.n;
+      olderBatches = total - shown.length;
+    }
+    return { batches: shown.map((b) => this.summary(b)), olderBatches };
+  }
+
+  private summary(b: BatchRow): BatchView {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Counts;
+    for (const r of this.store.stmt<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state').all(b.id)) {
+      counts[r.state] = r.n;
+    }
+    const total = JOB_STATES.reduce((sum, s) => sum + counts[s], 0);
+    const failures = counts.failed === 0 ? [] : this.failures(b);
+    return { namespace: b.namespace, name: b.name, owner: b.owner, state: batchState(counts), created: b.created, total, counts, failures };
+  }
+
+  /** The latest failures of a batch, each with the tail of its stderr. */
+  private failures(b: BatchRow): FailureView[] {
+    const rows = this.store
+      .stmt<{ job: string; node: string | null; exit_code: number | null; error: string | null; attempt_id: number | null; attempt: number | null; signal: string | null; attempt_count: number }>(
+        `SELECT j.name AS job, j.node, j.exit_code, j.error, j.current_attempt AS attempt_id, a.number AS attempt, a.signal, j.attempt_count
+           FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
+          WHERE j.state = 'failed' AND j.batch_id = ?
+          ORDER BY COALESCE(a.ended, 0) DESC, j.id DESC LIMIT ?`,
+      )
+      .all(b.id, FAILURES_PER_BATCH);
+    return rows.map((r) => ({
+      job: r.job,
+      node: r.node,
+      attempt: r.attempt ?? r.attempt_count,
+      exitCode: r.exit_code,
+      signal: r.signal,
+      error: r.error,
+      stderrTail: r.attempt_id === null ? null : this.tails.tail(r.attempt_id, b.namespace, b.name, r.job),
+    }));
+  }
+
+  private detail(visible: Visibility, namespace: string, name: string, filter: JobFilter): BatchDetail | null {
+    if (!canSee(visible, namespace)) return null;
+    const row = this.store.stmt<BatchRow>('SELECT id, namespace, name, owner, created FROM batches WHERE namespace = ? AND name = ?').get(namespace, name);
+    if (!row) return null;
+    const where = ['j.batch_id = ?'];
+    const args: unknown[] = [row.id];
+    if (filter.state) {
+      where.push('j.state = ?');
+      args.push(filter.state);
+    }
+    if (filter.text) {
+      where.push(`j.name LIKE ? ESCAPE '\\'`);
+      args.push(`%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const cond = where.join(' AND ');
+    const matching = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs j WHERE ${cond}`).get(...args)!.n;
+    const jobs = this.store
+      .stmt<{ name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null }>(
+        `SELECT j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended
+           FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
+          WHERE ${cond} ORDER BY j.id LIMIT ?`,
+      )
+      .all(...args, filter.limit)
+      .map((j) => ({
+        name: j.name,
+        state: j.state,
+        node: j.node,
+        attempt: j.attempt ?? j.attempt_count,
+        exitCode: j.exit_code,
+        signal: j.signal,
+        error: j.error,
+        started: j.started,
+        ended: j.ended,
+      }));
+    return { ...this.summary(row), filter, matching, jobs };
+  }
+}
+
+/** What one viewer may see: everything (admin), or the namespaces one user owns. */
+type Visibility = { all: true } | { all: false; owner: string; namespaces: Set<string> };
+
+function canSee(v: Visibility, namespace: string): boolean {
+  return v.all || v.namespaces.has(namespace);
+}
