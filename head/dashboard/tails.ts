@@ -38,7 +38,7 @@ export function readMemberTail(file: string, member: string, maxBytes: number): 
     };
     const parser = new Parser({
       onReadEntry: (entry: ReadEntry) => {
-        if (found || entry.path.replace(/^\.\//, '') !== member) return;
+        if (found || entry.path.replace(/^\.\//, '') !== member) return void entry.resume(); // skip its data
         found = true;
         const tail = new TailBuffer(maxBytes);
         entry.on('data', (chunk: Buffer) => tail.push(chunk));

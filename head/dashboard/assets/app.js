@@ -112,7 +112,7 @@ function failureItem(b, f) {
   const details = h(
     'details',
     { class: 'failure', open: openDetails.has(key), ontoggle: (e) => (e.target.open ? openDetails.add(key) : openDetails.delete(key)) },
-    h('summary', {}, h('span', { class: 'job' }, f.job), ' ', h('span', { class: 'error' }, exitText(f)), h('span', { class: 'muted' }, f.node ? ` on ${f.node}` : '', ` · attempt ${f.attempt}`), f.error ? h('span', {}, ` — ${f.error}`) : null),
+    h('summary', {}, h('span', { class: 'job' }, f.job), ' ', h('span', { class: 'error' }, exitText(f)), h('span', { class: 'muted' }, f.node ? ` on ${f.node}` : '', f.attempt ? ` · attempt ${f.attempt}` : ''), f.error ? h('span', {}, ` — ${f.error}`) : null),
   );
   if (f.stderrTail === undefined) details.append(h('p', { class: 'muted' }, 'reading stderr…'));
   else if (f.stderrTail === null || f.stderrTail === '') details.append(h('p', { class: 'muted' }, f.stderrTail === '' ? 'stderr was empty' : 'no stderr archived'));
