@@ -105,7 +105,7 @@ export class Dashboard {
       const refused = refusal(principal);
       if (refused) return this.refuse(req, res, principal ? 403 : 401, refused);
       this.log.info({ user: principal!.name, peer: req.socket.remoteAddress }, 'dashboard login by link');
-      return sendHtml(res, 200, handOffPage(), { 'Set-Cookie': sessionCookie(offered, isTls(req)) });
+      return sendHtml(res, 200, handOffPage(), { 'Set-Cookie': sessionCookie(offered, isTls(req)), 'Referrer-Policy': 'no-referrer' });
     }
     const caller = this.pageCaller(req, res);
     if (caller) this.assets.send(req, res, 'index.html', { 'Cache-Control': 'no-store' });

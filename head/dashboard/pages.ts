@@ -8,7 +8,9 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form
+  // posts, and login/logout check the Origin
+  'Referrer-Policy': 'same-origin',
   'X-Frame-Options': 'DENY',
 };
 

@@ -68,11 +68,14 @@ export function callerOf(store: Store, req: IncomingMessage): Caller | null | un
 }
 
 /**
- * A POST from a page of this head, not from another site: the browser's `Origin` (sent with
- * every form POST) names this host. Guards login and logout against cross-site forms.
+ * A POST from a page of this head, not from another site: the browser says so in
+ * `Sec-Fetch-Site` (current browsers) or in `Origin` (sent with every form POST). Guards
+ * login and logout against cross-site forms.
  */
 export function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (fetchSite !== undefined) return fetchSite === 'same-origin' || fetchSite === 'none';
   if (origin === undefined) return true; // not a browser form (curl): nothing to forge
   try {
     return new URL(origin).host === req.headers.host;

@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type Server, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Server, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openStore, type Store } from '../../../head/store.js';
+import { startDashboardServer, type DashboardServer } from './server.js';
 import { createToken } from '../../../head/tokens.js';
 import { Dashboard } from '../../../head/dashboard/index.js';
 import { silentLogger } from '../../../shared/log.js';
@@ -50,38 +51,25 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
 const form = (token: string) => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}` });
 
 describe('dashboard over HTTP', () => {
+  let srv: DashboardServer;
   let store: Store;
   let dash: Dashboard;
-  let server: Server;
   let base: string;
-  let cleanup: () => void;
   let alice: string;
   let bob: string;
   let node: string;
 
   before(async () => {
-    const t = tempDir();
-    cleanup = t.cleanup;
-    store = openStore(t.dir);
+    srv = await startDashboardServer();
+    ({ store, dash, base } = srv);
     alice = createToken(store, { kind: 'user', name: 'alice' });
     bob = createToken(store, { kind: 'user', name: 'bob' });
     node = createToken(store, { kind: 'node', name: 'ws1' });
     seedNode(store, { name: 'ws1' });
     seedBatch(store, { namespace: 'cfd', owner: 'alice', name: 'sweep', jobs: [{ name: 'a', state: 'running', node: 'ws1' }, { name: 'b', state: 'queued' }] });
     seedBatch(store, { namespace: 'bobs_ns', owner: 'bob', name: 'private', jobs: [{ name: 'z', state: 'queued' }] });
-    dash = new Dashboard({ store, stateDir: t.dir, log: silentLogger() });
-    server = createServer((req, res) => {
-      if (!dash.handle(req, res)) res.writeHead(404).end();
-    });
-    base = `http://127.0.0.1:${await listen(server)}`;
   });
-  after(() => {
-    dash.close();
-    server.closeAllConnections();
-    server.close();
-    store.close();
-    cleanup();
-  });
+  after(() => srv.close());
 
   it('answers the login form with 401 to a browser without a token', async () => {
     const r = await request(`${base}/`);
@@ -135,6 +123,8 @@ describe('dashboard over HTTP', () => {
     assert.match(nodeToken.body, /node token/);
     const crossSite = await request(`${base}/login`, { ...form(alice), headers: { ...form(alice).headers, Origin: 'https://evil.example' } });
     assert.equal(crossSite.status, 403);
+    const fetchSite = await request(`${base}/login`, { ...form(alice), headers: { ...form(alice).headers, 'Sec-Fetch-Site': 'cross-site', Origin: 'null' } });
+    assert.equal(fetchSite.status, 403);
     const out = await request(`${base}/logout`, { method: 'POST', headers: { Origin: base } });
     assert.equal(out.status, 303);
     assert.match(String(out.headers['set-cookie']), /Max-Age=0/);

@@ -1,6 +1,10 @@
 // Rows for the dashboard's module tests, written straight into a real head database
 // (the schema of head/migrations.ts). The end-to-end tests make the same state with real
 // daemons; these make exact situations (a lost node, a 3-user cluster) cheap to state.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create } from 'tar';
+import { archivePath } from '../../../head/dashboard/tails.js';
 import type { JobState } from '../../../shared/protocol/common.js';
 import type { Store } from '../../../head/store.js';
 
@@ -113,4 +117,21 @@ export function setJobState(store: Store, namespace: string, batch: string, job:
       store.stmt('UPDATE attempts SET state = ?, exit_code = ?, ended = ? WHERE id = ?').run(ATTEMPT_STATE[state], exitCode, ['done', 'failed', 'cancelled'].includes(state) ? store.now() : null, row.current_attempt);
     }
   });
+}
+
+/** A result archive as a node sends it: distribute_save content plus _distribute/ logs. */
+export async function seedArchive(stateDir: string, ns: string, batch: string, job: string, stderr: string | null): Promise<string> {
+  const src = join(stateDir, 'src', job);
+  mkdirSync(join(src, '_distribute'), { recursive: true });
+  writeFileSync(join(src, 'out.dat'), Buffer.alloc(300_000, 7));
+  writeFileSync(join(src, '_distribute', 'stdout.log'), 'hello\n');
+  const members = ['out.dat', '_distribute/stdout.log'];
+  if (stderr !== null) {
+    writeFileSync(join(src, '_distribute', 'stderr.log'), stderr);
+    members.push('_distribute/stderr.log');
+  }
+  const file = archivePath(stateDir, ns, batch, job);
+  mkdirSync(join(file, '..'), { recursive: true });
+  await create({ gzip: true, file, cwd: src, portable: true }, members);
+  return file;
 }

@@ -1,28 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { create } from 'tar';
 import { silentLogger } from '../../../shared/log.js';
-import { archivePath, lastLines, OVERVIEW_TAIL, readMemberTail, STDERR_MEMBER, TailCache } from '../../../head/dashboard/tails.js';
+import { lastLines, OVERVIEW_TAIL, readMemberTail, STDERR_MEMBER, TailCache } from '../../../head/dashboard/tails.js';
 import { tempDir } from '../../helpers/cli.js';
-
-/** A result archive as a node sends it: distribute_save content plus _distribute/ logs. */
-async function writeArchive(stateDir: string, ns: string, batch: string, job: string, stderr: string | null): Promise<string> {
-  const src = join(stateDir, 'src', job);
-  mkdirSync(join(src, '_distribute'), { recursive: true });
-  writeFileSync(join(src, 'out.dat'), Buffer.alloc(300_000, 7));
-  writeFileSync(join(src, '_distribute', 'stdout.log'), 'hello\n');
-  const members = ['out.dat', '_distribute/stdout.log'];
-  if (stderr !== null) {
-    writeFileSync(join(src, '_distribute', 'stderr.log'), stderr);
-    members.push('_distribute/stderr.log');
-  }
-  const file = archivePath(stateDir, ns, batch, job);
-  mkdirSync(join(file, '..'), { recursive: true });
-  await create({ gzip: true, file, cwd: src, portable: true }, members);
-  return file;
-}
+import { seedArchive as writeArchive } from './seed.js';
 
 describe('stderr tails from result archives', () => {
   let dir: string;

@@ -1,0 +1,12 @@
+import { launchBrowser } from './helpers/browser.js';
+import { startDashboardServer } from './head/dashboard/server.js';
+const srv = await startDashboardServer();
+const b = await launchBrowser();
+const page = await b.newPage();
+page.on('response', (r) => console.log('resp', r.status(), r.url()));
+await page.goto(`${srv.base}/`);
+await page.fill('#token', 'certainly-not-a-token');
+await page.click('button[type=submit]');
+await new Promise((r) => setTimeout(r, 1000));
+console.log(page.url(), (await page.content()).slice(0, 2000));
+await b.close(); srv.close();
