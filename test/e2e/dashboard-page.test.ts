@@ -9,6 +9,11 @@ import { browserSkip, launchBrowser, screenshot, watchPageErrors } from '../help
 import { startDashboardServer, type DashboardServer } from '../head/dashboard/server.js';
 import { seedArchive, seedBatch, seedNode, setJobState } from '../head/dashboard/seed.js';
 
+/** Waits until the batch page lists exactly n job rows. */
+async function jobRows(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(`document.querySelectorAll('tr[data-job]').length === ${n}`);
+}
+
 describe('dashboard page in a browser', { skip: browserSkip() }, () => {
   let srv: DashboardServer;
   let browser: Browser;
@@ -77,7 +82,7 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     assert.equal(cookie?.name, 'distribute_token');
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Strict');
-    assert.equal(await page.evaluate(() => document.cookie), '', 'the page script cannot read the token');
+    assert.equal(await page.evaluate('document.cookie'), '', 'the page script cannot read the token');
     assert.deepEqual(errors, []);
   });
 
@@ -86,7 +91,7 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     await page.goto(`${srv.base}/?token=${alice}`);
     await page.waitForSelector('[data-batch="cylinder/re_sweep"]');
     assert.equal(page.url(), `${srv.base}/`);
-    assert.doesNotMatch(await page.evaluate(() => location.href), /token/);
+    assert.doesNotMatch(await page.evaluate('location.href'), /token/);
   });
 
   it('shows nodes with what they hold, batches with a bar per state, failures with exit code and stderr', async () => {
@@ -113,14 +118,14 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
   it('updates without reloading when a node pauses and a batch finishes', async () => {
     const { page, errors } = await loggedIn(alice);
     await page.locator('tr[data-node="ws-bert"][data-state="busy"]').waitFor();
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate('window.marker = 42');
     seedNode(srv.store, { name: 'ws-bert', cpus: 8, capabilities: ['python3'], paused: true });
     srv.dash.changed();
     await page.locator('tr[data-node="ws-bert"][data-state="paused"]').waitFor();
     for (const job of ['re_180', 're_190', 're_200', 're_210']) setJobState(srv.store, 'cylinder', 're_sweep', job, 'done', 0);
     srv.dash.changed();
     await page.locator('[data-batch="cylinder/re_sweep"] .progress[data-progress="100"]').waitFor();
-    assert.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 42, 'the page was not reloaded');
+    assert.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded');
     assert.equal(await page.getAttribute('[data-batch="cylinder/re_sweep"]', 'data-state'), 'failed');
     await screenshot(page, 'page-overview-finished');
     assert.deepEqual(errors, []);
@@ -144,18 +149,18 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     await page.locator('tr[data-job]').first().waitFor();
     assert.equal(await page.locator('tr[data-job]').count(), 12);
     await page.selectOption('#filter-state', 'failed');
-    await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 2);
+    await jobRows(page, 2);
     assert.deepEqual(await page.locator('tr[data-job]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-job'))), ['re_160', 're_170']);
     assert.match(page.url(), /\?state=failed$/);
     await page.fill('#filter-text', '17');
-    await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 1);
+    await jobRows(page, 1);
     assert.match(page.url(), /\?state=failed&q=17$/);
     await page.locator('tr[data-job="re_170"] button', { hasText: 'stderr' }).click();
     await page.locator('pre.stderr', { hasText: 'Segmentation fault' }).waitFor();
     await screenshot(page, 'page-batch-filtered');
     // the filter survives a reload: it lives in the address
     await page.reload();
-    await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 1);
+    await jobRows(page, 1);
     assert.equal(await page.inputValue('#filter-state'), 'failed');
     assert.deepEqual(errors, []);
   });
