@@ -11,7 +11,9 @@ import { seedArchive, seedBatch, seedNode, setJobState } from '../head/dashboard
 
 /** Waits until the batch page lists exactly n job rows. */
 async function jobRows(page: Page, n: number): Promise<void> {
-  await page.waitForFunction(`document.querySelectorAll('tr[data-job]').length === ${n}`);
+  // a function, not a string: the page's CSP forbids eval, and rightly
+  type InPage = { document: { querySelectorAll(selector: string): { length: number } } };
+  await page.waitForFunction((want) => (globalThis as unknown as InPage).document.querySelectorAll('tr[data-job]').length === want, n);
 }
 
 describe('dashboard page in a browser', { skip: browserSkip() }, () => {
