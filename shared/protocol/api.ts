@@ -60,6 +60,10 @@ export const StatusJob = z.object({
   node: z.string().nullable(),
   attempt: z.number().int(),
   exit_code: z.number().int().nullable(),
+  /** why a failed or cancelled job ended so (e.g. "lost its node 3 times"); optional for older heads */
+  error: z.string().nullable().optional(),
+  /** why a queued job waits, per node (the scheduler's words); null when it is not queued */
+  waiting: z.string().nullable().optional(),
 });
 export const StatusBatch = z.object({
   namespace: z.string(),

@@ -1,0 +1,112 @@
+// Add a batch: never trust the client. The YAML is parsed and validated again here; every
+// file it names must have been uploaded (by content hash); the namespace must be the user's
+// (or free); some known node must have every capability. Then all jobs are queued in one
+// transaction and a scheduling pass runs. `dry` answers the same without queueing.
+import { posix, relative, sep } from 'node:path';
+import { AddRequest, type AddResponse } from '../../shared/protocol/api.js';
+import type { WireFile, WireInitialize, WireJob } from '../../shared/protocol/common.js';
+import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
+import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js';
+import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
+import { isSafeName } from '../../shared/paths.js';
+import { HttpError, readJson, sendJson } from '../http.js';
+import { namespaceRefusal, queueBatch } from '../queue.js';
+import { missingCapabilities } from '../scheduler.js';
+import type { BatchRecord, JobRecord, Store } from '../store.js';
+import type { Route } from './route.js';
+
+export const add: Route = {
+  method: 'POST',
+  path: /^\/v1\/batches$/,
+  who: 'user',
+  async handle(call) {
+    const { ctx, principal } = call;
+    const body = await readJson(call.req, AddRequest);
+    const parsed = parseBatch(body.yaml, { file: body.file, checkFiles: false });
+    if (!parsed.ok) {
+      const problems = parsed.errors.map(formatSpecError);
+      throw new HttpError(400, `${body.file} is not a valid batch (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
+    }
+    const batch = parsed.batch;
+    const { namespace, batch_name: name } = batch.meta;
+
+    const refusal = namespaceRefusal(ctx.store, namespace, principal.name, principal.admin);
+    if (refusal) throw new HttpError(403, refusal);
+    if (ctx.store.batchByName(namespace, name)) throw new HttpError(409, `batch ${name} already exists in namespace ${namespace}; choose another batch_name`);
+
+    const wire = toWire(ctx.store, batch, body.files, body.file);
+    if (!wire.ok) throw new HttpError(400, `${body.file}: ${wire.problems.length} file${wire.problems.length === 1 ? '' : 's'} not on the head`, { problems: wire.problems });
+
+    const known = ctx.store.nodes().map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
+    const feasible = known.filter((n) => missingCapabilities(batch.meta.capabilities, n.capabilities).length === 0).map((n) => n.name);
+    if (feasible.length === 0) {
+      const why = known.length === 0
+        ? ['no compute node has joined this head yet']
+        : known.map((n) => `node ${n.name} lacks ${missingCapabilities(batch.meta.capabilities, n.capabilities).join(', ')}`);
+      throw new HttpError(400, `no node can run batch ${name}: it needs ${batch.meta.capabilities.join(', ')}; ${why.join('; ')}`, { problems: why });
+    }
+
+    const response: AddResponse = { namespace, batch: name, jobs: batch.jobs.length, feasibleNodes: feasible, knownNodes: known.length, dry: body.dry };
+    if (body.dry) return sendJson(call.res, 200, response);
+
+    const queued = queueBatch(ctx.store, { namespace, name, owner: principal.name, admin: principal.admin, record: wire.record, jobs: wire.jobs });
+    if (!queued.ok) throw new HttpError(queued.status, queued.error);
+    ctx.log.info({ event: 'batch_added', user: principal.name, namespace, batch: name, batchId: queued.batchId, jobs: batch.jobs.length, feasibleNodes: feasible }, 'batch queued');
+    ctx.schedule();
+    sendJson(call.res, 200, response);
+  },
+};
+
+type Uploaded = Record<string, { hash: string; size: number }>;
+
+type Wire = { ok: true; record: BatchRecord; jobs: { name: string; record: JobRecord }[] } | { ok: false; problems: string[] };
+
+/** The batch with every file replaced by its content hash, as nodes receive it. */
+function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string): Wire {
+  const problems = new Map<string, string>();
+  const known = new Map<string, number | null>();
+  const fileOf = (ref: FileRef, where: string, fixedName?: string): WireFile => {
+    // the same key the client used: the path as written, relative to the YAML's folder
+    const key = relative(batch.source.dir, ref.path).split(sep).join(posix.sep);
+    const alias = isSafeName(ref.alias) ? ref.alias : (fixedName ?? ref.alias);
+    const entry = uploaded[key];
+    if (!entry) {
+      if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} was not uploaded with the batch`);
+      return { alias, hash: '0'.repeat(64), size: 0 };
+    }
+    if (!known.has(entry.hash)) known.set(entry.hash, store.input(entry.hash)?.size ?? null);
+    const size = known.get(entry.hash);
+    if (size === null || size === undefined) {
+      if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} (sha256 ${entry.hash}) is not on the head; upload it first`);
+    } else if (size !== entry.size) {
+      if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} is ${entry.size} bytes by the client's count, ${size} on the head`);
+    }
+    return { alias, hash: entry.hash, size: entry.size };
+  };
+
+  const init = batch.initialize;
+  let initialize: WireInitialize;
+  switch (init.kind) {
+    case 'python':
+      initialize = { kind: 'python', buildFile: init.buildFile && fileOf(init.buildFile, 'initialize.build_file', PYTHON_BUILD_FILE), requiredFiles: init.requiredFiles.map((f) => fileOf(f, 'initialize.required_files')) };
+      break;
+    case 'apptainer':
+      initialize = { kind: 'apptainer', sif: fileOf(init.sif, 'initialize.sif'), requiredFiles: init.requiredFiles.map((f) => fileOf(f, 'initialize.required_files')), requiredMounts: init.requiredMounts };
+      break;
+    case 'shell':
+      initialize = { kind: 'shell', command: init.command, requiredFiles: init.requiredFiles.map((f) => fileOf(f, 'initialize.required_files')) };
+      break;
+  }
+  const jobs = batch.jobs.map((j) => {
+    const job: WireJob = {
+      name: j.name,
+      file: j.file && fileOf(j.file, `job ${j.name}`, PYTHON_JOB_FILE),
+      command: j.command,
+      requiredFiles: j.requiredFiles.map((f) => fileOf(f, `job ${j.name}`)),
+      resources: { cpus: j.resources.cpus, memory: j.resources.memory, gpus: j.resources.gpus, time: j.resources.time },
+    };
+    return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries } };
+  });
+  if (problems.size) return { ok: false, problems: [...problems.values()] };
+  return { ok: true, record: { kind: batch.kind, initialize, meta: batch.meta }, jobs };
+}

@@ -1,0 +1,50 @@
+// Every node the head knows, connected or not, with what it runs now.
+import type { NodeInfo } from '../../shared/protocol/api.js';
+import type { NodeState } from '../../shared/protocol/common.js';
+import { parseNodeResources, type NodeRow } from '../store.js';
+import { sendJson } from '../http.js';
+import type { HeadContext } from '../context.js';
+import type { Route } from './route.js';
+
+interface RunningRow {
+  namespace: string;
+  batch: string;
+  job: string;
+  attempt: number;
+}
+
+export const nodes: Route = {
+  method: 'GET',
+  path: /^\/v1\/nodes$/,
+  who: 'user',
+  handle(call) {
+    sendJson(call.res, 200, nodeInfos(call.ctx));
+  },
+};
+
+export function nodeInfos(ctx: HeadContext): NodeInfo[] {
+  const connected = ctx.nodes.connected();
+  const running = ctx.store.stmt<RunningRow>(
+    `SELECT b.namespace AS namespace, b.name AS batch, j.name AS job, a.number AS attempt
+     FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b ON b.id = j.batch_id
+     WHERE a.node = ? AND a.state IN ('assigned', 'running') ORDER BY a.id`,
+  );
+  return ctx.store.nodes().map((n) => {
+    const r = running.all(n.name);
+    const res = parseNodeResources(n);
+    return {
+      name: n.name,
+      state: nodeState(n, connected.has(n.name), r.length),
+      capabilities: JSON.parse(n.capabilities) as string[],
+      resources: { cpus: res.cpus, memory: res.memory, gpus: res.gpus },
+      running: r,
+    };
+  });
+}
+
+function nodeState(n: NodeRow, connected: boolean, running: number): NodeState {
+  if (!connected) return 'lost';
+  if (n.draining) return 'draining';
+  if (n.paused) return 'paused';
+  return running > 0 ? 'busy' : 'idle';
+}

@@ -1,0 +1,217 @@
+// The result archive: `<state_dir>/archive/<namespace>/<batch>/<job>.tar.gz`, one per job
+// (its latest archived attempt), and an index of its members in the database so pull rules
+// are answered without opening tarballs.
+//
+// Accepting a result: the upload streams to a temp file in `archive/.tmp` (same file system),
+// is fsynced, then listed with node-tar; a member with an absolute path, a `..` component, a
+// link leaving the tree, or a device refuses the whole archive. The rename into place, the
+// folder fsync and the one transaction that indexes the members and ends the job run in one
+// synchronous stretch after the last staleness check, so no other event can slip between.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { dirname, isAbsolute, join, posix } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import * as tar from 'tar';
+import { z } from 'zod';
+import { isContainedRelative, safeJoin } from '../shared/paths.js';
+import { archiveDir } from './context.js';
+import { discard, receiveToTemp } from './files.js';
+import type { Store } from './store.js';
+import { currentAttempt } from './transitions.js';
+
+export const RESULT_JSON = '_distribute/result.json';
+const RESULT_JSON_MAX = 1024 * 1024;
+
+export function archivePath(stateDir: string, namespace: string, batch: string, job: string): string {
+  return safeJoin(archiveDir(stateDir), namespace, batch, `${job}.tar.gz`);
+}
+
+export interface Member {
+  path: string;
+  size: number;
+  mtime: number | null;
+}
+
+const ResultJson = z.object({
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable().optional(),
+  timed_out: z.boolean().optional(),
+  cancelled: z.boolean().optional(),
+});
+export type ResultJson = z.infer<typeof ResultJson>;
+
+export interface Inspection {
+  members: Member[];
+  result: ResultJson | null;
+  /** why the archive is refused; empty when it is acceptable */
+  problems: string[];
+}
+
+const MEMBER_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+
+/** A member path as it is indexed: POSIX, without a leading `./` or trailing `/`. */
+export function memberPath(raw: string): string {
+  return raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+}
+
+/** Why a member may not be in a result archive; null when it may. */
+export function memberProblem(e: { path: string; type: string; linkpath?: string }): string | null {
+  const p = memberPath(e.path);
+  if (isAbsolute(e.path) || e.path.startsWith('/')) return `member ${JSON.stringify(e.path)} has an absolute path`;
+  if (p.split('/').includes('..')) return `member ${JSON.stringify(e.path)} contains ".."`;
+  if (p.includes('\0')) return `member ${JSON.stringify(e.path)} contains a NUL byte`;
+  if (!MEMBER_TYPES.has(e.type)) return `member ${JSON.stringify(e.path)} is a ${e.type}; only files, folders and links inside the tree are allowed`;
+  if (e.type === 'SymbolicLink' || e.type === 'Link') {
+    const link = e.linkpath ?? '';
+    const target = e.type === 'SymbolicLink' ? posix.join(posix.dirname(p), link) : link;
+    if (link.startsWith('/') || !isContainedRelative(target)) return `member ${JSON.stringify(e.path)} links to ${JSON.stringify(link)}, outside the archive`;
+  }
+  return null;
+}
+
+/** Lists an archive (streamed: one entry at a time), validates every member, reads result.json. */
+export async function inspectArchive(file: string): Promise<Inspection> {
+  const members = new Map<string, Member>();
+  const problems: string[] = [];
+  let resultText: Promise<string> | null = null;
+  try {
+    await tar.t({
+      file,
+      strict: true,
+      onReadEntry: (entry) => {
+        const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
+        if (problem) {
+          problems.push(problem);
+          entry.resume();
+          return;
+        }
+        const path = memberPath(entry.path);
+        if (entry.type !== 'Directory' && path !== '') {
+          members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
+        }
+        if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
+          resultText = collect(entry);
+        } else {
+          entry.resume();
+        }
+      },
+    });
+  } catch (err) {
+    problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
+  }
+  let result: ResultJson | null = null;
+  if (resultText) {
+    try {
+      const parsed = ResultJson.safeParse(JSON.parse(await resultText));
+      if (parsed.success) result = parsed.data;
+    } catch {
+      result = null;
+    }
+  }
+  return { members: [...members.values()], result, problems };
+}
+
+function collect(stream: tar.ReadEntry): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (d: Buffer) => parts.push(d));
+    stream.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    stream.on('error', reject);
+  });
+}
+
+export type AcceptOutcome =
+  | { status: 200; state: 'done' | 'failed'; members: number; path: string }
+  | { status: 403 | 404 | 409 | 422; error: string };
+
+/**
+ * Takes a node's upload of an attempt's result. 409 when the attempt is stale (nothing is
+ * written), 422 when the archive is unusable (the job fails; the node should not retry).
+ */
+export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable): Promise<AcceptOutcome> {
+  const attempt = store.attempt(attemptId);
+  if (!attempt) return { status: 404, error: `no attempt ${attemptId}` };
+  if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
+  if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
+
+  const received = await receiveToTemp(body, join(archiveDir(stateDir), '.tmp'));
+  const inspection = await inspectArchive(received.tmp);
+
+  // from here on, synchronous: no other event can change the job between the check and the commit
+  const cur = currentAttempt(store, attemptId, node);
+  if (!cur) {
+    await discard(received.tmp);
+    return { status: 409, error: `attempt ${attemptId} became stale while its result was uploaded; discard this result` };
+  }
+  const batch = store.batch(cur.job.batch_id)!;
+  if (inspection.problems.length) {
+    const error = `result archive refused: ${inspection.problems.slice(0, 5).join('; ')}${inspection.problems.length > 5 ? ` (and ${inspection.problems.length - 5} more)` : ''}`;
+    store.durably(() => {
+      store.stmt(`UPDATE attempts SET state = 'refused', ended = COALESCE(ended, ?), error = ? WHERE id = ?`).run(store.now(), error, attemptId);
+      store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, cur.job.id);
+    });
+    await discard(received.tmp);
+    return { status: 422, error };
+  }
+
+  const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);
+  mkdirSync(dirname(dest), { recursive: true });
+  renameSync(received.tmp, dest);
+  fsyncDirSync(dirname(dest));
+
+  const r = inspection.result;
+  const exitCode = r ? r.exit_code : cur.attempt.exit_code;
+  const signal = r ? (r.signal ?? null) : cur.attempt.signal;
+  const ok = r !== null && r.exit_code === 0 && !r.signal && !r.timed_out && !r.cancelled;
+  const error = ok ? null
+    : r === null ? `the result has no readable ${RESULT_JSON}`
+    : r.timed_out ? 'timed out'
+    : r.cancelled ? 'cancelled'
+    : r.signal ? `killed by ${r.signal}`
+    : `exited with code ${r.exit_code}`;
+  const state = ok ? 'done' : 'failed';
+  store.durably(() => {
+    const now = store.now();
+    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(cur.job.id);
+    const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
+    for (const m of inspection.members) insert.run(cur.job.id, m.path, m.size, m.mtime);
+    store
+      .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ? WHERE id = ?`)
+      .run(now, exitCode, signal, attemptId);
+    store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(state, exitCode, error, cur.job.id);
+  });
+  return { status: 200, state, members: inspection.members.length, path: dest };
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Streams one member of an archive into `out` (not ended). Resolves with whether the member
+ * was found. Memory stays flat: the archive is read as a stream and only that member copied.
+ */
+export async function copyMember(file: string, member: string, out: Writable): Promise<boolean> {
+  let found = false;
+  await tar.t({
+    file,
+    onReadEntry: (entry) => {
+      if (found || memberPath(entry.path) !== member || entry.type !== 'File') {
+        entry.resume();
+        return;
+      }
+      found = true;
+      entry.on('data', (chunk: Buffer) => {
+        if (!out.write(chunk)) {
+          entry.pause();
+          out.once('drain', () => entry.resume());
+        }
+      });
+    },
+  });
+  return found;
+}

@@ -1,0 +1,107 @@
+// The head daemon as a function: `startHead(config)` opens the state dir, listens, and hands
+// back its URL and a `close()`. `distribute head` and `distribute up` both run it.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { HeadConfig } from '../shared/config.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { UserError } from '../shared/errors.js';
+import { MAX_FRAME } from '../shared/protocol/codec.js';
+import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
+import { parseListen } from './http.js';
+import { NodeSessions } from './nodes.js';
+import { ROUTES } from './routes.js';
+import { Scheduling } from './scheduling.js';
+import { createHeadServer } from './server.js';
+import { BatchCache } from './snapshot.js';
+import { openStore } from './store.js';
+
+export interface RunningHead {
+  /** base URL as nodes and users name it: ws://host:port (wss:// with TLS) */
+  url: string;
+  /** the same as http(s):// */
+  httpUrl: string;
+  port: number;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** largest node frame accepted (default 16 MiB, the protocol's limit) */
+  maxFrame?: number;
+}
+
+export async function startHead(config: HeadConfig, opts: StartOptions = {}): Promise<RunningHead> {
+  const log = opts.logger ?? createLogger('head', { level: config.log_level });
+  if (config.node_timeout <= 0) throw new UserError(`head config: node_timeout must be longer than 0 (durations are whole seconds: 5s, 1m)`);
+  if (config.heartbeat <= 0) throw new UserError(`head config: heartbeat must be longer than 0`);
+  if (config.heartbeat >= config.node_timeout) {
+    log.warn({ event: 'config_warning', heartbeat: config.heartbeat, node_timeout: config.node_timeout }, 'heartbeat is not shorter than node_timeout: healthy nodes will be declared lost');
+  }
+  const stateDir = resolve(config.state_dir);
+  for (const dir of [stateDir, archiveDir(stateDir), inputsDir(stateDir)]) mkdirSync(dir, { recursive: true });
+  // partial uploads of a previous run: their senders retry
+  for (const tmp of [join(archiveDir(stateDir), '.tmp'), join(inputsDir(stateDir), '.tmp')]) rmSync(tmp, { recursive: true, force: true });
+
+  const settings: HeadSettings = {
+    stateDir,
+    heartbeatMs: config.heartbeat,
+    nodeTimeoutMs: config.node_timeout,
+    maxAttempts: config.max_attempts,
+    maxFrame: opts.maxFrame ?? MAX_FRAME,
+  };
+  const store = openStore(stateDir);
+  const batches = new BatchCache(store);
+  const sessions = new NodeSessions();
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log });
+  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request() };
+  sessions.bind(ctx);
+
+  const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls });
+  const { host, port } = parseListen(config.listen);
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(port, host, () => {
+        server.off('error', fail);
+        ok();
+      });
+    });
+  } catch (err) {
+    store.close();
+    throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`);
+  }
+  server.on('error', (err) => log.error({ event: 'server_error', err }, 'server error'));
+  const bound = (server.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const secure = !!config.tls;
+  const url = `${secure ? 'wss' : 'ws'}://${hostPart}:${bound}`;
+  const httpUrl = `${secure ? 'https' : 'http'}://${hostPart}:${bound}`;
+
+  sessions.expectReturning();
+  ctx.schedule();
+  log.info({ event: 'listening', url, stateDir }, `head listening on ${url}`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    httpUrl,
+    port: bound,
+    stateDir,
+    close() {
+      closing ??= (async () => {
+        scheduling.stop();
+        sessions.close();
+        await closeSockets();
+        await new Promise<void>((ok) => {
+          server.close(() => ok());
+          server.closeAllConnections();
+        });
+        store.close();
+        log.info({ event: 'stopped' }, 'head stopped');
+      })();
+      return closing;
+    },
+  };
+}

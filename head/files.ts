@@ -1,0 +1,60 @@
+// Writing files the head must not lose: streamed to a temp file beside the destination,
+// fsynced, renamed into place, and the folder fsynced, so a crash leaves either the old
+// state or the whole new file — never a torn one.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+export interface Received {
+  /** the temp file holding the bytes (call `commit` or `discard`) */
+  tmp: string;
+  size: number;
+  sha256: string;
+}
+
+/** Streams a body to a fresh temp file in `tmpDir` (hashing it on the way) and fsyncs it. */
+export async function receiveToTemp(body: Readable, tmpDir: string, opts: { maxSize?: number } = {}): Promise<Received> {
+  await mkdir(tmpDir, { recursive: true });
+  const tmp = join(tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`);
+  const file = await open(tmp, 'wx', 0o600);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (opts.maxSize !== undefined && size > opts.maxSize) throw new Error(`body is over the ${opts.maxSize}-byte limit`);
+      hash.update(buf);
+      // awaiting each write holds the reader: memory stays flat whatever the size
+      await file.write(buf);
+    }
+    await file.sync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await file.close();
+  return { tmp, size, sha256: hash.digest('hex') };
+}
+
+/** Moves a received temp file to its place durably (the rename and its folder fsynced). */
+export async function commitFile(tmp: string, dest: string): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  await rename(tmp, dest);
+  await syncDir(dirname(dest));
+}
+
+export async function discard(tmp: string): Promise<void> {
+  await rm(tmp, { force: true });
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}

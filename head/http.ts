@@ -1,0 +1,53 @@
+// Small HTTP helpers for the head's handlers: JSON in and out, errors as `{error}`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+
+/** A refusal a handler throws; the server answers `status` with `{error, ...extra}`. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** JSON request bodies above this are refused (a 100k-job batch file is well under it). */
+export const MAX_JSON_BODY = 256 * 1024 * 1024;
+
+/** Reads and validates a JSON body; 400 naming the problem, 413 when too large. */
+export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = MAX_JSON_BODY): Promise<z.output<S>> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `request body is over the ${limit}-byte limit`);
+    chunks.push(chunk as Buffer);
+  }
+  let raw: unknown;
+  try {
+    raw = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `request body is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new HttpError(400, `invalid request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** `host:port`, `[v6]:port` or `:port` → host and port (port 0 = any free one). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
+  if (!m) throw new Error(`listen "${listen}" must look like 127.0.0.1:8952`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`listen "${listen}": port ${port} is over 65535`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}

@@ -1,0 +1,13 @@
+// Every HTTP request the head answers (shared/protocol/api.ts lists them for clients).
+import type { Route } from './api/route.js';
+import { whoami } from './api/whoami.js';
+import { inputGet, inputPut, inputsMissing } from './api/inputs.js';
+import { resultPut } from './api/results.js';
+import { status } from './api/status.js';
+import { nodes } from './api/nodes.js';
+import { kill } from './api/kill.js';
+import { retry } from './api/retry.js';
+import { resolve } from './api/resolve.js';
+import { add } from './api/add.js';
+
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve];

@@ -1,0 +1,73 @@
+// The scheduling pass: snapshot → place → one transaction → `assign` messages. Requested on
+// add, finish, node join, resume, kill and retry; requests within one turn of the event loop
+// coalesce into one pass. There is no timer.
+import type { Logger } from '../shared/log.js';
+import type { HeadMessage } from '../shared/protocol/messages.js';
+import type { NodeLink } from './context.js';
+import { place } from './scheduler.js';
+import { buildSnapshot, type BatchCache } from './snapshot.js';
+import { parseJobRecord, type Store } from './store.js';
+import { applyPlacements, type Assignment } from './transitions.js';
+
+export class Scheduling {
+  private requested = false;
+  private stopped = false;
+
+  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger }) {}
+
+  request(): void {
+    if (this.requested || this.stopped) return;
+    this.requested = true;
+    setImmediate(() => {
+      this.requested = false;
+      if (this.stopped) return;
+      try {
+        this.run();
+      } catch (err) {
+        this.deps.log.error({ event: 'schedule_failed', err }, 'scheduling pass failed');
+      }
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  run(): Assignment[] {
+    const { store, batches, nodes, log } = this.deps;
+    const t0 = performance.now();
+    const snapshot = buildSnapshot(store, batches, nodes.connected());
+    const assignments = applyPlacements(store, place(snapshot));
+    for (const a of assignments) {
+      const msg = this.assignMessage(a);
+      if (!msg || !nodes.send(a.node, msg)) {
+        // the node's reconnect (hello) or loss requeues it
+        log.warn({ event: 'assign_unsent', node: a.node, attempt: a.attempt, job: a.jobId }, 'could not send an assignment');
+      }
+    }
+    if (assignments.length) {
+      log.info({ event: 'scheduled', placed: assignments.length, queues: snapshot.queues.length, ms: +(performance.now() - t0).toFixed(2) }, 'placed jobs');
+    }
+    return assignments;
+  }
+
+  private assignMessage(a: Assignment): HeadMessage | null {
+    const batch = this.deps.batches.get(a.batchId);
+    const job = this.deps.store.job(a.jobId);
+    if (!batch || !job) return null;
+    const rec = parseJobRecord(job);
+    return {
+      type: 'assign',
+      attempt: a.attempt,
+      attemptNumber: a.number,
+      batchId: a.batchId,
+      namespace: batch.namespace,
+      batch: batch.name,
+      kind: batch.kind,
+      initialize: batch.initialize,
+      job: rec.job,
+      cpus: a.cpus,
+      gpus: a.gpus,
+    };
+  }
+}

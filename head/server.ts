@@ -1,0 +1,128 @@
+// The head's one port: HTTP(S) for users and bulk data under /v1, and the WebSocket upgrade
+// at /v1/node for compute daemons. Every request and upgrade carries a bearer token: none or
+// an unknown one → 401 (logged with the peer address); a token of the wrong kind → 403.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { errorMessage } from '../shared/errors.js';
+import type { HeadContext } from './context.js';
+import { HttpError, sendJson } from './http.js';
+import type { NodeSessions } from './nodes.js';
+import { authenticate, type Principal } from './tokens.js';
+import type { ApiCall, Route } from './api/route.js';
+
+export const NODE_PATH = '/v1/node';
+
+export interface ServerOptions {
+  tls?: { cert: string; key: string };
+}
+
+export interface HeadServer {
+  server: Server;
+  /** closes every node connection (politely, then firmly after graceMs) */
+  closeSockets(graceMs?: number): Promise<void>;
+}
+
+export function createHeadServer(ctx: HeadContext, sessions: NodeSessions, routes: Route[], opts: ServerOptions = {}): HeadServer {
+  const server = opts.tls
+    ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) })
+    : createHttpServer();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.maxFrame });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void serve(ctx, routes, req, res);
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const peer = peerOf(req);
+    const path = new URL(req.url ?? '/', 'http://head').pathname;
+    if (path !== NODE_PATH) return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${path}; nodes connect to ${NODE_PATH}`);
+    const who = authenticate(ctx.store, req.headers.authorization);
+    if (!who) {
+      ctx.log.warn({ event: 'auth_refused', peer, path, reason: req.headers.authorization ? 'unknown token' : 'no token' }, 'refused a node connection without a valid token');
+      return refuseUpgrade(socket, 401, 'a valid node token is required (Authorization: Bearer <token>)');
+    }
+    if (who.kind !== 'node') {
+      ctx.log.warn({ event: 'auth_refused', peer, path, user: who.name, reason: 'user token' }, 'refused a user token on the node endpoint');
+      return refuseUpgrade(socket, 403, `${who.name} holds a user token; ${NODE_PATH} is for node tokens`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => sessions.accept(ws, who, peer));
+  });
+
+  server.on('close', () => wss.close());
+  return {
+    server,
+    async closeSockets(graceMs = 1000) {
+      const open = [...wss.clients];
+      for (const ws of open) ws.close(1001, 'head is stopping');
+      const closed = Promise.all(open.map((ws) => new Promise<void>((ok) => (ws.readyState === ws.CLOSED ? ok() : ws.once('close', () => ok())))));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((ok) => (timer = setTimeout(ok, graceMs)))]);
+      clearTimeout(timer);
+      for (const ws of wss.clients) ws.terminate();
+    },
+  };
+}
+
+async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const peer = peerOf(req);
+  const url = new URL(req.url ?? '/', 'http://head');
+  try {
+    const principal = authenticate(ctx.store, req.headers.authorization);
+    if (!principal) {
+      ctx.log.warn({ event: 'auth_refused', peer, path: url.pathname, reason: req.headers.authorization ? 'unknown token' : 'no token' }, 'refused a request without a valid token');
+      throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>)');
+    }
+    const match = findRoute(routes, req.method ?? 'GET', url.pathname);
+    if (!match) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    checkKind(match.route, principal);
+    const call: ApiCall = { ctx, req, res, principal, params: match.params, query: url.searchParams };
+    await match.route.handle(call);
+  } catch (err) {
+    if (err instanceof HttpError) {
+      if (!res.headersSent) sendJson(res, err.status, { error: err.message, ...err.extra });
+      else res.destroy(err);
+      if (err.status >= 500) ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, status: err.status, error: err.message }, err.message);
+      return;
+    }
+    ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, err }, `request failed: ${errorMessage(err)}`);
+    if (!res.headersSent) sendJson(res, 500, { error: `the head failed: ${errorMessage(err)}` });
+    else res.destroy(err instanceof Error ? err : new Error(String(err)));
+  } finally {
+    // a refused upload must not leave its body unread on a keep-alive connection
+    if (!req.complete) req.resume();
+  }
+}
+
+function findRoute(routes: Route[], method: string, path: string): { route: Route; params: Record<string, string> } | null {
+  let pathMatched = false;
+  for (const route of routes) {
+    const m = route.path.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (route.method === method) return { route, params: { ...m.groups } };
+  }
+  if (pathMatched) throw new HttpError(405, `${method} is not allowed on ${path}`);
+  return null;
+}
+
+function checkKind(route: Route, p: Principal): void {
+  if (route.who === 'any' || route.who === p.kind) return;
+  throw new HttpError(403, p.kind === 'node' ? `node ${p.name} holds a node token; this request is for users` : `this request is for compute nodes, not users`);
+}
+
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function peerOf(req: IncomingMessage): string {
+  const s = req.socket;
+  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+}

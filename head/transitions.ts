@@ -1,0 +1,272 @@
+// The job and attempt state machine: every change the head makes to jobs, attempts and
+// nodes, each one function and one transaction. Callers (node sessions, the API, the
+// archive) decide when; these decide what, and never touch sockets.
+//
+// Job:     queued → assigned → running (⇄ paused) → done | failed | cancelled; queued again
+//          after a lost node (up to max_attempts) or a user's retry.
+// Attempt: assigned → running → finished (resources free, result on its way) → archived;
+//          or lost (its node went silent), refused (stale or unusable), cancelled (killed;
+//          `ended` stays null until the node says the process is gone, so its resources stay
+//          held until then).
+// A report about an attempt counts only while the attempt is its job's current one and the
+// job is still in flight: that fences stale reports after a loss, a kill or a retry.
+import type { NodeMessage } from '../shared/protocol/messages.js';
+import type { Placement } from './scheduler.js';
+import type { AttemptRow, JobRow, Store } from './store.js';
+
+type Hello = Extract<NodeMessage, { type: 'hello' }>;
+type Finished = Extract<NodeMessage, { type: 'finished' }>;
+
+const IN_FLIGHT = new Set(['assigned', 'running', 'paused']);
+
+export interface Assignment {
+  attempt: number;
+  number: number;
+  jobId: number;
+  batchId: number;
+  node: string;
+  cpus: number;
+  gpus: number[];
+}
+
+/** The attempt, when it is its job's current attempt on this node and the job is in flight. */
+export function currentAttempt(store: Store, attemptId: number, node?: string): { attempt: AttemptRow; job: JobRow } | null {
+  const attempt = store.attempt(attemptId);
+  if (!attempt || (node !== undefined && attempt.node !== node)) return null;
+  const job = store.job(attempt.job_id);
+  if (!job || job.current_attempt !== attempt.id || !IN_FLIGHT.has(job.state)) return null;
+  return { attempt, job };
+}
+
+/** Turns placements into attempts; jobs no longer queued are skipped. */
+export function applyPlacements(store: Store, placements: Placement[]): Assignment[] {
+  if (placements.length === 0) return [];
+  return store.tx(() => {
+    const now = store.now();
+    const out: Assignment[] = [];
+    const insert = store.stmt(
+      `INSERT INTO attempts (job_id, number, node, state, cpus, memory, gpus, created) VALUES (?, ?, ?, 'assigned', ?, ?, ?, ?)`,
+    );
+    const update = store.stmt(
+      `UPDATE jobs SET state = 'assigned', current_attempt = ?, attempt_count = ?, node = ?, exit_code = NULL, error = NULL WHERE id = ? AND state = 'queued'`,
+    );
+    for (const p of placements) {
+      const job = store.job(p.jobId);
+      if (!job || job.state !== 'queued') continue;
+      const number = job.attempt_count + 1;
+      const id = Number(insert.run(job.id, number, p.node, p.cpus, p.memory, JSON.stringify(p.gpus), now).lastInsertRowid);
+      update.run(id, number, p.node, job.id);
+      out.push({ attempt: id, number, jobId: job.id, batchId: job.batch_id, node: p.node, cpus: p.cpus, gpus: p.gpus });
+    }
+    return out;
+  });
+}
+
+/** The node started the attempt's process. False when the report is stale. */
+export function markStarted(store: Store, node: string, attemptId: number): boolean {
+  return store.tx(() => {
+    const cur = currentAttempt(store, attemptId, node);
+    if (!cur || cur.attempt.state !== 'assigned') return false;
+    store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(store.now(), attemptId);
+    const paused = store.node(node)?.paused === 1;
+    store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(paused ? 'paused' : 'running', cur.job.id);
+    return true;
+  });
+}
+
+export type FinishOutcome = 'awaiting_result' | 'failed' | 'released' | 'stale';
+
+/**
+ * The attempt's process ended: its resources are free at once. The job becomes done or
+ * failed when its result is archived; an attempt that could not even start (`error`) fails
+ * the job now. A cancelled attempt's end releases what it held.
+ */
+export function markFinished(store: Store, node: string, msg: Finished): FinishOutcome {
+  return store.tx(() => {
+    const now = store.now();
+    const attempt = store.attempt(msg.attempt);
+    if (!attempt || attempt.node !== node) return 'stale';
+    const cur = currentAttempt(store, msg.attempt, node);
+    if (!cur) {
+      if (attempt.ended === null) {
+        store.stmt(`UPDATE attempts SET ended = ?, exit_code = ?, signal = ? WHERE id = ?`).run(now, msg.exitCode, msg.signal, attempt.id);
+        return 'released';
+      }
+      return 'stale';
+    }
+    if (attempt.state !== 'assigned' && attempt.state !== 'running') return 'stale';
+    const error = msg.error ?? (msg.timedOut ? 'timed out' : null);
+    store
+      .stmt(`UPDATE attempts SET state = 'finished', ended = ?, exit_code = ?, signal = ?, error = ?, started = COALESCE(started, ?) WHERE id = ?`)
+      .run(now, msg.exitCode, msg.signal, error, now, attempt.id);
+    if (msg.error !== null) {
+      store.stmt(`UPDATE jobs SET state = 'failed', exit_code = ?, error = ? WHERE id = ?`).run(msg.exitCode, msg.error, cur.job.id);
+      return 'failed';
+    }
+    store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
+    return 'awaiting_result';
+  });
+}
+
+export interface LossOutcome {
+  requeued: number[];
+  failed: number[];
+}
+
+/** Requeues (or fails, after max_attempts losses) the job of an attempt whose node lost it. Inside a transaction. */
+function loseAttempt(store: Store, attempt: AttemptRow, maxAttempts: number, out: LossOutcome): void {
+  const now = store.now();
+  if (attempt.state === 'cancelled') {
+    store.stmt(`UPDATE attempts SET ended = COALESCE(ended, ?) WHERE id = ?`).run(now, attempt.id);
+    return;
+  }
+  store.stmt(`UPDATE attempts SET state = 'lost', ended = COALESCE(ended, ?) WHERE id = ?`).run(now, attempt.id);
+  const job = store.job(attempt.job_id);
+  if (!job || job.current_attempt !== attempt.id || !IN_FLIGHT.has(job.state)) return;
+  const losses = job.losses + 1;
+  if (losses >= maxAttempts) {
+    const error = `lost its node ${losses} time${losses === 1 ? '' : 's'} (last: ${attempt.node})`;
+    store.stmt(`UPDATE jobs SET state = 'failed', losses = ?, error = ?, node = NULL WHERE id = ?`).run(losses, error, job.id);
+    out.failed.push(job.id);
+  } else {
+    store.stmt(`UPDATE jobs SET state = 'queued', losses = ?, node = NULL, exit_code = NULL WHERE id = ?`).run(losses, job.id);
+    out.requeued.push(job.id);
+  }
+}
+
+/** The node went silent for node_timeout: everything it held is requeued as a new attempt. */
+export function declareLost(store: Store, node: string, maxAttempts: number): LossOutcome {
+  return store.tx(() => {
+    const out: LossOutcome = { requeued: [], failed: [] };
+    store.stmt(`UPDATE nodes SET state = 'lost' WHERE name = ?`).run(node);
+    for (const a of store.liveAttemptsOn(node)) loseAttempt(store, a, maxAttempts, out);
+    return out;
+  });
+}
+
+export interface HelloOutcome extends LossOutcome {
+  /** held attempts that are no longer current: the node kills them and discards their results */
+  drop: number[];
+  kept: number[];
+}
+
+/**
+ * A node (re)joins: record what it offers, keep the attempts it still holds that are
+ * current, drop the others, and treat current attempts it no longer knows as lost.
+ */
+export function registerNode(store: Store, hello: Hello, maxAttempts: number): HelloOutcome {
+  return store.tx(() => {
+    const now = store.now();
+    store
+      .stmt(
+        `INSERT INTO nodes (name, capabilities, resources, max_jobs, state, paused, draining, last_seen, first_seen)
+         VALUES (?, ?, ?, ?, 'online', ?, 0, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET capabilities = excluded.capabilities, resources = excluded.resources,
+           max_jobs = excluded.max_jobs, state = 'online', paused = excluded.paused, draining = 0, last_seen = excluded.last_seen`,
+      )
+      .run(hello.node, JSON.stringify(hello.capabilities), JSON.stringify(hello.resources), hello.maxJobs, hello.paused ? 1 : 0, now, now);
+
+    const out: HelloOutcome = { drop: [], kept: [], requeued: [], failed: [] };
+    const running = new Map(hello.running.map((r) => [r.attempt, r.paused]));
+    const unacked = new Set(hello.unacknowledged);
+    for (const id of new Set([...running.keys(), ...unacked])) {
+      const cur = currentAttempt(store, id, hello.node);
+      if (!cur || !['assigned', 'running', 'finished'].includes(cur.attempt.state)) {
+        out.drop.push(id);
+        continue;
+      }
+      out.kept.push(id);
+      if (running.has(id)) {
+        if (cur.attempt.state === 'assigned') store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(now, id);
+        if (cur.attempt.state !== 'finished') store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(running.get(id) ? 'paused' : 'running', cur.job.id);
+      }
+    }
+    const held = new Set(out.kept);
+    for (const a of store.liveAttemptsOn(hello.node)) {
+      if (held.has(a.id)) continue;
+      if (a.state === 'cancelled' && running.has(a.id)) continue; // still dying; its `finished` releases it
+      loseAttempt(store, a, maxAttempts, out);
+    }
+    return out;
+  });
+}
+
+export function touchNode(store: Store, node: string, at: number): void {
+  store.stmt(`UPDATE nodes SET last_seen = ? WHERE name = ?`).run(at, node);
+}
+
+/** The person at the node paused or resumed it; its running jobs follow. */
+export function setNodePaused(store: Store, node: string, paused: boolean): void {
+  store.tx(() => {
+    store.stmt(`UPDATE nodes SET paused = ? WHERE name = ?`).run(paused ? 1 : 0, node);
+    store
+      .stmt(
+        `UPDATE jobs SET state = ? WHERE state = ? AND current_attempt IN (SELECT id FROM attempts WHERE node = ? AND state = 'running')`,
+      )
+      .run(paused ? 'paused' : 'running', paused ? 'running' : 'paused', node);
+  });
+}
+
+export function setNodeDraining(store: Store, node: string): void {
+  store.tx(() => store.stmt(`UPDATE nodes SET draining = 1 WHERE name = ?`).run(node));
+}
+
+export interface BuildFailureOutcome {
+  /** the batch's queued jobs failed: no capable node is left */
+  failedBatch: boolean;
+}
+
+/** The batch's initialize step failed on the node: never again there; the job tries elsewhere. */
+export function recordBuildFailure(store: Store, node: string, batchId: number, attemptId: number, log: string, capableNodes: string[]): BuildFailureOutcome {
+  return store.tx(() => {
+    const now = store.now();
+    store
+      .stmt(`INSERT INTO build_failures (batch_id, node, log, at) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id, node) DO UPDATE SET log = excluded.log, at = excluded.at`)
+      .run(batchId, node, log, now);
+    const cur = currentAttempt(store, attemptId, node);
+    if (cur && cur.job.batch_id === batchId) {
+      store.stmt(`UPDATE attempts SET state = 'refused', ended = ?, error = 'build failed' WHERE id = ?`).run(now, attemptId);
+      store.stmt(`UPDATE jobs SET state = 'queued', node = NULL WHERE id = ?`).run(cur.job.id);
+    }
+    const failedOn = new Set(store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?').all(batchId).map((r) => r.node));
+    if (!capableNodes.every((n) => failedOn.has(n))) return { failedBatch: false };
+    const error = `its build failed on every capable node (${[...failedOn].sort().join(', ')})`;
+    store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE batch_id = ? AND state = 'queued'`).run(error, batchId);
+    return { failedBatch: true };
+  });
+}
+
+export interface KillOutcome {
+  cancelled: number;
+  /** attempts whose process must be killed on their node */
+  toCancel: { node: string; attempt: number }[];
+}
+
+/** Cancels the batch's unfinished jobs (or one of them). */
+export function killJobs(store: Store, batchId: number, jobName?: string): KillOutcome {
+  return store.tx(() => {
+    const jobs = store
+      .stmt<JobRow>(`SELECT * FROM jobs WHERE batch_id = ? AND state IN ('queued', 'assigned', 'running', 'paused')${jobName ? ' AND name = ?' : ''}`)
+      .all(...(jobName ? [batchId, jobName] : [batchId]));
+    const out: KillOutcome = { cancelled: jobs.length, toCancel: [] };
+    for (const job of jobs) {
+      store.stmt(`UPDATE jobs SET state = 'cancelled', error = 'cancelled by a user' WHERE id = ?`).run(job.id);
+      if (job.state === 'queued' || job.current_attempt === null) continue;
+      const a = store.attempt(job.current_attempt);
+      if (!a || !['assigned', 'running', 'finished'].includes(a.state)) continue;
+      store.stmt(`UPDATE attempts SET state = 'cancelled' WHERE id = ?`).run(a.id);
+      if (a.ended === null) out.toCancel.push({ node: a.node, attempt: a.id });
+    }
+    return out;
+  });
+}
+
+/** Requeues the batch's failed jobs; each runs again as a new attempt with a fresh loss count. */
+export function retryJobs(store: Store, batchId: number): number {
+  return store.tx(
+    () =>
+      store
+        .stmt(`UPDATE jobs SET state = 'queued', losses = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
+        .run(batchId).changes,
+  );
+}

@@ -1,0 +1,75 @@
+// Parameter expansion (DESIGN §4): a job with `parameters:` stands for one job per
+// combination of its values (`product`, the default, first parameter varying slowest) or per
+// position (`zip`). `{name}` in the job's name, command and file paths/aliases is replaced by
+// the value. Shell's `${VAR}` is left alone, `{{` and `}}` write literal braces, and text in
+// braces that is not a name (`{print $1}`, `{a,b}`) is not a placeholder.
+
+export type ParamValue = string | number | boolean;
+export type ParamSet = Record<string, string>;
+
+/** At most this many jobs from one batch file, so a typo cannot ask for billions. */
+export const MAX_EXPANDED_JOBS = 100_000;
+
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export type Expansion = { ok: true; sets: ParamSet[] } | { ok: false; error: string; param?: string };
+
+export function parameterSets(params: Record<string, ParamValue[]>, mode: 'product' | 'zip' = 'product'): Expansion {
+  const names = Object.keys(params);
+  for (const name of names) {
+    if (!PARAM_NAME.test(name)) return { ok: false, param: name, error: `parameter name "${name}" must be a letter or _ followed by letters, digits or _` };
+  }
+  if (names.length === 0) return { ok: false, error: 'parameters must name at least one parameter' };
+  const lists = names.map((n) => params[n]!.map(String));
+  if (mode === 'zip') {
+    const len = lists[0]!.length;
+    const odd = names.find((_, i) => lists[i]!.length !== len);
+    if (odd !== undefined) {
+      const sizes = names.map((n, i) => `${n}: ${lists[i]!.length}`).join(', ');
+      return { ok: false, param: odd, error: `parameter_mode zip needs lists of equal length (${sizes})` };
+    }
+    return { ok: true, sets: Array.from({ length: len }, (_, k) => Object.fromEntries(names.map((n, i) => [n, lists[i]![k]!]))) };
+  }
+  const total = lists.reduce((acc, l) => acc * l.length, 1);
+  if (total > MAX_EXPANDED_JOBS) return { ok: false, error: `parameters expand to ${total} jobs; at most ${MAX_EXPANDED_JOBS} are allowed in one batch` };
+  let sets: ParamSet[] = [{}];
+  for (let i = 0; i < names.length; i++) {
+    const next: ParamSet[] = [];
+    for (const set of sets) for (const v of lists[i]!) next.push({ ...set, [names[i]!]: v });
+    sets = next;
+  }
+  return { ok: true, sets };
+}
+
+export type Filled = { ok: true; value: string } | { ok: false; unknown: string[] };
+
+const TOKEN = /\{\{|\}\}|\$\{[^}]*\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Fills `{name}` placeholders of `template` from `values`; names it does not know are reported. */
+export function fillPlaceholders(template: string, values: ParamSet): Filled {
+  const unknown: string[] = [];
+  const value = template.replace(TOKEN, (token, name: string | undefined) => {
+    if (token === '{{') return '{';
+    if (token === '}}') return '}';
+    if (name === undefined) return token; // ${VAR}
+    const v = values[name];
+    if (v === undefined) {
+      if (!unknown.includes(name)) unknown.push(name);
+      return token;
+    }
+    return v;
+  });
+  return unknown.length ? { ok: false, unknown } : { ok: true, value };
+}
+
+/** Names of the placeholders a template uses. */
+export function placeholdersOf(template: string): string[] {
+  const names: string[] = [];
+  for (const m of template.matchAll(TOKEN)) if (m[1] !== undefined && !names.includes(m[1])) names.push(m[1]);
+  return names;
+}
+
+/** `re=100, mesh=a`, for messages about one expanded job. */
+export function describeSet(set: ParamSet): string {
+  return Object.entries(set).map(([k, v]) => `${k}=${v}`).join(', ');
+}

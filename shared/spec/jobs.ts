@@ -1,0 +1,134 @@
+// One job entry of the YAML → the jobs it stands for: parameters expanded, names and files
+// checked, resources, nodes, retries and slurm laid over the batch's defaults.
+import { isSafeName, unsafeNameReason } from '../paths.js';
+import { describeSet, fillPlaceholders, parameterSets, placeholdersOf, type ParamSet } from './expand.js';
+import { resolveFile, resolveFiles, type FileContext } from './files.js';
+import type { FieldPath } from './positions.js';
+import { mergeResources, mergeSlurm, slurmBlock } from './resources.js';
+import type { RawFileRef, RawJob, RawResources } from './schema.js';
+import type { JobKind, JobSpec, SlurmBlock } from './types.js';
+
+export interface JobContext extends FileContext {
+  kind: JobKind;
+  defaultResources: RawResources | undefined;
+  defaultNodes: string[] | null;
+  defaultRetries: number;
+  batchSlurm: SlurmBlock;
+  /** aliases the initialize step already puts in input/, alias → where it is written */
+  initAliases: ReadonlyMap<string, string>;
+}
+
+/** A job after expansion, with the entry of the YAML it came from (for error positions). */
+export interface ExpandedJob {
+  spec: JobSpec;
+  origin: FieldPath;
+  set: ParamSet | null;
+  /** false when the job has a problem (it still counts when looking for duplicate names) */
+  ok: boolean;
+}
+
+/** Every string of a job in which placeholders are filled, with where it is written. */
+function templates(raw: RawJob, path: FieldPath): { at: FieldPath; text: string }[] {
+  const out: { at: FieldPath; text: string }[] = [{ at: [...path, 'name'], text: raw.name }];
+  if (raw.command !== undefined) out.push({ at: [...path, 'command'], text: raw.command });
+  const file = (ref: RawFileRef, at: FieldPath) => {
+    if (typeof ref === 'string') out.push({ at, text: ref });
+    else {
+      out.push({ at: [...at, 'path'], text: ref.path });
+      if (ref.alias !== undefined) out.push({ at: [...at, 'alias'], text: ref.alias });
+    }
+  };
+  if (raw.file !== undefined) file(raw.file, [...path, 'file']);
+  (raw.required_files ?? []).forEach((ref, i) => file(ref, [...path, 'required_files', i]));
+  return out;
+}
+
+function fillRef(ref: RawFileRef, fill: (s: string) => string): RawFileRef {
+  if (typeof ref === 'string') return fill(ref);
+  return ref.alias === undefined ? { path: fill(ref.path) } : { path: fill(ref.path), alias: fill(ref.alias) };
+}
+
+/** The parameter sets of a job: `[null]` for a job without parameters. Problems go to ctx. */
+function setsOf(raw: RawJob, path: FieldPath, ctx: JobContext): (ParamSet | null)[] {
+  if (!raw.parameters) {
+    if (raw.parameter_mode !== undefined) {
+      ctx.problems.push({ path: [...path, 'parameter_mode'], target: 'key', message: 'parameter_mode needs parameters: to go with it' });
+    }
+    return [null];
+  }
+  const exp = parameterSets(raw.parameters, raw.parameter_mode ?? 'product');
+  if (!exp.ok) {
+    const at = exp.param !== undefined ? [...path, 'parameters', exp.param] : [...path, 'parameters'];
+    ctx.problems.push({ path: at, target: exp.param !== undefined && !exp.error.startsWith('parameter_mode') ? 'key' : 'value', message: exp.error });
+    return [];
+  }
+  const names = Object.keys(raw.parameters);
+  let unknown = false;
+  for (const { at, text } of templates(raw, path)) {
+    for (const p of placeholdersOf(text)) {
+      if (!names.includes(p)) {
+        unknown = true;
+        ctx.problems.push({
+          path: at,
+          target: 'value',
+          message: `unknown placeholder {${p}}; this job's parameters are ${names.map((n) => `{${n}}`).join(', ')} (write {{ and }} for literal braces)`,
+        });
+      }
+    }
+  }
+  if (unknown) return [];
+  if (exp.sets.length > 1 && placeholdersOf(raw.name).length === 0) {
+    ctx.problems.push({
+      path: [...path, 'name'],
+      target: 'value',
+      message: `every one of the ${exp.sets.length} jobs these parameters make would be named "${raw.name}"; put placeholders such as {${names[0]}} in the name`,
+    });
+    return [];
+  }
+  return exp.sets;
+}
+
+/** Expands and checks one job entry written at `path` (e.g. `['shell','jobs',2]`). */
+export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): ExpandedJob[] {
+  const out: ExpandedJob[] = [];
+  const resources = mergeResources(ctx.defaultResources, raw.resources);
+  const slurm = mergeSlurm(ctx.batchSlurm, slurmBlock(raw.slurm));
+  let nameReported = false;
+  for (const set of setsOf(raw, path, ctx)) {
+    const fill = (s: string) => {
+      if (!set) return s;
+      const r = fillPlaceholders(s, set);
+      return r.ok ? r.value : s;
+    };
+    const name = fill(raw.name);
+    const note = set ? ` (job "${name}": ${describeSet(set)})` : '';
+    let ok = true;
+    if (!isSafeName(name)) {
+      ok = false;
+      if (!nameReported) {
+        ctx.problems.push({ path: [...path, 'name'], target: 'value', message: `job name not usable as a folder name: ${unsafeNameReason(name)}${set ? ` (${describeSet(set)})` : ''}` });
+        nameReported = true;
+      }
+    }
+    const before = ctx.problems.length;
+    const file = raw.file === undefined ? null : resolveFile(fillRef(raw.file, fill), [...path, 'file'], ctx, { note, aliasUsed: false });
+    const requiredFiles = resolveFiles(raw.required_files?.map((r) => fillRef(r, fill)), [...path, 'required_files'], ctx, new Map(ctx.initAliases), note);
+    if (ctx.problems.length !== before) ok = false;
+    out.push({
+      origin: path,
+      set,
+      ok,
+      spec: {
+        name,
+        file,
+        command: raw.command === undefined ? null : fill(raw.command),
+        requiredFiles,
+        resources: { ...resources },
+        nodes: raw.nodes ?? ctx.defaultNodes,
+        retries: raw.retries ?? ctx.defaultRetries,
+        slurm: { ...slurm },
+      },
+    });
+  }
+  return out;
+}

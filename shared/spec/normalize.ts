@@ -1,0 +1,194 @@
+// The checked YAML → BatchSpec. Works part by part (meta, initialize, each job), so a
+// problem in one job does not hide the problems of the others: every part that passes its
+// schema gets its semantic checks (files, names, duplicates) even when another part failed.
+import { posix } from 'node:path';
+import { formatPath, type FieldPath } from './positions.js';
+import { problemsFromZod, type Problem } from './issues.js';
+import { resolveFile, resolveFiles, type FileContext } from './files.js';
+import { expandJob, type ExpandedJob } from './jobs.js';
+import { slurmBlock } from './resources.js';
+import {
+  ApptainerInit, BatchFile, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
+  type RawFileRef, type RawJob, type RawMeta,
+} from './schema.js';
+import type { BatchSpec, Initialize, JobKind, Meta, SlurmBlock } from './types.js';
+
+export interface NormalizeContext extends FileContext {
+  /** the YAML file, absolute */
+  file: string;
+  /** `line N` of a path, to point at the other half of a duplicate */
+  lineOf: (path: FieldPath) => number;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function normalizeMeta(raw: RawMeta): Meta {
+  return {
+    batch_name: raw.batch_name,
+    namespace: raw.namespace,
+    matrix: raw.matrix ?? null,
+    capabilities: raw.capabilities ?? [],
+    priority: raw.priority ?? 0,
+    sort: raw.sort ?? 'none',
+    nodes: raw.nodes ?? null,
+    retries: raw.retries ?? 0,
+    notify: raw.notify ?? ['end'],
+  };
+}
+
+/** The batch's kind, from which of python/apptainer/shell is present; problems when not exactly one. */
+function kindOf(data: Record<string, unknown>, problems: Problem[]): JobKind | null {
+  const present = KINDS.filter((k) => k in data);
+  if (present.length === 1) return present[0]!;
+  if (present.length === 0) {
+    problems.push({ path: [], target: 'value', message: 'a batch needs one of python:, apptainer: or shell: with its jobs' });
+  } else {
+    for (const k of present.slice(1)) {
+      problems.push({ path: [k], target: 'key', message: `a batch has exactly one of python:, apptainer:, shell:; this one also has ${present[0]}:` });
+    }
+  }
+  return null;
+}
+
+const RESERVED_MOUNTS = ['/input', '/distribute_save'];
+
+function checkMounts(mounts: readonly string[], path: FieldPath, problems: Problem[]): string[] {
+  const seen = new Set<string>();
+  mounts.forEach((m, i) => {
+    const at = [...path, i];
+    const norm = posix.normalize(m).replace(/(.)\/$/, '$1');
+    if (!m.startsWith('/')) problems.push({ path: at, target: 'value', message: `"${m}" must be an absolute path inside the container` });
+    else if (m.split('/').includes('..')) problems.push({ path: at, target: 'value', message: `"${m}" must not contain ".."` });
+    else if (/[,:]/.test(m)) problems.push({ path: at, target: 'value', message: `"${m}" must not contain "," or ":" (they separate apptainer --bind entries)` });
+    else if (RESERVED_MOUNTS.includes(norm)) problems.push({ path: at, target: 'value', message: `"${m}" is already bound by distribute (/input and /distribute_save are)` });
+    else if (seen.has(norm)) problems.push({ path: at, target: 'value', message: `"${m}" is listed twice` });
+    seen.add(norm);
+  });
+  return mounts.map((m) => posix.normalize(m));
+}
+
+/** Initialize block → Initialize, plus the aliases its required files take in input/. */
+function normalizeInit(kind: JobKind, raw: unknown, path: FieldPath, ctx: NormalizeContext): { init: Initialize; aliases: Map<string, string> } | null {
+  const aliases = new Map<string, string>();
+  const before = ctx.problems.length;
+  const files = (list: RawFileRef[] | undefined) => resolveFiles(list, [...path, 'required_files'], ctx, aliases);
+  // a block that fails its schema is reported by the whole-document parse
+  let init: Initialize | null = null;
+  switch (kind) {
+    case 'python': {
+      const r = PythonInit.safeParse(raw ?? {});
+      if (!r.success) return null;
+      const buildFile = r.data.build_file === undefined ? null : resolveFile(r.data.build_file, [...path, 'build_file'], ctx, { aliasUsed: false });
+      init = { kind, buildFile, requiredFiles: files(r.data.required_files) };
+      break;
+    }
+    case 'apptainer': {
+      const r = ApptainerInit.safeParse(raw);
+      if (!r.success) return null;
+      const sif = resolveFile(r.data.sif, [...path, 'sif'], ctx);
+      const requiredFiles = files(r.data.required_files);
+      const requiredMounts = checkMounts(r.data.required_mounts ?? [], [...path, 'required_mounts'], ctx.problems);
+      if (sif) init = { kind, sif, requiredFiles, requiredMounts };
+      break;
+    }
+    case 'shell': {
+      const r = ShellInit.safeParse(raw ?? {});
+      if (!r.success) return null;
+      init = { kind, command: r.data.command ?? null, requiredFiles: files(r.data.required_files) };
+      break;
+    }
+  }
+  return init && ctx.problems.length === before ? { init, aliases } : null;
+}
+
+type Named = Pick<ExpandedJob, 'origin' | 'set'> & { spec: { name: string } };
+
+/** Refuses two jobs (after expansion) with the same name, pointing at the later one. */
+function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
+  const first = new Map<string, Named>();
+  const reported = new Set<string>();
+  for (const job of jobs) {
+    const other = first.get(job.spec.name);
+    if (!other) {
+      first.set(job.spec.name, job);
+      continue;
+    }
+    const key = `${formatPath(job.origin)} ${job.spec.name}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const where = other.origin === job.origin ? 'another job from the same parameters' : `${formatPath(other.origin)} at line ${ctx.lineOf([...other.origin, 'name'])}`;
+    const from = job.set ? ` from parameters (put every parameter in the name)` : '';
+    ctx.problems.push({ path: [...job.origin, 'name'], target: 'value', message: `duplicate job name "${job.spec.name}"${from}; also used by ${where}` });
+  }
+}
+
+/**
+ * Checks a document already read from YAML (`data`) against the schema and the rules zod
+ * cannot see, and builds the BatchSpec. Returns the batch only when there is no problem.
+ */
+export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec | null {
+  const problems = ctx.problems;
+  if (!isRecord(data)) {
+    problems.push({ path: [], target: 'value', message: 'a batch file is a map with meta: and one of python:, apptainer:, shell:' });
+    return null;
+  }
+  const whole = BatchFile.safeParse(data);
+  if (!whole.success) problems.push(...problemsFromZod(whole.error.issues, data));
+
+  const kind = kindOf(data, problems);
+  const metaParsed = MetaSchema.safeParse(data.meta);
+  const meta = metaParsed.success ? normalizeMeta(metaParsed.data) : null;
+  const slurmParsed = SlurmSchema.safeParse(data.slurm ?? {});
+  const batchSlurm: SlurmBlock = slurmParsed.success ? slurmBlock(slurmParsed.data) : {};
+  if (!kind) return null;
+
+  const section = data[kind];
+  if (!isRecord(section)) return null;
+  const init = normalizeInit(kind, section.initialize, [kind, 'initialize'], ctx);
+
+  const metaDefaults = isRecord(data.meta) ? data.meta : {};
+  const defaultsParsed = MetaSchema.pick({ resources: true, nodes: true, retries: true }).safeParse({
+    resources: metaDefaults.resources,
+    nodes: metaDefaults.nodes,
+    retries: metaDefaults.retries,
+  });
+  const defaults = defaultsParsed.success ? defaultsParsed.data : {};
+  const jobs: ExpandedJob[] = [];
+  // jobs with other problems still take part in the search for duplicate names
+  const named: Named[] = [];
+  if (Array.isArray(section.jobs)) {
+    section.jobs.forEach((rawJob, i) => {
+      const parsed = JOB_SCHEMAS[kind].safeParse(rawJob);
+      if (!parsed.success) {
+        if (isRecord(rawJob) && typeof rawJob.name === 'string' && rawJob.parameters === undefined) {
+          named.push({ origin: [kind, 'jobs', i], set: null, spec: { name: rawJob.name } });
+        }
+        return;
+      }
+      jobs.push(
+        ...expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
+          ...ctx,
+          kind,
+          defaultResources: defaults.resources,
+          defaultNodes: defaults.nodes ?? null,
+          defaultRetries: defaults.retries ?? 0,
+          batchSlurm,
+          initAliases: init?.aliases ?? new Map(),
+        }),
+      );
+    });
+  }
+  named.push(...jobs);
+  named.sort((a, b) => (a.origin[2] as number) - (b.origin[2] as number));
+  checkDuplicateNames(named, ctx);
+  if (problems.length > 0 || !meta || !init) return null;
+  return {
+    meta,
+    kind,
+    initialize: init.init,
+    jobs: jobs.map((j) => j.spec),
+    slurm: batchSlurm,
+    source: { file: ctx.file, dir: ctx.dir },
+  };
+}
+

@@ -1,0 +1,190 @@
+// The batch file as written (DESIGN §4), as zod schemas. This is the input side only: it
+// checks shapes and values; defaults, file resolution and parameter expansion happen in
+// normalize.ts. No transforms here, so the same schema becomes the JSON Schema editors use.
+import { z } from 'zod';
+import { SAFE_NAME, unsafeNameReason } from '../paths.js';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * Marks the message of an unknown-key issue with the keys that were expected there, so the
+ * error reporter can say "did you mean" (zod's issue does not carry the object's shape).
+ */
+export const KNOWN_KEYS_MARK = '\u0000known:';
+
+/** A strict object (unknown keys refused) whose unknown-key issue names the known keys. */
+function strict<T extends z.ZodRawShape>(shape: T, description?: string) {
+  const known = Object.keys(shape);
+  const obj = z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? KNOWN_KEYS_MARK + JSON.stringify(known) : undefined),
+  });
+  return description ? obj.meta({ description }) : obj;
+}
+
+const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
+
+/** A name that becomes a path on every machine (namespace, batch, node). */
+export const SafeName = z.string().regex(SAFE_NAME, {
+  error: (iss) => `not usable as a folder name: ${unsafeNameReason(String(iss.input))}`,
+});
+
+/** A node name, as given by `compute.yaml`'s `name`. */
+const NodeName = SafeName;
+
+/** A size in Slurm's binary units: `512M`, `8G`; a bare number is megabytes. */
+export const Size = z
+  .union([z.string(), z.number()])
+  .superRefine((value, ctx) => {
+    const r = parseSize(value);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    else if (r.value <= 0) ctx.addIssue({ code: 'custom', message: 'must be more than 0 (leave it out for no reservation)' });
+  })
+  .meta({ description: 'size in binary units: 512M, 8G, 1.5T (a bare number is megabytes)' });
+
+/** A duration: `90s`, `2h30m`, `HH:MM:SS`, `D-HH:MM:SS`, `PT2H`; a bare number is minutes. */
+export const Duration = z
+  .union([z.string(), z.number()])
+  .superRefine((value, ctx) => {
+    const r = parseDuration(value);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
+    else if (r.value <= 0) ctx.addIssue({ code: 'custom', message: 'must be more than 0 (leave it out for no limit)' });
+  })
+  .meta({ description: 'duration: 90s, 5m, 2h30m, HH:MM:SS, D-HH:MM:SS or ISO-8601 PT2H (a bare number is minutes)' });
+
+export const Resources = strict(
+  {
+    cpus: z.number().int().min(1).optional().meta({ description: 'cpus the job uses (a whole number, at least 1); passed to the job' }),
+    memory: Size.nullable().optional(),
+    gpus: z.number().int().min(0).optional().meta({ description: 'GPUs the job needs (0 or more)' }),
+    time: Duration.nullable().optional(),
+  },
+  'what a job needs; any field left out takes the batch default, else 1 cpu, no GPU, no memory reservation, no time limit',
+);
+
+/** A file the batch ships: a path relative to the YAML's folder, or `{path, alias}`. */
+export const FileRef = z.union([
+  nonEmpty('a file path'),
+  strict(
+    {
+      path: nonEmpty('path').meta({ description: "relative to the batch file's folder, or absolute" }),
+      alias: nonEmpty('alias').optional().meta({ description: "the file's name on the node (default: its base name)" }),
+    },
+    'a file and the name it takes on the node',
+  ),
+]);
+
+const FileList = z.array(FileRef);
+
+export const SlurmBlock = strict(
+  {
+    job_name: z.string().optional(),
+    output: z.string().optional(),
+    nodes: z.number().int().min(1).optional(),
+    ntasks: z.number().int().min(1).optional(),
+    cpus_per_task: z.number().int().min(1).optional(),
+    mem_per_cpu: Size.optional(),
+    hint: z.string().optional(),
+    time: Duration.optional(),
+    partition: z.string().optional(),
+    account: z.string().optional(),
+    mail_user: z.string().optional(),
+    mail_type: z.string().optional(),
+    qos: z.string().optional(),
+    gres: z.string().optional(),
+    mem: Size.optional(),
+    constraint: z.string().optional(),
+    array_limit: z.number().int().min(1).optional(),
+    extra_directives: z.array(z.string()).optional(),
+    setup: z.array(z.string()).optional(),
+  },
+  'Slurm settings used when the batch is transpiled; a job block overrides the batch block field by field',
+);
+
+const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Keys every kind of job may carry. */
+const jobCommon = {
+  name: nonEmpty('name').meta({ description: 'unique within the batch; {placeholders} are filled from parameters' }),
+  required_files: FileList.optional().meta({ description: 'files placed in input/ under their alias' }),
+  resources: Resources.optional(),
+  nodes: z.array(NodeName).optional().meta({ description: 'run only on these nodes' }),
+  retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
+  slurm: SlurmBlock.optional(),
+  parameters: z
+    .record(z.string(), z.array(Scalar).min(1, { error: 'a parameter needs at least one value' }))
+    .optional()
+    .meta({ description: 'the job stands for every combination of these values; {name} placeholders are filled in' }),
+  parameter_mode: z.enum(['product', 'zip']).optional().meta({ description: 'product (every combination, default) or zip (pair the lists)' }),
+};
+
+const jobs = <T extends z.ZodType>(job: T) => z.array(job).min(1, { error: 'a batch needs at least one job' });
+
+export const PythonInit = strict({
+  build_file: FileRef.optional().meta({ description: 'run once per node as `python3 build.py` before the first job' }),
+  required_files: FileList.optional(),
+});
+export const PythonJob = strict({ ...jobCommon, file: FileRef.meta({ description: 'the script, run as `python3 run.py <cpus>`' }) });
+export const PythonSection = strict({ initialize: PythonInit.optional(), jobs: jobs(PythonJob) });
+
+export const ApptainerInit = strict({
+  sif: FileRef.meta({ description: 'the container image' }),
+  required_files: FileList.optional(),
+  required_mounts: z.array(z.string()).optional().meta({ description: 'absolute paths inside the container, each backed by an empty folder' }),
+});
+export const ApptainerJob = strict(jobCommon);
+export const ApptainerSection = strict({ initialize: ApptainerInit, jobs: jobs(ApptainerJob) });
+
+export const ShellInit = strict({
+  command: z.string().optional().meta({ description: 'run once per node by /bin/sh -c before the first job' }),
+  required_files: FileList.optional(),
+});
+export const ShellJob = strict({ ...jobCommon, command: nonEmpty('command').meta({ description: 'run by /bin/sh -c' }) });
+export const ShellSection = strict({ initialize: ShellInit.optional(), jobs: jobs(ShellJob) });
+
+export const Meta = strict({
+  batch_name: SafeName.meta({ description: 'unique within the namespace' }),
+  namespace: SafeName,
+  matrix: z
+    .string()
+    .regex(/^@[^:\s]+:\S+$/, { error: 'a Matrix user looks like @name:example.org' })
+    .nullable()
+    .optional()
+    .meta({ description: 'Matrix user told when the batch ends; null for nobody' }),
+  capabilities: z.array(nonEmpty('a capability')).optional().meta({ description: 'every one must be on the node (exact, case-sensitive)' }),
+  priority: z.number().int().optional().meta({ description: 'higher runs first' }),
+  sort: z.enum(['gpus_runtime_memory', 'gpus_memory_runtime', 'none']).optional(),
+  nodes: z.array(NodeName).optional().meta({ description: 'run only on these nodes' }),
+  retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
+  notify: z.array(z.enum(['end', 'first_failure'])).optional(),
+  resources: Resources.optional().meta({ description: 'default resources of every job' }),
+});
+
+export const KINDS = ['python', 'apptainer', 'shell'] as const;
+
+export const BatchFile = strict({
+  meta: Meta,
+  python: PythonSection.optional(),
+  apptainer: ApptainerSection.optional(),
+  shell: ShellSection.optional(),
+  slurm: SlurmBlock.optional(),
+}).meta({
+  title: 'distribute batch',
+  description: 'A batch of jobs for distribute: meta: and exactly one of python:, apptainer:, shell:',
+  // for editors; the parser says the same in words
+  oneOf: KINDS.map((k) => ({ required: [k] })),
+} as Record<string, unknown>);
+
+/** The JSON Schema of a batch file, for editors (`# yaml-language-server: $schema=...`). */
+export function batchJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(BatchFile, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+export type RawFileRef = z.infer<typeof FileRef>;
+export type RawResources = z.infer<typeof Resources>;
+export type RawSlurm = z.infer<typeof SlurmBlock>;
+export type RawMeta = z.infer<typeof Meta>;
+export type RawBatch = z.infer<typeof BatchFile>;
+/** Any kind of job: the kind-specific keys are optional here and checked by the kind's schema. */
+export type RawJob = z.infer<typeof ApptainerJob> & { file?: RawFileRef; command?: string };
+
+/** The schema of one job of each kind. */
+export const JOB_SCHEMAS = { python: PythonJob, apptainer: ApptainerJob, shell: ShellJob } as const;
