@@ -1,0 +1,222 @@
+// The attempts this node holds, from `assign` to the result in the spool: fetch the inputs,
+// build the batch once, run the job with the runner, report `started` and `finished`, pack
+// the result. The head's `cancel`, `drop` and `read_log` act on them here.
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HeadMessage, NodeMessage } from '../shared/protocol/messages.js';
+import { attemptPaths, type AttemptPaths } from '../shared/spec/command.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnstartedResult, type Assign } from './assignment.js';
+import { BuildCache, describeFailedBuild } from './builds.js';
+import type { InputCache } from './inputs.js';
+import type { ResultSpool } from './results.js';
+import { startAttempt, type AttemptResult, type RunningAttempt } from './runner.js';
+
+/** Largest log chunk sent in one `log_data` frame. */
+const MAX_LOG_CHUNK = 1024 * 1024;
+
+export interface AttemptsOptions {
+  node: string;
+  workDir: string;
+  inputs: InputCache;
+  spool: ResultSpool;
+  logger: Logger;
+  /** sends a message to the head; false when there is no connection to send it on */
+  send: (m: NodeMessage) => boolean;
+  /** between SIGTERM and SIGKILL on cancel; the runner's default when unset */
+  killGraceMs?: number;
+}
+
+interface Held {
+  assign: Assign;
+  paths: AttemptPaths;
+  state: 'preparing' | 'running' | 'packing';
+  run: RunningAttempt | null;
+  cancelReason: string | null;
+  dropped: boolean;
+  lifecycle: Promise<void>;
+}
+
+type ReadLog = Extract<HeadMessage, { type: 'read_log' }>;
+
+export class Attempts {
+  private readonly held = new Map<number, Held>();
+  private readonly builds = new BuildCache();
+  /** `finished` messages that found no connection, by attempt, to send after a reconnect */
+  private readonly unsent = new Map<number, NodeMessage>();
+
+  constructor(private readonly o: AttemptsOptions) {}
+
+  assign(a: Assign): void {
+    if (this.held.has(a.attempt)) {
+      this.o.logger.warn({ event: 'duplicate_assign', attempt: a.attempt }, 'attempt already held; assign ignored');
+      return;
+    }
+    const h: Held = {
+      assign: a,
+      paths: attemptPaths(this.o.workDir, a.namespace, a.batch, a.job.name, a.attemptNumber),
+      state: 'preparing',
+      run: null,
+      cancelReason: null,
+      dropped: false,
+      lifecycle: Promise.resolve(),
+    };
+    this.held.set(a.attempt, h);
+    this.o.logger.info({ event: 'assigned', attempt: a.attempt, namespace: a.namespace, batch: a.batch, job: a.job.name, cpus: a.cpus, gpus: a.gpus }, 'job assigned');
+    h.lifecycle = this.carry(h).catch((err: unknown) => {
+      this.o.logger.error({ event: 'attempt_error', attempt: a.attempt, err: errorMessage(err) }, 'attempt could not be carried through');
+      this.held.delete(a.attempt);
+    });
+  }
+
+  /** Kills the attempt's process group; its result is still reported. */
+  cancel(attempt: number, reason: string): void {
+    const h = this.held.get(attempt);
+    if (!h) return;
+    this.o.logger.info({ event: 'cancel', attempt, reason }, 'cancelling job');
+    h.cancelReason ??= reason;
+    h.run?.cancel(reason);
+  }
+
+  /** Kills the attempt if it runs and throws its result away. */
+  async drop(attempt: number, reason: string): Promise<void> {
+    this.o.logger.info({ event: 'drop', attempt, reason }, 'dropping stale attempt');
+    const h = this.held.get(attempt);
+    this.unsent.delete(attempt);
+    if (h) {
+      h.dropped = true;
+      h.cancelReason ??= reason;
+      h.run?.cancel(reason);
+      return;
+    }
+    await this.o.spool.discard(attempt);
+  }
+
+  /** Attempts not yet finished (hello's `running`). */
+  running(): { attempt: number; paused: boolean }[] {
+    return [...this.held.values()].filter((h) => h.state !== 'packing').map((h) => ({ attempt: h.assign.attempt, paused: h.run?.paused ?? false }));
+  }
+
+  /** Attempts finished here whose results the head has not acknowledged (hello's `unacknowledged`). */
+  unacknowledged(): number[] {
+    const packing = [...this.held.values()].filter((h) => h.state === 'packing').map((h) => h.assign.attempt);
+    return [...new Set([...packing, ...this.o.spool.pending()])].sort((a, b) => a - b);
+  }
+
+  /** Sends the `finished` messages that found no connection (after a reconnect). */
+  sendUnsent(except: ReadonlySet<number>): void {
+    for (const [attempt, m] of this.unsent) {
+      if (except.has(attempt) || this.o.send(m)) this.unsent.delete(attempt);
+    }
+  }
+
+  /** The answer to a `read_log`: a chunk of the attempt's stdout or stderr log. */
+  async readLog(m: ReadLog): Promise<NodeMessage> {
+    const h = this.held.get(m.attempt);
+    const root = h?.paths.root ?? this.o.spool.workspaceOf(m.attempt);
+    if (!root) return { type: 'error', re: m.id, message: `attempt ${m.attempt} is not on node ${this.o.node}` };
+    const file = join(root, '_distribute', `${m.stream}.log`);
+    const running = h !== undefined && h.state !== 'packing';
+    let fh;
+    try {
+      fh = await open(file, 'r');
+    } catch {
+      // not created yet (inputs still arriving): an empty log so far
+      return { type: 'log_data', re: m.id, data: new Uint8Array(0), size: 0, running };
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const length = Math.max(0, Math.min(m.max, MAX_LOG_CHUNK, size - m.offset));
+      const data = Buffer.alloc(length);
+      const { bytesRead } = length > 0 ? await fh.read(data, 0, length, m.offset) : { bytesRead: 0 };
+      return { type: 'log_data', re: m.id, data: data.subarray(0, bytesRead), size, running };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Stops every attempt (the daemon is stopping) and waits for them to end. */
+  async stopAll(reason: string): Promise<void> {
+    for (const h of this.held.values()) {
+      h.cancelReason ??= reason;
+      h.run?.cancel(reason);
+    }
+    await Promise.all([...this.held.values()].map((h) => h.lifecycle));
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  private async carry(h: Held): Promise<void> {
+    const a = h.assign;
+    const log = this.o.logger.child({ attempt: a.attempt, namespace: a.namespace, batch: a.batch, job: a.job.name });
+    let error: string | null = null;
+    let local = new Map<string, string>();
+    try {
+      const files = filesOf(a);
+      const paths = await Promise.all(files.map((f) => this.o.inputs.get(f.hash)));
+      local = new Map(files.map((f, i) => [f.hash, paths[i]!]));
+    } catch (err) {
+      error = `${a.job.name}: ${errorMessage(err)}`;
+    }
+    if (error === null && h.cancelReason === null) {
+      const build = await this.builds.get(a.batchId, () => ({
+        batch: runnerBatch(a, local),
+        workDir: this.o.workDir,
+        ...buildInputs(a, local),
+        cpus: a.cpus,
+        logger: this.o.logger,
+        ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+      }));
+      if (!build.ok) {
+        const detail = await describeFailedBuild(build);
+        this.o.send({ type: 'build_failed', batchId: a.batchId, attempt: a.attempt, log: detail });
+        error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
+      }
+    }
+    let result: AttemptResult;
+    if (error !== null || h.cancelReason !== null) {
+      result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
+    } else {
+      const run = startAttempt({
+        batch: runnerBatch(a, local),
+        job: runnerJob(a, local),
+        attempt: a.attemptNumber,
+        workDir: this.o.workDir,
+        node: this.o.node,
+        cpus: a.cpus,
+        gpus: a.gpus,
+        inputs: attemptInputs(a, local),
+        jobFile: a.job.file ? (local.get(a.job.file.hash) ?? null) : null,
+        logger: this.o.logger,
+        ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+      });
+      h.run = run;
+      h.state = 'running';
+      if (h.cancelReason !== null) run.cancel(h.cancelReason);
+      const pid = await run.started;
+      if (pid !== null) {
+        this.o.send({ type: 'started', attempt: a.attempt, pid });
+        log.info({ event: 'started', pid }, 'job started');
+      }
+      result = await run.done;
+    }
+    h.state = 'packing';
+    const finished: NodeMessage = {
+      type: 'finished',
+      attempt: a.attempt,
+      exitCode: result.exit_code,
+      signal: result.signal,
+      timedOut: result.timed_out,
+      cancelled: result.cancelled,
+      error: result.error,
+    };
+    log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
+    if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
+    if (h.dropped) await this.o.spool.discard(a.attempt, h.paths.root);
+    else await this.o.spool.submit(a.attempt, h.paths.root);
+    this.held.delete(a.attempt);
+  }
+}

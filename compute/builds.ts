@@ -1,0 +1,30 @@
+// Each batch's initialize step runs once on this node, before its first job here; the jobs
+// assigned meanwhile wait for it. The outcome is remembered for the batch (by the head's batch
+// id, so a batch added again under the same name builds again).
+import { readFile } from 'node:fs/promises';
+import { runBuild, type BuildOptions, type BuildResult } from './runner.js';
+
+export class BuildCache {
+  private readonly builds = new Map<number, Promise<BuildResult>>();
+
+  /** The batch's build, started by the first caller. */
+  get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
+    let p = this.builds.get(batchId);
+    if (!p) {
+      p = runBuild(start());
+      this.builds.set(batchId, p);
+    }
+    return p;
+  }
+}
+
+/** What to tell the head and the user about a failed build: its error and the end of its logs. */
+export async function describeFailedBuild(b: BuildResult, maxBytes = 4096): Promise<string> {
+  const tail = async (file: string) => {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    return text.length > maxBytes ? '…' + text.slice(-maxBytes) : text;
+  };
+  const [out, err] = await Promise.all([tail(b.stdoutLog), tail(b.stderrLog)]);
+  const status = b.error ?? (b.signal ? `killed by ${b.signal}` : `exit code ${b.exit_code}`);
+  return [`build failed: ${status}`, err && `stderr:\n${err}`, out && `stdout:\n${out}`].filter(Boolean).join('\n');
+}

@@ -1,0 +1,62 @@
+// A compute daemon from its compute.yaml: the token (inline or from `token_file`), the node's
+// name (the host name made safe when unset), capabilities as configured, and resources as
+// detected with the config's overrides. Relative paths are relative to the config file.
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { ComputeConfig } from '../shared/config.js';
+import { resolveFrom } from '../shared/config.js';
+import { UserError, errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { ComputeAgent } from './agent.js';
+import { detectResources } from './detect.js';
+import { headEndpoint } from './http.js';
+
+/** The host name as a SafeName: other characters become `-`, at most 128 characters. */
+export function safeHostName(name = hostname()): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return safe || 'node';
+}
+
+async function readToken(config: ComputeConfig, configFile: string | null): Promise<string> {
+  if (config.token) return config.token;
+  if (!config.token_file) throw new UserError(`${configFile ?? 'compute config'}: token_file: set token_file (or token) to the node token made by \`distribute token create --node NAME\``);
+  const file = configFile ? resolveFrom(configFile, config.token_file) : resolve(config.token_file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${configFile ?? 'compute config'}: token_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+  const token = text.trim().split('\n').pop()?.trim() ?? '';
+  if (!token) throw new UserError(`${configFile ?? 'compute config'}: token_file: ${file} is empty`);
+  return token;
+}
+
+export interface ComputeDaemon {
+  agent: ComputeAgent;
+  node: string;
+  capabilities: string[];
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the daemon; it dials the head until stopped. */
+export async function startComputeDaemon(config: ComputeConfig, configFile: string | null, logger: Logger): Promise<ComputeDaemon> {
+  const token = await readToken(config, configFile);
+  const workDir = configFile ? resolveFrom(configFile, config.work_dir) : resolve(config.work_dir);
+  const node = config.name ?? safeHostName();
+  const resources = await detectResources(config.resources);
+  const agent = new ComputeAgent({
+    head: headEndpoint(config.head, token),
+    node,
+    capabilities: config.capabilities,
+    resources,
+    maxJobs: config.max_jobs ?? null,
+    workDir,
+    logger,
+  });
+  logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
+  await agent.start();
+  return { agent, node, capabilities: config.capabilities, workDir, stop: () => agent.stop() };
+}

@@ -1,0 +1,330 @@
+// One job attempt, or one batch's initialize step, on this machine (DESIGN §5): a fresh
+// workspace, the DISTRIBUTE_* environment, the process in its own group, logs to files as
+// it runs, the time limit, cancel/pause/resume of the whole group, and `result.json`.
+// Used by `distribute run` (src/local) and by the compute daemon alike.
+//
+// A failure before the process starts (a missing input, no container runtime, no such
+// program) does not throw: the attempt fails with `error` set, the message also written to
+// its stderr.log, so every attempt ends with a result to report.
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { attemptPaths, buildArgv, jobArgv, jobEnv, type AttemptPaths } from '../shared/spec/command.js';
+import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
+import { errorMessage } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/log.js';
+import { findContainerRuntime } from './container.js';
+import { spawnGroup, type GroupExit } from './process-group.js';
+import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
+import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
+import type { Clock } from './time-limit.js';
+
+export { DEFAULT_KILL_GRACE_MS } from './supervision.js';
+export type { InputFile } from './workspace.js';
+
+/** The part of a batch the runner needs. */
+export type BatchForRunner = Pick<BatchSpec, 'meta' | 'kind' | 'initialize'>;
+
+/** What `_distribute/result.json` of an attempt holds. */
+export interface AttemptResult {
+  namespace: string;
+  batch: string;
+  job: string;
+  node: string;
+  attempt: number;
+  /** exit status of the job's process; null when it died of a signal or never started */
+  exit_code: number | null;
+  /** the signal that ended it (`SIGKILL`), or null */
+  signal: string | null;
+  /** ended by its time limit */
+  timed_out: boolean;
+  /** ended by cancel() */
+  cancelled: boolean;
+  /** why the attempt failed before or while starting its process; null otherwise */
+  error: string | null;
+  /** exit code 0, not timed out, not cancelled */
+  success: boolean;
+  /** ISO time the process started (or the attempt, if it never started) */
+  start: string;
+  /** ISO time it ended */
+  end: string;
+}
+
+export interface RunningAttempt {
+  readonly paths: AttemptPaths;
+  /** pid of the job's process (and its process group id); null until started, or if it never starts */
+  readonly pid: number | null;
+  /** resolves with the pid once the process runs (null if it never does) */
+  readonly started: Promise<number | null>;
+  /** resolves (never rejects) once the process group is gone and result.json is written */
+  readonly done: Promise<AttemptResult>;
+  readonly paused: boolean;
+  /** Ends the job: SIGTERM to its group, SIGKILL after the grace; a second call kills at once. */
+  cancel(reason: string): void;
+  /** SIGSTOP to the whole group; the time limit stops counting. */
+  pause(): void;
+  /** SIGCONT to the whole group; the time limit counts again. */
+  resume(): void;
+}
+
+export interface StartAttemptOptions {
+  batch: BatchForRunner;
+  job: JobSpec;
+  /** 1 for the first attempt */
+  attempt: number;
+  /** root of every workspace on this machine */
+  workDir: string;
+  /** this machine's name, recorded in result.json */
+  node: string;
+  /** cpus given to the job: DISTRIBUTE_CPUS and the python/apptainer argument */
+  cpus: number;
+  /** GPU indices given to the job (CUDA_VISIBLE_DEVICES); null leaves the inherited value */
+  gpus: number[] | null;
+  /** the job's and the initialize step's required files, placed in `input/` */
+  inputs: InputFile[];
+  /** python: the job's file, placed as `run.py`; null otherwise */
+  jobFile: string | null;
+  logger?: Logger;
+  /** between SIGTERM and SIGKILL when the time limit strikes or on cancel; default 10 s */
+  killGraceMs?: number;
+  /** the environment the DISTRIBUTE_* variables are laid over; default process.env */
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+}
+
+/** Starts one attempt of a job. Returns at once; the work goes on in the background. */
+export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
+  const { batch, job, attempt, node } = opts;
+  const log = (opts.logger ?? silentLogger()).child({ namespace: batch.meta.namespace, batch: batch.meta.batch_name, job: job.name, attempt });
+  const paths = attemptPaths(opts.workDir, batch.meta.namespace, batch.meta.batch_name, job.name, attempt);
+  const limitMs = job.resources.time === null ? null : job.resources.time * 1000;
+  const sup = new Supervision(limitMs, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS, opts.clock, () => log.warn({ limit_s: job.resources.time }, 'time limit reached'));
+  let pid: number | null = null;
+  let resolveStarted!: (pid: number | null) => void;
+  const started = new Promise<number | null>((r) => (resolveStarted = r));
+  const stdoutLog = join(paths.meta, 'stdout.log');
+  const stderrLog = join(paths.meta, 'stderr.log');
+
+  const finish = async (exit: GroupExit, start: Date, error: string | null): Promise<AttemptResult> => {
+    const cancelled = sup.cancelled;
+    const result: AttemptResult = {
+      namespace: batch.meta.namespace,
+      batch: batch.meta.batch_name,
+      job: job.name,
+      node,
+      attempt,
+      exit_code: exit.code,
+      signal: exit.signal,
+      timed_out: sup.timedOut,
+      cancelled,
+      error,
+      success: exit.code === 0 && !sup.timedOut && !cancelled && error === null,
+      start: start.toISOString(),
+      end: new Date().toISOString(),
+    };
+    if (error !== null) await appendFile(stderrLog, `distribute: ${error}\n`).catch(() => {});
+    try {
+      await writeFile(join(paths.meta, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'cannot write result.json');
+    }
+    log.info({ exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled, error }, result.success ? 'attempt succeeded' : 'attempt failed');
+    return result;
+  };
+
+  const done = (async (): Promise<AttemptResult> => {
+    const start = new Date();
+    const notStarted: GroupExit = { code: null, signal: null, error: null };
+    let argv: string[];
+    try {
+      const init = batch.initialize;
+      await prepareAttemptDir(paths, {
+        inputs: opts.inputs,
+        jobFile: batch.kind === 'python' ? opts.jobFile : null,
+        mounts: init.kind === 'apptainer' ? init.requiredMounts.length : 0,
+      });
+      let container = 'apptainer';
+      if (batch.kind === 'apptainer') {
+        const found = findContainerRuntime((opts.env ?? process.env).PATH);
+        if (!found) throw new Error('apptainer job, but neither apptainer nor singularity is on PATH');
+        container = found;
+      }
+      if (batch.kind === 'python' && opts.jobFile === null) throw new Error('python job without a job file');
+      argv = jobArgv(batch.kind, init, job, paths, opts.cpus, container);
+    } catch (err) {
+      resolveStarted(null);
+      return finish(notStarted, start, `${job.name}: ${errorMessage(err)}`);
+    }
+    if (sup.cancelled) {
+      resolveStarted(null);
+      return finish(notStarted, start, null);
+    }
+    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
+    const spawnedAt = new Date();
+    let group;
+    try {
+      group = spawnGroup({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+    } catch (err) {
+      resolveStarted(null);
+      return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
+    }
+    pid = group.pid;
+    if (pid !== null) sup.attach(group);
+    resolveStarted(pid);
+    log.info({ pid, argv }, 'attempt started');
+    const exit = await group.exited;
+    sup.finish();
+    const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
+    return finish(exit, spawnedAt, error);
+  })();
+
+  return {
+    paths,
+    get pid() {
+      return pid;
+    },
+    started,
+    done,
+    get paused() {
+      return sup.paused;
+    },
+    cancel: (reason) => {
+      log.info({ reason }, 'cancel');
+      sup.cancel(reason);
+    },
+    pause: () => sup.pause(),
+    resume: () => sup.resume(),
+  };
+}
+
+/** The build folder of a batch on this machine: `<work_dir>/<namespace>/<batch>/build/`. */
+export function buildDir(workDir: string, meta: BatchSpec['meta']): string {
+  // attemptPaths owns the layout; the job and attempt do not change the build folder
+  return attemptPaths(workDir, meta.namespace, meta.batch_name, 'build', 1).build;
+}
+
+export interface BuildResult {
+  /** the build succeeded (or there was nothing to run) */
+  ok: boolean;
+  /** false when the batch has no initialize command: its files were placed, nothing ran */
+  ran: boolean;
+  dir: string;
+  stdoutLog: string;
+  stderrLog: string;
+  exit_code: number | null;
+  signal: string | null;
+  cancelled: boolean;
+  error: string | null;
+  start: string;
+  end: string;
+}
+
+export interface RunningBuild {
+  readonly dir: string;
+  readonly done: Promise<BuildResult>;
+  /** as RunningAttempt.cancel */
+  cancel(reason: string): void;
+}
+
+export interface BuildOptions {
+  batch: BatchForRunner;
+  workDir: string;
+  /** the initialize step's required files, placed in the build folder under their alias */
+  inputs: InputFile[];
+  /** python: the build file, placed as `build.py` */
+  buildFile: string | null;
+  /** apptainer: the image, placed in the build folder under its alias */
+  sif: InputFile | null;
+  /** DISTRIBUTE_CPUS of the build; default 1 */
+  cpus?: number;
+  logger?: Logger;
+  killGraceMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The environment of the initialize step: the batch's names and DISTRIBUTE_BUILD (its own
+ * folder, its cwd). It has no job, save or input folder.
+ */
+function buildEnv(batch: BatchForRunner, dir: string, cpus: number): Record<string, string> {
+  return {
+    DISTRIBUTE_BATCH_NAME: batch.meta.batch_name,
+    DISTRIBUTE_NAMESPACE: batch.meta.namespace,
+    DISTRIBUTE_BUILD: dir,
+    DISTRIBUTE_CPUS: String(cpus),
+  };
+}
+
+/**
+ * Runs the batch's initialize step in a fresh build folder, logs in `build/_distribute/`.
+ * Jobs see the folder as DISTRIBUTE_BUILD. Not time-limited.
+ */
+export function startBuild(opts: BuildOptions): RunningBuild {
+  const { batch } = opts;
+  const log = (opts.logger ?? silentLogger()).child({ namespace: batch.meta.namespace, batch: batch.meta.batch_name, step: 'build' });
+  const dir = buildDir(opts.workDir, batch.meta);
+  const meta = buildMetaDir(dir);
+  const stdoutLog = join(meta, 'stdout.log');
+  const stderrLog = join(meta, 'stderr.log');
+  const sup = new Supervision(null, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+
+  const finish = async (exit: GroupExit, ran: boolean, start: Date, error: string | null): Promise<BuildResult> => {
+    const result: BuildResult = {
+      ok: exit.code === 0 && !sup.cancelled && error === null,
+      ran,
+      dir,
+      stdoutLog,
+      stderrLog,
+      exit_code: exit.code,
+      signal: exit.signal,
+      cancelled: sup.cancelled,
+      error,
+      start: start.toISOString(),
+      end: new Date().toISOString(),
+    };
+    if (error !== null) await appendFile(stderrLog, `distribute: ${error}\n`).catch(() => {});
+    const { ok: _ok, dir: _d, stdoutLog: _o, stderrLog: _e, ...record } = result;
+    await writeFile(join(meta, 'result.json'), JSON.stringify({ ...record, success: result.ok }, null, 2) + '\n').catch((err: unknown) =>
+      log.error({ err: errorMessage(err) }, 'cannot write the build result.json'),
+    );
+    log.info({ ok: result.ok, exit_code: result.exit_code, signal: result.signal, error }, result.ok ? 'build succeeded' : 'build failed');
+    return result;
+  };
+
+  const done = (async (): Promise<BuildResult> => {
+    const start = new Date();
+    const success: GroupExit = { code: 0, signal: null, error: null };
+    const notStarted: GroupExit = { code: null, signal: null, error: null };
+    const argv = buildArgv(batch.initialize);
+    try {
+      if (batch.kind === 'python' && argv !== null && opts.buildFile === null) throw new Error('python build without a build file');
+      await prepareBuildDir(dir, { inputs: opts.inputs, buildFile: opts.buildFile, sif: opts.sif });
+      // the logs exist even when nothing runs, so every build has them
+      await Promise.all([writeFile(stdoutLog, ''), writeFile(stderrLog, '')]);
+    } catch (err) {
+      return finish(notStarted, false, start, `build of ${batch.meta.batch_name}: ${errorMessage(err)}`);
+    }
+    if (argv === null) return finish(sup.cancelled ? notStarted : success, false, start, null);
+    if (sup.cancelled) return finish(notStarted, false, start, null);
+    const cpus = opts.cpus ?? 1;
+    const env = { ...(opts.env ?? process.env), ...buildEnv(batch, dir, cpus) };
+    const spawnedAt = new Date();
+    let group;
+    try {
+      group = spawnGroup({ argv, cwd: dir, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+    } catch (err) {
+      return finish(notStarted, false, start, `build: cannot start ${argv[0]}: ${errorMessage(err)}`);
+    }
+    if (group.pid !== null) sup.attach(group);
+    log.info({ pid: group.pid, argv }, 'build started');
+    const exit = await group.exited;
+    sup.finish();
+    return finish(exit, true, spawnedAt, exit.error ? `build: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null);
+  })();
+
+  return { dir, done, cancel: (reason) => sup.cancel(reason) };
+}
+
+/** Runs the initialize step to its end. */
+export function runBuild(opts: BuildOptions): Promise<BuildResult> {
+  return startBuild(opts).done;
+}

@@ -1,0 +1,184 @@
+// The user's connection to the head: which head and which token (flags, then environment,
+// then the user config file), JSON calls validated with the api.ts shapes, streamed uploads
+// and downloads. Every failure becomes one UserError line naming the head and what to do.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import type { z } from 'zod';
+import { headUrls, loadConfig, UserConfig, userConfigPath } from '../shared/config.js';
+import { UserError, errorMessage } from '../shared/errors.js';
+import { ApiError, BadBatch } from '../shared/protocol/api.js';
+
+export interface ConnectionOptions {
+  head?: string;
+  token?: string;
+}
+
+export interface Connection {
+  /** the head's base URL as the user gave it */
+  head: string;
+  /** http(s)://host:port */
+  http: string;
+  token: string;
+  /** where the head and token came from, for error messages */
+  source: string;
+}
+
+/** Head URL and token: `--head`/`--token`, else DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN, else the user config. */
+export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env, configFile = userConfigPath()): Connection {
+  // an empty variable counts as unset
+  let head = opts.head ?? (env.DISTRIBUTE_HEAD || undefined);
+  let token = opts.token ?? (env.DISTRIBUTE_TOKEN || undefined);
+  const sources: string[] = [];
+  if (opts.head || opts.token) sources.push('--head/--token');
+  if (env.DISTRIBUTE_HEAD || env.DISTRIBUTE_TOKEN) sources.push('DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN');
+  if (!head || !token) {
+    const file = readUserConfig(configFile);
+    if (file) {
+      head ??= file.head;
+      token ??= file.token;
+      sources.push(configFile);
+    }
+  }
+  if (!head) throw new UserError(`no head to talk to: pass --head URL, set DISTRIBUTE_HEAD, or write "head:" in ${configFile} (\`distribute up\` writes it)`);
+  if (!token) throw new UserError(`no token for ${head}: pass --token T, set DISTRIBUTE_TOKEN, or write "token:" in ${configFile} (\`distribute token create --user NAME\` on the head makes one)`);
+  return { head, http: headUrls(head).http, token, source: sources.join(', ') || configFile };
+}
+
+function readUserConfig(file: string): UserConfig | null {
+  try {
+    return loadConfig(UserConfig, file);
+  } catch (err) {
+    if (err instanceof UserError && err.message.startsWith(`cannot read config ${file}: ENOENT`)) return null;
+    throw err;
+  }
+}
+
+/** Why fetch failed, as the network layer names it: ECONNREFUSED, ENOTFOUND, ... */
+function networkReason(err: unknown): string {
+  let e: unknown = err;
+  let innermost: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    innermost = e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  if (innermost !== err) return innermost instanceof Error ? innermost.message : String(innermost);
+  return errorMessage(err);
+}
+
+export class HeadClient {
+  constructor(readonly conn: Connection) {}
+
+  /** Sends a request and returns the response when it is 2xx; any other answer throws a UserError. */
+  async request(method: string, path: string, init: { json?: unknown; body?: Readable; headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}`, ...init.headers };
+    let body: RequestInit['body'];
+    if (init.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.json);
+    } else if (init.body) {
+      body = Readable.toWeb(init.body) as unknown as ReadableStream;
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.conn.http + path, { method, headers, body, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+    } catch (err) {
+      throw new UserError(`cannot reach the head at ${this.conn.head}: ${networkReason(err)} — is \`distribute head\` running?`, 1);
+    }
+    if (res.ok) return res;
+    throw await this.refusal(res, method, path);
+  }
+
+  /** A JSON call whose answer is validated with `schema`. */
+  async json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+    const res = await this.request(method, path, body === undefined ? {} : { json: body });
+    let raw: unknown;
+    try {
+      raw = await res.json();
+    } catch (err) {
+      throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} with something that is not JSON: ${errorMessage(err)}`, 1);
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ');
+      throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} in an unexpected shape (${detail}); is it the same version as this CLI?`, 1);
+    }
+    return parsed.data;
+  }
+
+  /** PUT a file as a streamed body: memory stays flat whatever its size. */
+  async upload(path: string, file: string): Promise<void> {
+    const { size } = await stat(file);
+    const res = await this.request('PUT', path, {
+      body: createReadStream(file),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    });
+    await res.body?.cancel();
+  }
+
+  /**
+   * A request whose answer is a long stream (a pull, `logs --follow`): node's http client, which
+   * has no idle timeout, so a quiet job does not end the stream. Resolves with the 2xx response.
+   */
+  stream(method: string, path: string, json?: unknown): Promise<IncomingMessage> {
+    const url = new URL(this.conn.http + path);
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}` };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { method, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d.length > 65536 ? '' : d));
+        res.on('end', () => reject(this.refusalOf(status, res.statusMessage ?? '', text, method, path)));
+        res.on('error', reject);
+      });
+      req.on('error', (err) => reject(new UserError(`cannot reach the head at ${this.conn.head}: ${networkReason(err)} — is \`distribute head\` running?`, 1)));
+      req.end(body);
+    });
+  }
+
+  private async refusal(res: Response, method: string, path: string): Promise<UserError> {
+    const text = await res.text().catch(() => '');
+    return this.refusalOf(res.status, res.statusText, text, method, path);
+  }
+
+  private refusalOf(status: number, statusText: string, text: string, method: string, path: string): UserError {
+    let message = text.trim() || statusText;
+    let problems: string[] = [];
+    try {
+      const raw = JSON.parse(text) as unknown;
+      const bad = BadBatch.safeParse(raw);
+      if (bad.success) {
+        message = bad.data.error;
+        problems = bad.data.problems;
+      } else {
+        const e = ApiError.safeParse(raw);
+        if (e.success) message = e.data.error;
+      }
+    } catch {
+      // not JSON: keep the text
+    }
+    if (status === 401) {
+      return new UserError(`the head at ${this.conn.head} refused the token (${message}); check the token from ${this.conn.source}`, 2);
+    }
+    if (problems.length > 0) return new UserError([message, ...problems].join('\n'), 2);
+    const code = status >= 400 && status < 500 ? 2 : 1;
+    const prefix = status >= 500 ? `the head at ${this.conn.head} failed on ${method} ${path} (${status}): ` : '';
+    return new UserError(prefix + message, code);
+  }
+}
+
+export function connect(opts: ConnectionOptions): HeadClient {
+  return new HeadClient(resolveConnection(opts));
+}

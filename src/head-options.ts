@@ -1,0 +1,14 @@
+// The options every command that talks to the head takes. Kept apart from client.ts so a
+// command file can declare them without loading the HTTP client (`distribute --help` stays fast).
+import type { Command } from 'commander';
+
+export interface HeadOptions {
+  head?: string;
+  token?: string;
+}
+
+export function withHeadOptions(cmd: Command): Command {
+  return cmd
+    .option('--head <url>', 'the head, ws://host:8952 (default: $DISTRIBUTE_HEAD, then the user config)')
+    .option('--token <token>', 'your token (default: $DISTRIBUTE_TOKEN, then the user config)');
+}

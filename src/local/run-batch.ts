@@ -1,0 +1,243 @@
+// Runs a whole batch on this machine with the compute runner, no daemons: the initialize
+// step once, then the jobs, at most `slots` cpus' worth at a time, each job's results moved
+// to `<saveDir>/<batch>/<job>/` as it ends. Both strategies (sequential, multiprocessing)
+// are this loop with different slot counts.
+//
+// Stopping: when `signal` aborts, no job starts any more and every running job (or the
+// build) is cancelled (SIGTERM to its group, SIGKILL after the grace); `forceSignal`
+// kills them at once. The promise settles only once every process group is gone.
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
+import { errorMessage } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
+import { startAttempt, startBuild, type AttemptResult, type BuildResult, type InputFile, type RunningAttempt } from '../../compute/runner.js';
+import { buildMetaDir } from '../../compute/workspace.js';
+import { buildLogsDir, saveAttemptResults, saveBuildLogs } from './results.js';
+import { pickFitting, slotsFor } from './slots.js';
+import { silentProgress, type ProgressReporter } from './progress.js';
+
+export interface LocalRunOptions {
+  /** cpus' worth of jobs running at once */
+  slots: number;
+  /**
+   * true (multiprocessing): a job is given at most `slots` cpus, with a warning when it asked
+   * more. false (sequential): a job is given the cpus it asked, one job at a time.
+   */
+  capCpus: boolean;
+  /** results go to `<saveDir>/<batch_name>/<job>/` */
+  saveDir: string;
+  /** workspaces go under it (DESIGN §5 layout) */
+  workDir: string;
+  /** recorded in result.json; default this machine's hostname */
+  node?: string;
+  killGraceMs?: number;
+  /** abort: cancel running jobs, start no more */
+  signal?: AbortSignal;
+  /** abort: SIGKILL running jobs now */
+  forceSignal?: AbortSignal;
+  progress?: ProgressReporter;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LocalRunOutcome {
+  batch: string;
+  /** `<saveDir>/<batch_name>` */
+  resultsDir: string;
+  build: BuildResult | null;
+  /** where a failed build's logs were kept */
+  buildLogs: string | null;
+  done: string[];
+  failed: string[];
+  cancelled: string[];
+  /** never started: the build failed or the run was interrupted */
+  notRun: string[];
+  interrupted: boolean;
+  wallMs: number;
+}
+
+/** The run succeeded: the build (if any) and every job. */
+export function runSucceeded(o: LocalRunOutcome): boolean {
+  return !o.interrupted && o.buildLogs === null && o.failed.length === 0 && o.cancelled.length === 0 && o.notRun.length === 0;
+}
+
+function toInputs(files: { path: string; alias: string }[]): InputFile[] {
+  return files.map((f) => ({ alias: f.alias, source: f.path }));
+}
+
+function buildFiles(batch: BatchSpec): { inputs: InputFile[]; buildFile: string | null; sif: InputFile | null } {
+  const init = batch.initialize;
+  return {
+    inputs: toInputs(init.requiredFiles),
+    buildFile: init.kind === 'python' ? (init.buildFile?.path ?? null) : null,
+    sif: init.kind === 'apptainer' ? { alias: init.sif.alias, source: init.sif.path } : null,
+  };
+}
+
+export async function runBatchLocally(batch: BatchSpec, opts: LocalRunOptions): Promise<LocalRunOutcome> {
+  const t0 = Date.now();
+  const progress = opts.progress ?? silentProgress;
+  const logger = opts.logger ?? silentLogger();
+  const node = opts.node ?? hostname();
+  const name = batch.meta.batch_name;
+  const slots = Math.max(1, Math.floor(opts.slots));
+  const outcome: LocalRunOutcome = {
+    batch: name,
+    resultsDir: join(opts.saveDir, name),
+    build: null,
+    buildLogs: null,
+    done: [],
+    failed: [],
+    cancelled: [],
+    notRun: [],
+    interrupted: false,
+    wallMs: 0,
+  };
+  const stopped = () => opts.signal?.aborted === true || opts.forceSignal?.aborted === true;
+  const finishOutcome = (): LocalRunOutcome => {
+    outcome.interrupted = stopped();
+    outcome.wallMs = Date.now() - t0;
+    progress.end(outcome);
+    return outcome;
+  };
+
+  progress.begin(name, batch.jobs.length, opts.capCpus ? `${slots} slot${slots === 1 ? '' : 's'}` : 'one at a time');
+  // a stale build log from an earlier failed run would mislead
+  await rm(buildLogsDir(opts.saveDir, name), { recursive: true, force: true });
+
+  // the initialize step
+  const build = startBuild({ batch, workDir: opts.workDir, ...buildFiles(batch), logger, killGraceMs: opts.killGraceMs, env: opts.env });
+  const stopBuild = () => build.cancel('interrupted');
+  const killBuild = () => {
+    build.cancel('interrupted');
+    build.cancel('interrupted');
+  };
+  opts.signal?.addEventListener('abort', stopBuild);
+  opts.forceSignal?.addEventListener('abort', killBuild);
+  if (opts.forceSignal?.aborted) killBuild();
+  else if (opts.signal?.aborted) stopBuild();
+  outcome.build = await build.done;
+  opts.signal?.removeEventListener('abort', stopBuild);
+  opts.forceSignal?.removeEventListener('abort', killBuild);
+  if (!outcome.build.ok) {
+    if (!outcome.build.cancelled) {
+      outcome.buildLogs = await saveBuildLogs(buildMetaDir(build.dir), opts.saveDir, name).catch((err: unknown) => {
+        progress.warn(`cannot keep the build logs: ${errorMessage(err)}`);
+        return build.dir;
+      });
+    }
+    progress.buildFinished(outcome.build, outcome.buildLogs);
+    outcome.notRun = batch.jobs.map((j) => j.name);
+    return finishOutcome();
+  }
+  progress.buildFinished(outcome.build, null);
+
+  await runJobs(batch, opts, { slots, node, logger, progress, outcome, stopped });
+  return finishOutcome();
+}
+
+interface JobLoopContext {
+  slots: number;
+  node: string;
+  logger: Logger;
+  progress: ProgressReporter;
+  outcome: LocalRunOutcome;
+  stopped: () => boolean;
+}
+
+function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): Promise<void> {
+  const { slots, progress, outcome } = ctx;
+  const initInputs = toInputs(batch.initialize.requiredFiles);
+  const waiting: { job: JobSpec; need: number; cpus: number }[] = batch.jobs.map((job) => {
+    const asked = job.resources.cpus;
+    if (opts.capCpus && asked > slots) {
+      progress.warn(`job ${job.name} asks for ${asked} cpus but this run has ${slots} slots; it runs alone with ${slots}`);
+    }
+    return { job, need: slotsFor(asked, slots), cpus: opts.capCpus ? Math.min(asked, slots) : asked };
+  });
+  const running = new Set<RunningAttempt>();
+  let free = slots;
+
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    const settleIfIdle = () => {
+      if (settled || running.size > 0) return;
+      if (waiting.length > 0 && !ctx.stopped()) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onStop);
+      opts.forceSignal?.removeEventListener('abort', onForce);
+      outcome.notRun.push(...waiting.map((w) => w.job.name));
+      waiting.length = 0;
+      resolve();
+    };
+
+    const finished = async (job: JobSpec, attempt: RunningAttempt, result: AttemptResult, ms: number) => {
+      try {
+        await saveAttemptResults(attempt.paths, opts.saveDir, batch.meta.batch_name, job.name);
+      } catch (err) {
+        progress.warn(`cannot save the results of ${job.name}: ${errorMessage(err)}`);
+      }
+      if (result.success) outcome.done.push(job.name);
+      else if (result.cancelled) outcome.cancelled.push(job.name);
+      else outcome.failed.push(job.name);
+      progress.jobFinished(job.name, result, ms);
+    };
+
+    const pump = () => {
+      if (!ctx.stopped()) {
+        const picked = pickFitting(waiting.map((w) => w.need), free);
+        // take them out back to front so the positions stay right
+        const starting = picked.reverse().map((i) => waiting.splice(i, 1)[0]!).reverse();
+        for (const w of starting) {
+          free -= w.need;
+          const t = Date.now();
+          const attempt = startAttempt({
+            batch,
+            job: w.job,
+            attempt: 1,
+            workDir: opts.workDir,
+            node: ctx.node,
+            cpus: w.cpus,
+            gpus: null,
+            inputs: [...toInputs(w.job.requiredFiles), ...initInputs],
+            jobFile: w.job.file?.path ?? null,
+            logger: ctx.logger,
+            killGraceMs: opts.killGraceMs,
+            env: opts.env,
+          });
+          running.add(attempt);
+          progress.jobStarted(w.job.name);
+          void attempt.done
+            .then((result) => finished(w.job, attempt, result, Date.now() - t))
+            .catch((err: unknown) => progress.warn(`${w.job.name}: ${errorMessage(err)}`))
+            .finally(() => {
+              running.delete(attempt);
+              free += w.need;
+              pump();
+            });
+        }
+      }
+      settleIfIdle();
+    };
+
+    const onStop = () => {
+      for (const a of running) a.cancel('interrupted');
+      settleIfIdle();
+    };
+    const onForce = () => {
+      // a second cancel kills at once
+      for (const a of running) {
+        a.cancel('interrupted');
+        a.cancel('interrupted');
+      }
+      settleIfIdle();
+    };
+    opts.signal?.addEventListener('abort', onStop);
+    opts.forceSignal?.addEventListener('abort', onForce);
+    if (opts.forceSignal?.aborted) onForce();
+    else if (opts.signal?.aborted) onStop();
+    pump();
+  });
+}

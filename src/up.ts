@@ -1,0 +1,125 @@
+// `distribute up`: a whole cluster on this machine in one process — a head and a compute daemon
+// for this machine — with its state under the user's data folder. The first start creates a
+// user token (admin) and a node token, and writes the user config so that `distribute add`
+// works from another terminal. Later starts reuse them.
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { ComputeConfig, HeadConfig, DEFAULT_PORT, userConfigPath } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import { startHead, type RunningHead } from '../head/daemon.js';
+import { openStore } from '../head/store.js';
+import { createToken } from '../head/tokens.js';
+import { startComputeDaemon, safeHostName, type ComputeDaemon } from '../compute/daemon.js';
+import { detectCapabilities } from '../compute/detect.js';
+
+export interface UpOptions {
+  stateDir?: string;
+  port?: number;
+  /** offered on top of the detected ones */
+  capabilities?: string[];
+  /** a logger for each of the two daemons (`head`, `compute`) */
+  logger: (component: 'head' | 'compute') => Logger;
+  /** where the user config is written; default userConfigPath() */
+  userConfig?: string;
+  /** told what to do next; default stderr */
+  say?: (text: string) => void;
+}
+
+export interface Up {
+  head: RunningHead;
+  compute: ComputeDaemon;
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'distribute');
+}
+
+/** The name of whoever runs `up`, as a SafeName, for their user token. */
+function userName(): string {
+  return safeHostName(process.env.USER || userInfo().username || 'user');
+}
+
+async function writeSecret(file: string, text: string): Promise<void> {
+  await writeFile(file, text, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+/** The tokens of this cluster, made on first start and kept (plain) in the state dir, mode 600. */
+async function ensureTokens(stateDir: string, headDir: string, node: string): Promise<{ user: string; node: string; created: boolean }> {
+  const nodeFile = join(stateDir, 'node.token');
+  const userFile = join(stateDir, 'user.token');
+  if (existsSync(nodeFile) && existsSync(userFile)) {
+    return { node: (await readFile(nodeFile, 'utf8')).trim(), user: (await readFile(userFile, 'utf8')).trim(), created: false };
+  }
+  const store = openStore(headDir);
+  try {
+    const tokens = { user: createToken(store, { kind: 'user', name: userName(), admin: true }), node: createToken(store, { kind: 'node', name: node }) };
+    await writeSecret(userFile, tokens.user + '\n');
+    await writeSecret(nodeFile, tokens.node + '\n');
+    return { ...tokens, created: true };
+  } finally {
+    store.close();
+  }
+}
+
+export async function up(opts: UpOptions): Promise<Up> {
+  const say = opts.say ?? ((t: string) => process.stderr.write(t + '\n'));
+  const stateDir = resolve(opts.stateDir ?? defaultStateDir());
+  const headDir = join(stateDir, 'head');
+  const workDir = join(stateDir, 'work');
+  await mkdir(headDir, { recursive: true });
+  await mkdir(workDir, { recursive: true });
+  const node = safeHostName();
+  const tokens = await ensureTokens(stateDir, headDir, node);
+
+  const head = await startHead(HeadConfig.parse({ listen: `127.0.0.1:${opts.port ?? DEFAULT_PORT}`, state_dir: headDir }), { logger: opts.logger('head') });
+  let compute: ComputeDaemon;
+  try {
+    const capabilities = [...new Set([...detectCapabilities(), ...(opts.capabilities ?? [])])];
+    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir });
+    compute = await startComputeDaemon(config, null, opts.logger('compute'));
+  } catch (err) {
+    await head.close();
+    throw err;
+  }
+
+  const configFile = opts.userConfig ?? userConfigPath();
+  let configNote: string;
+  if (!existsSync(configFile)) {
+    await mkdir(dirname(configFile), { recursive: true });
+    await writeSecret(configFile, stringify({ head: head.url, token: tokens.user }));
+    configNote = `wrote ${configFile} (head ${head.url}, your admin token)`;
+  } else {
+    configNote = `${configFile} exists and was left as it is; if it names another head, use\n  DISTRIBUTE_HEAD=${head.url} DISTRIBUTE_TOKEN=$(cat ${join(stateDir, 'user.token')}) distribute ...`;
+  }
+  say(
+    [
+      '',
+      `distribute is up: head on ${head.url}, compute node "${node}" offering ${compute.capabilities.join(', ')}`,
+      `state in ${stateDir}${tokens.created ? ' (tokens created)' : ''}`,
+      configNote,
+      '',
+      'In another terminal:',
+      '  distribute add configs/shell-batch.yaml',
+      '  distribute status',
+      '  distribute pull configs/shell-batch.yaml --save-dir results',
+      '',
+      'Ctrl-C stops both.',
+      '',
+    ].join('\n'),
+  );
+  return {
+    head,
+    compute,
+    stateDir,
+    async stop() {
+      await compute.stop();
+      await head.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { TestCluster } from '../helpers/cluster.js';
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface NodeJson {
+  name: string;
+  state: string;
+  capabilities: string[];
+  resources: { cpus: number; memory: number; gpus: number };
+}
+
+describe('cluster: nodes and tokens', () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start({
+      nodes: [
+        { name: 'alpha', capabilities: ['shell'], cpus: 1 },
+        { name: 'beta', capabilities: ['shell', 'gfortran'], cpus: 2, memory: '2G' },
+      ],
+    });
+  });
+  after(async () => c?.stop());
+
+  it('lists the registered nodes with their capabilities and resources', async () => {
+    const nodes = await c.json<NodeJson[]>(['nodes']);
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    assert.deepEqual([...byName.keys()].sort(), ['alpha', 'beta']);
+    assert.deepEqual(byName.get('beta')!.capabilities, ['shell', 'gfortran']);
+    assert.deepEqual(byName.get('beta')!.resources, { cpus: 2, memory: 2 * 1024 ** 3, gpus: 0 });
+    assert.equal(byName.get('alpha')!.state, 'idle');
+    const table = await c.cli(['nodes']);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /^NODE\s+STATE\s+CPUS/m);
+    assert.match(table.stdout, /^beta\s+idle\s+2\s+2\.0 GiB\s+0\s+0\s+shell,gfortran$/m);
+  });
+
+  it('refuses a wrong token and a missing one, saying why', async () => {
+    const wrong = await c.cli(['status'], { token: 'not-a-token' });
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /refused the token/);
+    const missing = await c.cli(['status'], { token: null });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no token for ws:\/\/127\.0\.0\.1:\d+/);
+    const nodeToken = await c.createToken('node', 'gamma');
+    const asNode = await c.cli(['status'], { token: nodeToken });
+    assert.equal(asNode.code, 2);
+    assert.equal(asNode.stderr, 'error: node gamma holds a node token; this request is for users\n');
+  });
+
+  it('says so when the head cannot be reached', async () => {
+    const port = await closedPort();
+    const r = await c.cli(['status', '--head', `ws://127.0.0.1:${port}`]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: cannot reach the head at ws://127.0.0.1:${port}: ECONNREFUSED — is \`distribute head\` running?\n`);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { Daemon } from '../helpers/cluster.js';
+import { REPO_ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
+
+describe('distribute up, then the README\'s commands', () => {
+  const tmp = tempDir('distribute-up-');
+  const env = { XDG_CONFIG_HOME: join(tmp.dir, 'config'), XDG_DATA_HOME: join(tmp.dir, 'data'), DISTRIBUTE_HEAD: '', DISTRIBUTE_TOKEN: '' };
+  let up: Daemon;
+  let stderr = '';
+  before(async () => {
+    up = new Daemon('up', spawnCli(['up', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    up.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await up.event('registered');
+  });
+  after(async () => {
+    await up?.stop('SIGKILL');
+    tmp.cleanup();
+  });
+
+  it('makes its state under XDG_DATA_HOME, tokens, and the user config', () => {
+    const state = join(tmp.dir, 'data', 'distribute');
+    assert.equal(statSync(join(state, 'node.token')).mode & 0o777, 0o600);
+    const config = parse(readFileSync(join(tmp.dir, 'config', 'distribute', 'config.yaml'), 'utf8')) as { head: string; token: string };
+    assert.match(config.head, /^ws:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(config.token, readFileSync(join(state, 'user.token'), 'utf8').trim());
+    assert.match(stderr, /distribute add configs\/shell-batch\.yaml/);
+  });
+
+  it('runs configs/shell-batch.yaml added from another terminal, and pulls its results', async () => {
+    const add = await runCli(['add', 'configs/shell-batch.yaml'], { cwd: REPO_ROOT, env });
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /^queued 8 jobs of examples\/shell_example; can run on 1 of 1 known node/m);
+    await up.events('result_archived', 8);
+    const status = await runCli(['status'], { cwd: REPO_ROOT, env });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^examples\/shell_example\s+done\s+0\s+0\s+0\s+0\s+8\s+0\s+0\s+8$/m);
+    const save = join(tmp.dir, 'results');
+    const pull = await runCli(['pull', 'configs/shell-batch.yaml', '--save-dir', save], { cwd: REPO_ROOT, env });
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(readdirSync(join(save, 'shell_example')).length, 8);
+    assert.equal(readFileSync(join(save, 'shell_example', 'hello', 'hello.txt'), 'utf8'), 'hello from hello\n');
+    assert.equal(readFileSync(join(save, 'shell_example', 'square_3_b', 'square.txt'), 'utf8'), 'b 9\n');
+    assert.match(readFileSync(join(save, 'shell_example', 'cat_build', 'prepared.txt'), 'utf8'), /^prepared on /);
+  });
+});
