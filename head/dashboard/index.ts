@@ -21,8 +21,8 @@ import { Assets } from './assets.js';
 import { EventHub, type StreamWants } from './events.js';
 import { handOffPage, loginPage, sendHtml, sendJsonError, sendText } from './pages.js';
 import { callerOf, clearedCookie, isTls, principalOfToken, sameOrigin, sessionCookie, type Caller } from './session.js';
-import { archivePath, readMemberTail, STDERR_MEMBER } from './tails.js';
-import { TailCache } from './tails.js';
+import { archivePath } from '../archive.js';
+import { readMemberTail, STDERR_MEMBER, TailCache } from './tails.js';
 import { JOB_STATES, MAX_JOBS, ViewBuilder } from './view.js';
 
 const STDERR_PAGE_BYTES = 64 * 1024;
@@ -32,6 +32,8 @@ export interface DashboardOptions {
   store: Store;
   stateDir: string;
   log: Logger;
+  /** nodes with a live session (the head's node sessions); default: those the store calls online */
+  connected?: () => ReadonlySet<string>;
   /** where the static files are (default: assets/ beside this module) */
   assetsDir?: string;
   minPushIntervalMs?: number;
@@ -62,7 +64,8 @@ export class Dashboard {
     this.stateDir = opts.stateDir;
     this.assets = new Assets(opts.assetsDir);
     this.tails = new TailCache(opts.stateDir, () => this.changed(), opts.log);
-    this.views = new ViewBuilder(opts.store, this.tails);
+    const connected = opts.connected ?? (() => new Set(opts.store.nodes().filter((n) => n.state === 'online').map((n) => n.name)));
+    this.views = new ViewBuilder(opts.store, this.tails, connected);
     this.hub = new EventHub({
       build: (viewer, wants) => this.views.build(viewer, wants),
       reauthenticate: (token) => principalOfToken(this.store, token),

@@ -67,6 +67,12 @@ export function callerOf(store: Store, req: IncomingMessage): Caller | null | un
   return principal ? { token, principal } : null;
 }
 
+/** The principal of the dashboard cookie (for the head's read-only API routes), or null. */
+export function cookiePrincipal(store: Store, req: IncomingMessage): Principal | null {
+  if (req.headers.authorization) return null;
+  return principalOfToken(store, cookieValue(req.headers.cookie, COOKIE_NAME));
+}
+
 /**
  * A POST from a page of this head, not from another site: the browser says so in
  * `Sec-Fetch-Site` (current browsers) or in `Origin` (sent with every form POST). Guards

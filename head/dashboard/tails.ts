@@ -7,7 +7,7 @@
 // (`onReady`) and pushes again.
 import { createReadStream } from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
-import { safeJoin } from '../../shared/paths.js';
+import { archivePath } from '../archive.js';
 import type { Logger } from '../../shared/log.js';
 import type { TailSource } from './view.js';
 
@@ -15,10 +15,6 @@ export const STDERR_MEMBER = '_distribute/stderr.log';
 /** What the overview shows of a failure's stderr. */
 export const OVERVIEW_TAIL = { bytes: 4096, lines: 20 };
 const CACHE_SIZE = 1000;
-
-export function archivePath(stateDir: string, namespace: string, batch: string, job: string): string {
-  return safeJoin(stateDir, 'archive', namespace, batch, `${job}.tar.gz`);
-}
 
 /**
  * The last `maxBytes` of one member of a .tar.gz, as text, or null when the archive or the

@@ -4,6 +4,10 @@
 // every namespace; a user only the namespaces they own — other users' jobs on a node are
 // only counted, never named. This is the payload of every push (events.ts) as well.
 import type { JobState, NodeState } from '../../shared/protocol/common.js';
+import type { StatusBatch } from '../../shared/protocol/api.js';
+import { batchState } from '../api/status.js';
+import { nodeState } from '../api/nodes.js';
+import { snapshotNode } from '../snapshot.js';
 import type { Principal } from '../tokens.js';
 import type { Store } from '../store.js';
 
@@ -55,7 +59,7 @@ export interface BatchView {
   namespace: string;
   name: string;
   owner: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  state: StatusBatch['state'];
   created: number;
   total: number;
   counts: Counts;
@@ -111,20 +115,12 @@ interface BatchRow {
   created: number;
 }
 
-export function batchState(c: Counts): BatchView['state'] {
-  const started = c.assigned + c.running + c.paused;
-  const ended = c.done + c.failed + c.cancelled;
-  if (started > 0) return 'running';
-  if (c.queued > 0) return ended > 0 ? 'running' : 'queued';
-  if (c.failed > 0) return 'failed';
-  if (c.cancelled > 0 && c.done === 0) return 'cancelled';
-  return 'done';
-}
-
 export class ViewBuilder {
   constructor(
     private readonly store: Store,
     private readonly tails: TailSource,
+    /** nodes with a live session; the others show as lost */
+    private readonly connected: () => ReadonlySet<string>,
   ) {}
 
   /** The overview, plus one batch when `batch` names one. */
@@ -146,36 +142,27 @@ export class ViewBuilder {
   }
 
   private nodes(visible: Visibility): NodeView[] {
-    const held = this.store.stmt<{ cpus: number; memory: number | null; gpus: string; attempt: number; job: string; namespace: string; batch: string }>(
-      `SELECT a.cpus, a.memory, a.gpus, a.number AS attempt, j.name AS job, b.namespace, b.name AS batch
+    const connected = this.connected();
+    const running = this.store.stmt<RunningJob>(
+      `SELECT b.namespace, b.name AS batch, j.name AS job, a.number AS attempt
          FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b ON b.id = j.batch_id
         WHERE a.node = ? AND a.state IN ('assigned', 'running')
         ORDER BY a.id`,
     );
     return this.store.nodes().map((row) => {
-      const resources = JSON.parse(row.resources) as NodeView['resources'];
-      const used = { cpus: 0, memory: 0, gpus: 0 };
-      const running: RunningJob[] = [];
-      let hiddenRunning = 0;
-      for (const a of held.all(row.name)) {
-        used.cpus += a.cpus;
-        used.memory += a.memory ?? 0;
-        used.gpus += (JSON.parse(a.gpus) as number[]).length;
-        if (!canSee(visible, a.namespace)) hiddenRunning++;
-        else running.push({ namespace: a.namespace, batch: a.batch, job: a.job, attempt: a.attempt });
-      }
-      const jobs = running.length + hiddenRunning;
-      const state: NodeState =
-        row.state === 'lost' ? 'lost' : row.paused ? 'paused' : row.draining ? 'draining' : jobs > 0 ? 'busy' : 'idle';
+      // what the scheduler counts as held, so the page and placement agree
+      const held = snapshotNode(this.store, row, connected.has(row.name));
+      const jobs = running.all(row.name);
+      const mine = jobs.filter((j) => canSee(visible, j.namespace));
       return {
         name: row.name,
-        state,
-        capabilities: JSON.parse(row.capabilities) as string[],
-        resources: { cpus: resources.cpus, memory: resources.memory, gpus: resources.gpus },
-        used,
+        state: nodeState(row, connected.has(row.name), jobs.length),
+        capabilities: [...held.capabilities],
+        resources: { cpus: held.total.cpus, memory: held.total.memory, gpus: held.total.gpus },
+        used: { cpus: held.used.cpus, memory: held.used.memory, gpus: held.used.gpus.length },
         maxJobs: row.max_jobs,
-        running,
-        hiddenRunning,
+        running: mine,
+        hiddenRunning: jobs.length - mine.length,
         lastSeen: row.last_seen,
       };
     });

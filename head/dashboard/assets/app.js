@@ -107,12 +107,17 @@ function exitText(f) {
   return 'no exit code';
 }
 
+/** The head's error, unless it only repeats the exit code shown beside it. */
+function extraError(j) {
+  return j.error && j.error !== `exited with code ${j.exitCode}` && j.error !== exitText(j) ? j.error : null;
+}
+
 function failureItem(b, f) {
   const key = `${b.namespace}/${b.name}/${f.job}`;
   const details = h(
     'details',
     { class: 'failure', open: openDetails.has(key), ontoggle: (e) => (e.target.open ? openDetails.add(key) : openDetails.delete(key)) },
-    h('summary', {}, h('span', { class: 'job' }, f.job), ' ', h('span', { class: 'error' }, exitText(f)), h('span', { class: 'muted' }, f.node ? ` on ${f.node}` : '', f.attempt ? ` · attempt ${f.attempt}` : ''), f.error ? h('span', {}, ` — ${f.error}`) : null),
+    h('summary', {}, h('span', { class: 'job' }, f.job), ' ', h('span', { class: 'error' }, exitText(f)), h('span', { class: 'muted' }, f.node ? ` on ${f.node}` : '', f.attempt ? ` · attempt ${f.attempt}` : ''), extraError(f) ? h('span', {}, ` — ${f.error}`) : null),
   );
   if (f.stderrTail === undefined) details.append(h('p', { class: 'muted' }, 'reading stderr…'));
   else if (f.stderrTail === null || f.stderrTail === '') details.append(h('p', { class: 'muted' }, f.stderrTail === '' ? 'stderr was empty' : 'no stderr archived'));
@@ -244,7 +249,7 @@ const batchPage = {
         h('td', { class: 'num' }, j.state === 'failed' || j.state === 'done' ? exitText(j) : ''),
         h('td', { class: 'num hide-narrow' }, time(j.started)),
         h('td', { class: 'num' }, j.started && j.ended ? duration(j.ended - j.started) : ''),
-        h('td', {}, j.error ? h('span', { class: 'error' }, j.error) : null, toggle)));
+        h('td', {}, extraError(j) ? h('span', { class: 'error' }, j.error) : null, toggle)));
       if (openDetails.has(key)) {
         const text = stderrText.get(key);
         rows.push(h('tr', { class: 'stderr-row' }, h('td', { colspan: 8 }, text === undefined ? h('span', { class: 'muted' }, 'loading…') : h('pre', { class: 'stderr' }, text))));

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from 'tar';
-import { archivePath } from '../../../head/dashboard/tails.js';
+import { archivePath } from '../../../head/archive.js';
 import type { JobState } from '../../../shared/protocol/common.js';
 import type { Store } from '../../../head/store.js';
 
