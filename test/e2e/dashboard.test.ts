@@ -207,4 +207,14 @@ describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
     await screenshot(p, 'cluster-batch-page');
     assert.deepEqual(errors, []);
   });
+
+  it('lets the logged-in browser read the API with its cookie, and nothing more', async () => {
+    const p = await overviewAs('alice');
+    const status = await p.context().request.get(`${httpUrl()}/v1/status`);
+    assert.equal(status.status(), 200);
+    const batches = (await status.json()) as { namespace: string; batch_name: string }[];
+    assert.deepEqual(batches.map((b) => `${b.namespace}/${b.batch_name}`), ['cylinder/sweep']);
+    const retry = await p.context().request.post(`${httpUrl()}/v1/batches/cylinder/sweep/retry`);
+    assert.equal(retry.status(), 401, 'a cookie never stands for the token on a request that changes state');
+  });
 });
