@@ -191,10 +191,10 @@ export class ViewBuilder {
   }
 
   private summary(b: BatchRow): BatchView {
-    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Counts;
-    for (const r of this.store.stmt<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state').all(b.id)) {
-      counts[r.state] = r.n;
-    }
+    // one count per state: each walks the covering index jobs_queue (state, batch_id, ...)
+    // without touching the table, several times faster than a GROUP BY over the batch's rows
+    const count = this.store.stmt<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE state = ? AND batch_id = ?');
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, count.get(s, b.id)!.n])) as Counts;
     const total = JOB_STATES.reduce((sum, s) => sum + counts[s], 0);
     const failures = counts.failed === 0 ? [] : this.failures(b);
     return { namespace: b.namespace, name: b.name, owner: b.owner, state: batchState(counts), created: b.created, total, counts, failures };
