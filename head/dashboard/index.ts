@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { isSafeName } from '../../shared/paths.js';
+import { JobState } from '../../shared/protocol/common.js';
 import type { Logger } from '../../shared/log.js';
 import type { Store } from '../store.js';
 import type { Principal } from '../tokens.js';
@@ -23,7 +24,7 @@ import { handOffPage, loginPage, sendHtml, sendJsonError, sendText } from './pag
 import { callerOf, clearedCookie, isTls, principalOfToken, sameOrigin, sessionCookie, type Caller } from './session.js';
 import { archivePath } from '../archive.js';
 import { readMemberTail, STDERR_MEMBER, TailCache } from './tails.js';
-import { JOB_STATES, MAX_JOBS, ViewBuilder } from './view.js';
+import { MAX_JOBS, ViewBuilder } from './view.js';
 
 const STDERR_PAGE_BYTES = 64 * 1024;
 const MAX_FORM_BYTES = 4096;
@@ -43,7 +44,7 @@ const EventsQuery = z
   .object({
     namespace: z.string().refine(isSafeName).optional(),
     batch: z.string().refine(isSafeName).optional(),
-    state: z.union([z.enum(JOB_STATES as [string, ...string[]]), z.literal('')]).optional(),
+    state: z.union([JobState, z.literal('')]).optional(),
     q: z.string().max(128).optional(),
     limit: z.coerce.number().int().min(1).max(MAX_JOBS).optional(),
   })
@@ -177,7 +178,7 @@ export class Dashboard {
     const q = query.data;
     const wants: StreamWants | undefined =
       q.namespace && q.batch
-        ? { namespace: q.namespace, name: q.batch, filter: { state: (q.state || null) as StreamWants['filter']['state'], text: q.q ?? '', limit: q.limit ?? MAX_JOBS } }
+        ? { namespace: q.namespace, name: q.batch, filter: { state: q.state || null, text: q.q ?? '', limit: q.limit ?? MAX_JOBS } }
         : undefined;
     this.hub.open(req, res, caller.token, caller.principal, wants);
   }

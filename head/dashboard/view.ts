@@ -3,7 +3,7 @@
 // when the page shows one batch, that batch's jobs through the page's filter. An admin sees
 // every namespace; a user only the namespaces they own — other users' jobs on a node are
 // only counted, never named. This is the payload of every push (events.ts) as well.
-import type { JobState, NodeState } from '../../shared/protocol/common.js';
+import { JobState, type NodeState } from '../../shared/protocol/common.js';
 import type { StatusBatch } from '../../shared/protocol/api.js';
 import { batchState } from '../api/status.js';
 import { nodeState } from '../api/nodes.js';
@@ -11,7 +11,7 @@ import { snapshotNode } from '../snapshot.js';
 import type { Principal } from '../tokens.js';
 import type { Store } from '../store.js';
 
-export const JOB_STATES: readonly JobState[] = ['queued', 'assigned', 'running', 'paused', 'done', 'failed', 'cancelled'];
+const JOB_STATES = JobState.options;
 export type Counts = Record<JobState, number>;
 
 /** Batches on the overview, newest first; older ones are counted. */
@@ -203,8 +203,8 @@ export class ViewBuilder {
   /** The latest failures of a batch, each with the tail of its stderr. */
   private failures(b: BatchRow): FailureView[] {
     const rows = this.store
-      .stmt<{ job: string; node: string | null; exit_code: number | null; error: string | null; attempt_id: number | null; attempt: number | null; signal: string | null; attempt_count: number }>(
-        `SELECT j.name AS job, j.node, j.exit_code, j.error, j.current_attempt AS attempt_id, a.number AS attempt, a.signal, j.attempt_count
+      .stmt<{ job: string; node: string | null; exit_code: number | null; error: string | null; attempt_id: number | null; attempt: number | null; attempt_state: string | null; signal: string | null; attempt_count: number }>(
+        `SELECT j.name AS job, j.node, j.exit_code, j.error, j.current_attempt AS attempt_id, a.number AS attempt, a.state AS attempt_state, a.signal, j.attempt_count
            FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
           WHERE j.state = 'failed' AND j.batch_id = ?
           ORDER BY COALESCE(a.ended, 0) DESC, j.id DESC LIMIT ?`,
@@ -217,7 +217,9 @@ export class ViewBuilder {
       exitCode: r.exit_code,
       signal: r.signal,
       error: r.error,
-      stderrTail: r.attempt_id === null ? null : this.tails.tail(r.attempt_id, b.namespace, b.name, r.job),
+      // only an attempt whose own result was archived has its stderr there (an older
+      // attempt's archive may still lie at the same path)
+      stderrTail: r.attempt_id !== null && r.attempt_state === 'archived' ? this.tails.tail(r.attempt_id, b.namespace, b.name, r.job) : null,
     }));
   }
 

@@ -44,8 +44,11 @@ describe('dashboard view', () => {
         { name: 'b_1', state: 'running', node: 'ws2' },
         { name: 'b%2', state: 'queued' },
         { name: 'failed_before_start', state: 'failed', error: 'input params.json missing on the head' },
+        { name: 'lost_thrice', state: 'failed', node: 'ws2', attempt: 3, error: 'lost its node 3 times' },
       ],
     });
+    // its third attempt was lost, not archived: whatever archive lies on disk is an older one's
+    store.tx(() => store.stmt(`UPDATE attempts SET state = 'lost' WHERE number = 3`).run());
     seedBatch(store, { namespace: 'secret_ns', owner: 'bob', name: 'bobs_batch', jobs: [{ name: 'x', state: 'running', node: 'ws1', cpus: 3 }] });
   });
   after(() => {
@@ -87,8 +90,8 @@ describe('dashboard view', () => {
   it('counts every job of a batch in exactly one state, and lists failures with exit code and stderr', () => {
     tailsAsked.length = 0;
     const b = new ViewBuilder(store, tails, online).build(alice).batches[0]!;
-    assert.equal(b.total, 6);
-    assert.deepEqual(b.counts, { queued: 1, assigned: 0, running: 2, paused: 0, done: 1, failed: 2, cancelled: 0 });
+    assert.equal(b.total, 7);
+    assert.deepEqual(b.counts, { queued: 1, assigned: 0, running: 2, paused: 0, done: 1, failed: 3, cancelled: 0 });
     assert.equal(b.state, 'running');
     const byJob = Object.fromEntries(b.failures.map((f) => [f.job, f]));
     assert.equal(byJob.a_2!.exitCode, 3);
@@ -97,14 +100,16 @@ describe('dashboard view', () => {
     // a job that never started has no archive to read: its error says why
     assert.equal(byJob.failed_before_start!.error, 'input params.json missing on the head');
     assert.equal(byJob.failed_before_start!.stderrTail, null);
+    assert.equal(byJob.lost_thrice!.stderrTail, null);
+    assert.equal(byJob.lost_thrice!.attempt, 3);
     assert.equal(tailsAsked.length, 1);
   });
 
   it('filters one batch\'s jobs by state and by a name substring taken literally', () => {
     const v = new ViewBuilder(store, tails, online);
     const failed = v.build(alice, { namespace: 'cfd', name: 'sweep', filter: { ...all, state: 'failed' } }).batch!;
-    assert.deepEqual(failed.jobs.map((j) => j.name), ['a_2', 'failed_before_start']);
-    assert.equal(failed.matching, 2);
+    assert.deepEqual(failed.jobs.map((j) => j.name), ['a_2', 'failed_before_start', 'lost_thrice']);
+    assert.equal(failed.matching, 3);
     // `_` and `%` are not wildcards: "a_" matches a_1.. but not "failed_before_start"'s "d_b"
     const a = v.build(alice, { namespace: 'cfd', name: 'sweep', filter: { ...all, text: 'A_' } }).batch!;
     assert.deepEqual(a.jobs.map((j) => j.name), ['a_1', 'a_2', 'a_3']);
@@ -112,7 +117,7 @@ describe('dashboard view', () => {
     assert.deepEqual(pct.jobs.map((j) => j.name), ['b%2']);
     const limited = v.build(alice, { namespace: 'cfd', name: 'sweep', filter: { ...all, limit: 2 } }).batch!;
     assert.equal(limited.jobs.length, 2);
-    assert.equal(limited.matching, 6);
+    assert.equal(limited.matching, 7);
   });
 
   it('gives no batch detail for a namespace the viewer does not own', () => {
