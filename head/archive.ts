@@ -7,7 +7,7 @@
 // link leaving the tree, or a device refuses the whole archive. The rename into place, the
 // folder fsync and the one transaction that indexes the members and ends the job run in one
 // synchronous stretch after the last staleness check, so no other event can slip between.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -121,15 +121,15 @@ function collect(stream: tar.ReadEntry): Promise<string> {
 
 export type AcceptOutcome =
   | { status: 200; state: 'done' | 'failed'; members: number; path: string }
-  | { status: 403 | 404 | 409 | 422; error: string };
+  | { status: 400 | 403 | 409; error: string };
 
 /**
  * Takes a node's upload of an attempt's result. 409 when the attempt is stale (nothing is
- * written), 422 when the archive is unusable (the job fails; the node should not retry).
+ * written), 400 when the archive is unusable (the job fails; the node must not retry).
  */
 export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable): Promise<AcceptOutcome> {
   const attempt = store.attempt(attemptId);
-  if (!attempt) return { status: 404, error: `no attempt ${attemptId}` };
+  if (!attempt) return { status: 409, error: `attempt ${attemptId} is unknown to this head; discard this result` };
   if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
   if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
@@ -150,7 +150,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
       store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, cur.job.id);
     });
     await discard(received.tmp);
-    return { status: 422, error };
+    return { status: 400, error };
   }
 
   const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);
@@ -192,26 +192,49 @@ function fsyncDirSync(dir: string): void {
 }
 
 /**
- * Streams one member of an archive into `out` (not ended). Resolves with whether the member
- * was found. Memory stays flat: the archive is read as a stream and only that member copied.
+ * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
+ * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry.
  */
-export async function copyMember(file: string, member: string, out: Writable): Promise<boolean> {
+export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
+    const input = createReadStream(file);
+    input.on('error', reject);
+    parser.on('error', reject);
+    parser.on('end', () => resolve());
+    input.pipe(parser);
+  });
+}
+
+/**
+ * Streams one member of an archive into `out` (not ended), skipping its first `skip` bytes.
+ * Resolves with whether the member was found. Memory stays flat.
+ */
+export async function copyMember(file: string, member: string, out: Writable, skip = 0): Promise<boolean> {
   let found = false;
-  await tar.t({
-    file,
-    onReadEntry: (entry) => {
-      if (found || memberPath(entry.path) !== member || entry.type !== 'File') {
-        entry.resume();
+  await readArchive(file, (entry) => {
+    if (found || memberPath(entry.path) !== member || entry.type !== 'File') {
+      entry.resume();
+      return;
+    }
+    found = true;
+    let toSkip = skip;
+    if (toSkip === 0) {
+      entry.pipe(out, { end: false });
+      return;
+    }
+    entry.on('data', (chunk: Buffer) => {
+      if (toSkip >= chunk.length) {
+        toSkip -= chunk.length;
         return;
       }
-      found = true;
-      entry.on('data', (chunk: Buffer) => {
-        if (!out.write(chunk)) {
-          entry.pause();
-          out.once('drain', () => entry.resume());
-        }
-      });
-    },
+      const rest = chunk.subarray(toSkip);
+      toSkip = 0;
+      if (!out.write(rest)) {
+        entry.pause();
+        out.once('drain', () => entry.resume());
+      }
+    });
   });
   return found;
 }

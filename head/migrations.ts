@@ -124,4 +124,11 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'index of attempts whose process may still run',
+    // `ended IS NULL` is exactly the attempts that hold resources on their node (assigned,
+    // running, or cancelled and not yet reported gone); a node's history is never scanned
+    sql: `CREATE INDEX attempts_open ON attempts (node) WHERE ended IS NULL;`,
+  },
 ];

@@ -34,7 +34,7 @@ export function snapshotNode(store: Store, row: NodeRow, connected: boolean): Sn
   const held = store
     .stmt<HeldRow>(
       `SELECT SUM(cpus) AS cpus, SUM(COALESCE(memory, 0)) AS memory, COUNT(*) AS jobs, json_group_array(json(gpus)) AS gpus
-       FROM attempts WHERE node = ? AND (state IN ('assigned', 'running') OR (state = 'cancelled' AND ended IS NULL))`,
+       FROM attempts WHERE node = ? AND ended IS NULL`,
     )
     .get(row.name)!;
   const gpus = (JSON.parse(held.gpus ?? '[]') as number[][]).flat();

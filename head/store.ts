@@ -17,8 +17,6 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 export const DB_FILE = 'distribute.db';
 
 export type AttemptState = 'assigned' | 'running' | 'finished' | 'archived' | 'lost' | 'refused' | 'cancelled';
-/** Attempts whose process may still run on its node (a cancelled one until the node says it ended). */
-export const LIVE_ATTEMPT_STATES: readonly AttemptState[] = ['assigned', 'running', 'finished'];
 
 /** What the head keeps of a batch (batches.spec). */
 export interface BatchRecord {
@@ -195,11 +193,15 @@ export class Store {
     return this.stmt<InputRow>('SELECT * FROM inputs WHERE hash = ?').get(hash);
   }
 
-  /** Attempts on a node whose process may still run there. */
+  /**
+   * Attempts a node holds: those whose process may still run there (`ended IS NULL`: assigned,
+   * running, or cancelled until the node says it ended) and finished ones awaiting their result.
+   */
   liveAttemptsOn(node: string): AttemptRow[] {
     return this.stmt<AttemptRow>(
-      `SELECT * FROM attempts WHERE node = ? AND (state IN ('assigned', 'running', 'finished') OR (state = 'cancelled' AND ended IS NULL)) ORDER BY id`,
-    ).all(node);
+      `SELECT * FROM attempts WHERE node = ? AND ended IS NULL
+       UNION ALL SELECT * FROM attempts WHERE node = ? AND state = 'finished' ORDER BY id`,
+    ).all(node, node);
   }
 }
 

@@ -2,6 +2,9 @@
 // and a raw WebSocket node that speaks the real protocol, for the head's tests.
 import WebSocket from 'ws';
 import { Writable } from 'node:stream';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tar from 'tar';
 import { startHead, type RunningHead } from '../../head/daemon.js';
 import { openStore, type Store } from '../../head/store.js';
 import { createToken } from '../../head/tokens.js';
@@ -103,11 +106,15 @@ export class TestNode {
   private waiters: { pred: (m: HeadMessage) => boolean; resolve: (m: HeadMessage) => void }[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** answers some messages itself (as a daemon answers read_log); others go to the inbox */
+  answer: ((m: HeadMessage) => NodeMessage | null) | null = null;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       const d = decode(HeadMessage, data);
       if (!d.ok) throw new Error(`the head sent an invalid frame: ${JSON.stringify(d.error)}`);
+      const reply = this.answer?.(d.value);
+      if (reply) return this.send(reply);
       const i = this.waiters.findIndex((w) => w.pred(d.value));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(d.value);
       else this.inbox.push(d.value);
@@ -217,3 +224,31 @@ export function shellBatch(namespace: string, name: string, jobs: { name: string
     })),
   };
 }
+
+/** A result archive as a node packs it: distribute_save content at the top, plus _distribute/. */
+export async function resultArchive(o: { exitCode?: number; stdout?: string; files?: Record<string, string>; raw?: (dir: string) => void } = {}): Promise<Buffer> {
+  const { dir, cleanup } = tempDir('distribute-result-');
+  try {
+    mkdirSync(join(dir, '_distribute'));
+    writeFileSync(join(dir, '_distribute', 'stdout.log'), o.stdout ?? 'hello from the job\n');
+    writeFileSync(join(dir, '_distribute', 'stderr.log'), '');
+    writeFileSync(join(dir, '_distribute', 'result.json'), JSON.stringify({ exit_code: o.exitCode ?? 0, signal: null, timed_out: false, cancelled: false }));
+    for (const [p, text] of Object.entries(o.files ?? { 'out.txt': 'result\n' })) {
+      mkdirSync(join(dir, p, '..'), { recursive: true });
+      writeFileSync(join(dir, p), text);
+    }
+    o.raw?.(dir);
+    const file = join(dir, '..', `${dir.split('/').pop()}.tar.gz`);
+    await tar.c({ gzip: true, file, cwd: dir }, readdirSync(dir));
+    return readFileSync(file);
+  } finally {
+    cleanup();
+  }
+}
+
+/** PUTs a result archive as a node does; `base` is the head's http URL. */
+export async function putResult(base: string, token: string, attempt: number, body: Buffer) {
+  const res = await fetch(`${base}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
+  return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
+}
+

@@ -1,37 +1,9 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tar from 'tar';
 import { queueBatch } from '../../head/queue.js';
-import { hello, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
-import { tempDir } from '../helpers/cli.js';
-
-/** A result archive as a node packs it: distribute_save content at the top, plus _distribute/. */
-async function resultArchive(o: { exitCode?: number; files?: Record<string, string>; raw?: (dir: string) => void } = {}): Promise<Buffer> {
-  const { dir, cleanup } = tempDir('distribute-result-');
-  try {
-    mkdirSync(join(dir, '_distribute'));
-    writeFileSync(join(dir, '_distribute', 'stdout.log'), 'hello from the job\n');
-    writeFileSync(join(dir, '_distribute', 'stderr.log'), '');
-    writeFileSync(join(dir, '_distribute', 'result.json'), JSON.stringify({ exit_code: o.exitCode ?? 0, signal: null, timed_out: false, cancelled: false }));
-    for (const [p, text] of Object.entries(o.files ?? { 'out.txt': 'result\n' })) {
-      mkdirSync(join(dir, p, '..'), { recursive: true });
-      writeFileSync(join(dir, p), text);
-    }
-    o.raw?.(dir);
-    const file = join(dir, '..', `${dir.split('/').pop()}.tar.gz`);
-    await tar.c({ gzip: true, file, cwd: dir }, readdirSync(dir));
-    return readFileSync(file);
-  } finally {
-    cleanup();
-  }
-}
-
-async function putResult(t: TestHead, token: string, attempt: number, body: Buffer) {
-  const res = await fetch(`${t.head.httpUrl}/v1/results/${attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body });
-  return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
-}
+import { hello, putResult, resultArchive, shellBatch, startTestHead, TestNode, until, type TestHead } from './harness.js';
 
 function jobRow(t: TestHead, name: string) {
   return t.store.db.prepare('SELECT * FROM jobs WHERE name = ?').get(name) as { state: string; attempt_count: number; exit_code: number | null; error: string | null; node: string | null; id: number };
@@ -76,7 +48,7 @@ describe('head: node sessions, placement and results', () => {
     await until(() => t.store.attempt(assign.attempt)?.state === 'finished', 'attempt finished');
     assert.equal(jobRow(t, 'j1').state, 'running', 'done only once the result is on disk');
 
-    const put = await putResult(t, gpuTok, assign.attempt, await resultArchive({ files: { 'out.txt': 'result\n', 'sub/deep.dat': 'x'.repeat(1000) } }));
+    const put = await putResult(t.head.httpUrl, gpuTok, assign.attempt, await resultArchive({ files: { 'out.txt': 'result\n', 'sub/deep.dat': 'x'.repeat(1000) } }));
     assert.equal(put.status, 200, JSON.stringify(put.json));
     assert.equal(put.json.state, 'done');
     const file = join(t.stateDir, 'archive', 'lab', 'b1', 'j1.tar.gz');
@@ -96,7 +68,7 @@ describe('head: node sessions, placement and results', () => {
     assert.deepEqual(readdirSync(join(t.stateDir, 'archive', '.tmp')), [], 'no temp file left');
 
     // the same upload again is stale: 409, nothing rewritten
-    const again = await putResult(t, gpuTok, assign.attempt, await resultArchive({ exitCode: 3 }));
+    const again = await putResult(t.head.httpUrl, gpuTok, assign.attempt, await resultArchive({ exitCode: 3 }));
     assert.equal(again.status, 409);
     assert.equal(jobRow(t, 'j1').exit_code, 0);
   });
@@ -109,11 +81,12 @@ describe('head: node sessions, placement and results', () => {
     const { node } = await TestNode.join(t.head.url, tok, hello('n1'));
     open.push(node);
     const a = await node.next('assign');
-    assert.equal((await putResult(t, other, a.attempt, await resultArchive())).status, 403);
+    assert.equal((await putResult(t.head.httpUrl, other, a.attempt, await resultArchive())).status, 403);
+    assert.equal((await putResult(t.head.httpUrl, tok, 999_999, await resultArchive())).status, 409, 'an unknown attempt is stale');
     const user = t.user('alice');
     const asUser = await fetch(`${t.head.httpUrl}/v1/results/${a.attempt}`, { method: 'PUT', headers: { authorization: `Bearer ${user}` }, body: 'x' });
     assert.equal(asUser.status, 403);
-    const put = await putResult(t, tok, a.attempt, await resultArchive({ exitCode: 2 }));
+    const put = await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ exitCode: 2 }));
     assert.equal(put.status, 200);
     assert.equal(put.json.state, 'failed');
     const j = jobRow(t, 'bad');
@@ -131,8 +104,8 @@ describe('head: node sessions, placement and results', () => {
     const a = await node.next('assign');
     const { symlinkSync } = await import('node:fs');
     const body = await resultArchive({ raw: (dir) => symlinkSync('../../../etc/passwd', join(dir, 'escape')) });
-    const put = await putResult(t, tok, a.attempt, body);
-    assert.equal(put.status, 422);
+    const put = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(put.status, 400);
     assert.match(put.json.error!, /escape.*outside the archive/);
     assert.equal(jobRow(t, 'evil').state, 'failed');
     assert.equal(existsSync(join(t.stateDir, 'archive', 'lab', 'b', 'evil.tar.gz')), false);
@@ -187,7 +160,7 @@ describe('head: node sessions, placement and results', () => {
     assert.ok(t.logs.some((l) => l.event === 'node_lost' && l.node === 'a'));
     assert.equal(t.store.attempt(first.attempt)!.state, 'lost');
     // a's late result is stale
-    assert.equal((await putResult(t, tokA, first.attempt, await resultArchive())).status, 409);
+    assert.equal((await putResult(t.head.httpUrl, tokA, first.attempt, await resultArchive())).status, 409);
     // b goes silent too: second loss = max_attempts → failed
     b.silence();
     await until(() => jobRow(t, 'j').state === 'failed', 'job failed after two losses', 3000);
@@ -253,7 +226,7 @@ describe('head: node sessions, placement and results', () => {
     node.send({ type: 'finished', attempt: a.attempt, exitCode: null, signal: 'SIGTERM', timedOut: false, cancelled: true, error: null });
     const next = await node.next('assign');
     assert.equal(next.job.name, 'next');
-    assert.equal((await putResult(t, tok, a.attempt, await resultArchive())).status, 409, 'a cancelled attempt\'s result is stale');
+    assert.equal((await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive())).status, 409, 'a cancelled attempt\'s result is stale');
   });
 
   it('retry requeues failed jobs as a new attempt', async () => {
@@ -264,12 +237,78 @@ describe('head: node sessions, placement and results', () => {
     const { node } = await TestNode.join(t.head.url, tok, hello('n'));
     open.push(node);
     const a = await node.next('assign');
-    assert.equal((await putResult(t, tok, a.attempt, await resultArchive({ exitCode: 1 }))).status, 200);
+    assert.equal((await putResult(t.head.httpUrl, tok, a.attempt, await resultArchive({ exitCode: 1 }))).status, 200);
     assert.deepEqual((await t.http('POST', '/v1/batches/lab/b/retry', alice)).json, { requeued: 1 });
     const again = await node.next('assign');
     assert.equal(again.attemptNumber, 2);
-    const put = await putResult(t, tok, again.attempt, await resultArchive({ exitCode: 0 }));
+    const put = await putResult(t.head.httpUrl, tok, again.attempt, await resultArchive({ exitCode: 0 }));
     assert.equal(put.json.state, 'done');
+    assert.equal(jobRow(t, 'j').state, 'done');
+  });
+
+  it('pauses the jobs of a paused node, places nothing there, and places again on resume', async () => {
+    t = await startTestHead();
+    const tok = t.nodeToken('desk');
+    queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'first', cpus: 2 }, { name: 'second', cpus: 2 }]));
+    const { node } = await TestNode.join(t.head.url, tok, hello('desk'));
+    open.push(node);
+    const a = await node.next('assign');
+    node.send({ type: 'started', attempt: a.attempt, pid: 5 });
+    const b = await node.next('assign');
+    node.send({ type: 'paused', paused: true, by: 'someone at the desk', until: null });
+    await until(() => jobRow(t, 'first').state === 'paused', 'job paused');
+    assert.equal(jobRow(t, 'second').state, 'assigned', 'not started yet: nothing to pause');
+    queueBatch(t.store, shellBatch('lab', 'c', [{ name: 'third' }]));
+    node.send({ type: 'finished', attempt: b.attempt, exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null });
+    await assert.rejects(node.next('assign', () => true, 300), /no assign/, 'a paused node gets no work');
+    node.send({ type: 'paused', paused: false, by: null, until: null });
+    assert.equal((await node.next('assign')).job.name, 'third');
+    assert.equal(jobRow(t, 'first').state, 'running');
+  });
+
+  it('moves a job whose build failed to another node, and fails the batch once every capable node failed it', async () => {
+    t = await startTestHead();
+    const tokA = t.nodeToken('a');
+    const tokB = t.nodeToken('b');
+    const batchId = (queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'j', cpus: 4 }, { name: 'k', cpus: 4 }])) as { batchId: number }).batchId;
+    // b is known and capable, but paused for now
+    const { node: b } = await TestNode.join(t.head.url, tokB, hello('b', { paused: true }));
+    open.push(b);
+    const { node: a } = await TestNode.join(t.head.url, tokA, hello('a'));
+    open.push(a);
+    const onA = await a.next('assign');
+    a.send({ type: 'build_failed', batchId, attempt: onA.attempt, log: 'make: *** [all] Error 1' });
+    await assert.rejects(a.next('assign', () => true, 300), /no assign/, 'not again on a');
+    assert.equal(jobRow(t, onA.job.name).state, 'queued');
+    b.send({ type: 'paused', paused: false, by: null, until: null });
+    const onB = await b.next('assign');
+    assert.equal(onB.job.name, onA.job.name);
+    b.send({ type: 'build_failed', batchId, attempt: onB.attempt, log: 'again' });
+    await until(() => jobRow(t, 'j').state === 'failed' && jobRow(t, 'k').state === 'failed', 'both jobs failed');
+    assert.match(jobRow(t, 'k').error!, /build failed on every capable node \(a, b\)/);
+  });
+
+  it('answers 500 and logs loudly when the archive cannot be written, then takes the retried upload', async () => {
+    t = await startTestHead();
+    const tok = t.nodeToken('n');
+    queueBatch(t.store, shellBatch('lab', 'b', [{ name: 'j' }]));
+    const { node } = await TestNode.join(t.head.url, tok, hello('n'));
+    open.push(node);
+    const a = await node.next('assign');
+    // the temp folder of the archive is in the way: writing fails like a broken disk would
+    const { rmSync, writeFileSync } = await import('node:fs');
+    const tmp = join(t.stateDir, 'archive', '.tmp');
+    rmSync(tmp, { recursive: true, force: true });
+    writeFileSync(tmp, 'not a folder');
+    const body = await resultArchive();
+    const failed = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(failed.status, 500);
+    assert.match(failed.json.error!, new RegExp(`could not store the result of attempt ${a.attempt}`));
+    assert.ok(t.logs.some((l) => l.event === 'result_write_failed' && (l as { level?: number }).level === 50));
+    assert.notEqual(jobRow(t, 'j').state, 'done');
+    rmSync(tmp);
+    const again = await putResult(t.head.httpUrl, tok, a.attempt, body);
+    assert.equal(again.status, 200);
     assert.equal(jobRow(t, 'j').state, 'done');
   });
 });
