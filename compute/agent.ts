@@ -42,6 +42,9 @@ export class ComputeAgent {
   private heartbeat: NodeJS.Timeout | null = null;
   private redial: NodeJS.Timeout | null = null;
   private lastHeard = 0;
+  private onRegistered!: () => void;
+  /** Resolves when the head first welcomes this node. */
+  readonly registered = new Promise<void>((r) => (this.onRegistered = r));
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ node: o.node });
@@ -156,6 +159,7 @@ export class ComputeAgent {
   private welcome(m: Extract<HeadMessage, { type: 'welcome' }>): void {
     this.welcomed = true;
     this.failures = 0;
+    this.onRegistered();
     this.log.info(
       { event: 'registered', head: this.o.head.ws, capabilities: this.o.capabilities, resources: this.o.resources, max_jobs: this.o.maxJobs, heartbeat_ms: m.heartbeatMs, drop: m.drop },
       'registered with the head',

@@ -238,8 +238,8 @@ export class ResultSpool {
       if (outcome.kind === 'stored') this.log.info({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
       else if (outcome.kind === 'stale') this.log.warn({ event: 'result_stale', attempt, reason: outcome.reason }, 'the head refused a stale result; discarded');
       else if (outcome.kind === 'refused') this.log.error({ event: 'result_refused', attempt, reason: outcome.reason }, 'the head refused the result archive; discarded');
-      this.forget(attempt);
       await this.remove(attempt, entry.workspace);
+      this.forget(attempt);
       return;
     }
     entry.failures++;
@@ -284,13 +284,14 @@ export class ResultSpool {
     return { kind: 'failed', reason: `${res.status} ${text.slice(0, 300)}` };
   }
 
+  /** Removes the workspace, then the spooled files: a spool entry outlives its workspace. */
   private async remove(attempt: number, workspace: string): Promise<void> {
-    await rm(this.archivePath(attempt), { force: true });
-    await rm(this.sidecarPath(attempt), { force: true });
     if (workspace) {
       await rm(workspace, { recursive: true, force: true });
       // the job's folder, once its last attempt is gone
       await rmdir(dirname(workspace)).catch(() => {});
     }
+    await rm(this.archivePath(attempt), { force: true });
+    await rm(this.sidecarPath(attempt), { force: true });
   }
 }

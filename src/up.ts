@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ComputeConfig, HeadConfig, DEFAULT_PORT, userConfigPath } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { startHead, type RunningHead } from '../head/daemon.js';
@@ -88,19 +88,26 @@ export async function up(opts: UpOptions): Promise<Up> {
     throw err;
   }
 
+  // the welcome comes at once from a head in this process; say more than that only if it does not
+  const welcomed = await Promise.race([compute.agent.registered.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
   const configFile = opts.userConfig ?? userConfigPath();
   let configNote: string;
-  if (!existsSync(configFile)) {
+  const existing = existsSync(configFile) ? (parse(await readFile(configFile, 'utf8')) as { head?: unknown; token?: unknown } | null) : null;
+  if (!existing) {
     await mkdir(dirname(configFile), { recursive: true });
     await writeSecret(configFile, stringify({ head: head.url, token: tokens.user }));
     configNote = `wrote ${configFile} (head ${head.url}, your admin token)`;
+  } else if (existing.token === tokens.user) {
+    // written by an earlier `up` of this state dir: follow the head if its port changed
+    if (existing.head !== head.url) await writeSecret(configFile, stringify({ ...existing, head: head.url }));
+    configNote = `${configFile} points at this head`;
   } else {
     configNote = `${configFile} exists and was left as it is; if it names another head, use\n  DISTRIBUTE_HEAD=${head.url} DISTRIBUTE_TOKEN=$(cat ${join(stateDir, 'user.token')}) distribute ...`;
   }
   say(
     [
       '',
-      `distribute is up: head on ${head.url}, compute node "${node}" offering ${compute.capabilities.join(', ')}`,
+      `distribute is up: head on ${head.url}, compute node "${node}" offering ${compute.capabilities.join(', ')}${welcomed ? '' : ' (not yet registered: see the log)'}`,
       `state in ${stateDir}${tokens.created ? ' (tokens created)' : ''}`,
       configNote,
       '',

@@ -5,7 +5,7 @@ import { formatBytes } from '../../shared/spec/units.js';
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -23,8 +23,8 @@ export function formatStatus(batches: StatusBatch[], opts: { jobs: boolean }): s
     parts.push(
       `\n${b.namespace}/${b.batch_name}\n` +
         table(
-          ['JOB', 'STATE', 'NODE', 'ATTEMPT', 'EXIT'],
-          b.jobs.map((j) => [j.name, j.state, j.node ?? '-', String(j.attempt), j.exit_code === null ? '-' : String(j.exit_code)]),
+          ['JOB', 'STATE', 'NODE', 'ATTEMPT', 'EXIT', 'WHY'],
+          b.jobs.map((j) => [j.name, j.state, j.node ?? '-', String(j.attempt), j.exit_code === null ? '-' : String(j.exit_code), j.error ?? j.waiting ?? '']),
         ),
     );
   }

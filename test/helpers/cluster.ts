@@ -208,10 +208,11 @@ export class TestCluster {
     this.url = String(listening.url);
   }
 
-  async startNode(n: NodeSpec): Promise<Daemon> {
+  /** Starts a compute daemon; with `token`, that one instead of a fresh node token, and no wait for registration. */
+  async startNode(n: NodeSpec, opts: { token?: string } = {}): Promise<Daemon> {
     const dir = join(this.root, `node-${n.name}`);
     mkdirSync(dir, { recursive: true });
-    const token = await this.createToken('node', n.name);
+    const token = opts.token ?? (await this.createToken('node', n.name));
     writeFileSync(join(dir, 'node.token'), token + '\n');
     const resources: Record<string, unknown> = { cpus: n.cpus ?? 1, gpus: n.gpus ?? 0 };
     if (n.memory) resources.memory = n.memory;
@@ -221,7 +222,7 @@ export class TestCluster {
     const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.nodes.set(n.name, d);
     this.workDirs.set(n.name, join(dir, 'work'));
-    await d.event('registered');
+    if (opts.token === undefined) await d.event('registered');
     return d;
   }
 

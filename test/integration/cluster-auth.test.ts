@@ -57,6 +57,17 @@ describe('cluster: nodes and tokens', () => {
     assert.equal(asNode.stderr, 'error: node gamma holds a node token; this request is for users\n');
   });
 
+  it('refuses a compute daemon with a wrong token or a user token, and says so in its log', async () => {
+    const wrong = await c.startNode({ name: 'intruder', capabilities: ['shell'] }, { token: 'made-up-token' });
+    const refused = await wrong.event('connect_refused');
+    assert.equal(refused.status, 401);
+    const user = await c.startNode({ name: 'userish', capabilities: ['shell'] }, { token: await c.user('alice') });
+    assert.equal((await user.event('connect_refused')).status, 403);
+    await Promise.all([wrong.stop('SIGKILL'), user.stop('SIGKILL')]);
+    const nodes = await c.json<NodeJson[]>(['nodes']);
+    assert.deepEqual(nodes.map((n) => n.name).sort(), ['alpha', 'beta']);
+  });
+
   it('says so when the head cannot be reached', async () => {
     const port = await closedPort();
     const r = await c.cli(['status', '--head', `ws://127.0.0.1:${port}`]);

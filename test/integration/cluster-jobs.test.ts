@@ -93,7 +93,8 @@ describe('cluster: kill, retry, logs', () => {
 
   it('logs --follow shows the lines of a running job as they are printed', async () => {
     const gate = join(dir, 'gate');
-    const file = batchFile('chatty', [['talker', `echo first line; while [ ! -e ${gate} ]; do sleep 0.05; done; echo second line; echo to stderr >&2`]]);
+    // the wait is bounded, so a failing test leaves no job behind
+    const file = batchFile('chatty', [['talker', `echo first line; i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo second line; echo to stderr >&2`]]);
     assert.equal((await c.cli(['add', file])).code, 0);
     await c.node('ws1').event('started', (l) => l.job === 'talker');
     const follow = spawnCli(['logs', 'chatty', 'talker', '--follow'], { env: c.env(await c.user('alice')), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,7 +104,13 @@ describe('cluster: kill, retry, logs', () => {
     follow.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<number | null>((r) => follow.on('exit', (code) => r(code)));
     // the first line arrives while the job still waits for the gate: it is live
-    await until(() => out.includes('first line\n'), 'the first line through logs --follow');
+    try {
+      await until(() => out.includes('first line\n'), 'the first line through logs --follow');
+    } catch (e) {
+      writeFileSync(gate, '');
+      follow.kill('SIGKILL');
+      throw new Error(`${(e as Error).message}; logs --follow said: ${err}`);
+    }
     assert.equal(existsSync(gate), false);
     assert.equal(out, 'first line\n');
     writeFileSync(gate, '');

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Daemon } from '../helpers/cluster.js';
@@ -15,6 +15,9 @@ describe('distribute up, then the README\'s commands', () => {
     up = new Daemon('up', spawnCli(['up', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
     up.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await up.event('registered');
+    // the banner follows the registration, on stderr
+    const deadline = Date.now() + 10_000;
+    while (!stderr.includes('Ctrl-C stops both') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });
   after(async () => {
     await up?.stop('SIGKILL');
@@ -45,5 +48,39 @@ describe('distribute up, then the README\'s commands', () => {
     assert.equal(readFileSync(join(save, 'shell_example', 'hello', 'hello.txt'), 'utf8'), 'hello from hello\n');
     assert.equal(readFileSync(join(save, 'shell_example', 'square_3_b', 'square.txt'), 'utf8'), 'b 9\n');
     assert.match(readFileSync(join(save, 'shell_example', 'cat_build', 'prepared.txt'), 'utf8'), /^prepared on /);
+  });
+
+  it('stops on SIGTERM and starts again with the same tokens, leaving the user config alone', async () => {
+    const configFile = join(tmp.dir, 'config', 'distribute', 'config.yaml');
+    const before = readFileSync(configFile, 'utf8');
+    const exited = new Promise<number | null>((r) => up.child.once('exit', (code) => r(code)));
+    up.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    let again = '';
+    up = new Daemon('up', spawnCli(['up', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    up.child.stderr!.on('data', (d: Buffer) => (again += d.toString()));
+    await up.event('registered');
+    const deadline = Date.now() + 10_000;
+    while (!again.includes('Ctrl-C stops both') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // the same token; the head URL follows the new port
+    const was = parse(before) as { head: string; token: string };
+    const now = parse(readFileSync(configFile, 'utf8')) as { head: string; token: string };
+    assert.equal(now.token, was.token);
+    assert.equal(now.head, String((await up.event('listening')).url));
+    assert.match(again, /config\.yaml points at this head/);
+    assert.doesNotMatch(again, /tokens created/);
+    // a config of someone else's making is left alone
+    writeFileSync(configFile, 'head: ws://elsewhere:8952\ntoken: theirs\n');
+    const exited2 = new Promise<number | null>((r) => up.child.once('exit', (code) => r(code)));
+    up.child.kill('SIGTERM');
+    assert.equal(await exited2, 0);
+    let third = '';
+    up = new Daemon('up', spawnCli(['up', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    up.child.stderr!.on('data', (d: Buffer) => (third += d.toString()));
+    await up.event('registered');
+    const deadline3 = Date.now() + 10_000;
+    while (!third.includes('Ctrl-C stops both') && Date.now() < deadline3) await new Promise((r) => setTimeout(r, 20));
+    assert.match(third, /config\.yaml exists and was left as it is/);
+    assert.equal(readFileSync(configFile, 'utf8'), 'head: ws://elsewhere:8952\ntoken: theirs\n');
   });
 });

@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatNodes, formatStatus } from '../../../src/remote/tables.js';
+
+const counts = { queued: 1, assigned: 0, running: 1, paused: 0, done: 2, failed: 1, cancelled: 0 };
+
+describe('tables', () => {
+  it('shows one line per batch, and its jobs with why they failed or wait when a batch is named', () => {
+    const batches = [
+      {
+        namespace: 'lab',
+        batch_name: 'sweep',
+        state: 'running' as const,
+        counts,
+        jobs: [
+          { name: 'a', state: 'done' as const, node: 'ws1', attempt: 1, exit_code: 0 },
+          { name: 'b', state: 'failed' as const, node: 'ws2', attempt: 3, exit_code: null, error: 'lost its node 3 times' },
+          { name: 'c', state: 'queued' as const, node: null, attempt: 0, exit_code: null, waiting: 'no node has 64 free cpus' },
+        ],
+      },
+    ];
+    assert.equal(
+      formatStatus(batches, { jobs: false }),
+      ['BATCH      STATE    QUEUED  ASSIGNED  RUNNING  PAUSED  DONE  FAILED  CANCELLED  TOTAL', 'lab/sweep  running  1       0         1        0       2     1       0          3'].join('\n'),
+    );
+    const withJobs = formatStatus(batches, { jobs: true }).split('\n');
+    assert.equal(withJobs[4], 'JOB  STATE   NODE  ATTEMPT  EXIT  WHY');
+    assert.equal(withJobs[5], 'a    done    ws1   1        0');
+    assert.equal(withJobs[6], 'b    failed  ws2   3        -     lost its node 3 times');
+    assert.equal(withJobs[7], 'c    queued  -     0        -     no node has 64 free cpus');
+    assert.equal(formatStatus([], { jobs: false }), 'no batches');
+  });
+
+  it('shows nodes with memory in binary units', () => {
+    const out = formatNodes([{ name: 'ws1', state: 'busy', capabilities: ['shell', 'python3'], resources: { cpus: 8, memory: 16 * 1024 ** 3, gpus: 1 }, running: [{ namespace: 'lab', batch: 's', job: 'a', attempt: 1 }] }]);
+    assert.equal(out, ['NODE  STATE  CPUS  MEMORY    GPUS  RUNNING  CAPABILITIES', 'ws1   busy   8     16.0 GiB  1     1        shell,python3'].join('\n'));
+  });
+});
