@@ -205,6 +205,11 @@ describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
     await p.locator('tr[data-job="bad_mesh"] button', { hasText: 'stderr' }).click();
     await p.locator('pre.stderr', { hasText: 'ValueError: mesh has 0 cells' }).waitFor();
     await screenshot(p, 'cluster-batch-page');
+    // the whole stdout, from the head's log route, opened with the cookie in a new tab
+    const [log] = await Promise.all([p.context().waitForEvent('page'), p.click('tr[data-job="bad_mesh"] a.log-link')]);
+    await log.waitForLoadState();
+    assert.equal((await log.locator('body').innerText()).trim(), 'reading mesh');
+    await log.close();
     assert.deepEqual(errors, []);
   });
 

@@ -62,6 +62,11 @@ function time(ms) {
   return today ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
+/** The head's log route (it takes the dashboard cookie); followed while the job runs. */
+function logHref(b, job, follow) {
+  return `/v1/logs/${[b.namespace, b.name, job].map(encodeURIComponent).join('/')}?stream=stdout${follow ? '&follow=1' : ''}`;
+}
+
 function batchHref(ns, name) {
   return `/batches/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
 }
@@ -239,8 +244,12 @@ const batchPage = {
     const rows = [];
     for (const j of b.jobs) {
       const key = `${b.namespace}/${b.name}/${j.name}`;
-      const hasLog = j.state === 'failed' || j.state === 'done';
-      const toggle = hasLog ? h('button', { class: 'link', type: 'button', onclick: () => this.toggleStderr(b, j.name) }, openDetails.has(key) ? 'hide stderr' : 'stderr') : null;
+      const finished = j.state === 'failed' || j.state === 'done';
+      const live = j.state === 'running' || j.state === 'paused';
+      const toggle = finished ? h('button', { class: 'link', type: 'button', onclick: () => this.toggleStderr(b, j.name) }, openDetails.has(key) ? 'hide stderr' : 'stderr') : null;
+      const stdout = finished || live
+        ? h('a', { class: 'log-link', href: logHref(b, j.name, live), target: '_blank', rel: 'noopener' }, live ? 'stdout (live)' : 'stdout')
+        : null;
       rows.push(h('tr', { dataset: { job: j.name, state: j.state } },
         h('td', { class: 'mono' }, j.name),
         h('td', {}, badge(j.state)),
@@ -249,7 +258,7 @@ const batchPage = {
         h('td', { class: 'num' }, j.state === 'failed' || j.state === 'done' ? exitText(j) : ''),
         h('td', { class: 'num hide-narrow' }, time(j.started)),
         h('td', { class: 'num' }, j.started && j.ended ? duration(j.ended - j.started) : ''),
-        h('td', {}, extraError(j) ? h('span', { class: 'error' }, j.error) : null, toggle)));
+        h('td', {}, h('span', { class: 'actions' }, extraError(j) ? h('span', { class: 'error' }, j.error) : null, stdout, toggle))));
       if (openDetails.has(key)) {
         const text = stderrText.get(key);
         rows.push(h('tr', { class: 'stderr-row' }, h('td', { colspan: 8 }, text === undefined ? h('span', { class: 'muted' }, 'loading…') : h('pre', { class: 'stderr' }, text))));
