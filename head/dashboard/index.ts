@@ -87,19 +87,30 @@ export class Dashboard {
 
   /** Serves the request when it is one of the dashboard's routes; false when it is not. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const serve = this.route(req, res);
+    if (!serve) return false;
+    void serve().catch((err: Error) => {
+      this.log.error({ path: req.url, err: err.message }, 'dashboard request failed');
+      if (!res.headersSent) sendText(res, 500, 'the dashboard failed; see the head log');
+      else res.destroy();
+    });
+    return true;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): (() => Promise<void>) | null {
     const url = new URL(req.url ?? '/', 'http://head');
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
-    if (path === '/' && read) return this.overview(req, res, url), true;
-    if (path === '/login' && read) return sendHtml(res, 200, loginPage(null)), true;
-    if (path === '/login' && method === 'POST') return void this.login(req, res), true;
-    if (path === '/logout' && method === 'POST') return this.logout(req, res), true;
-    if (path.startsWith('/assets/') && read) return this.asset(req, res, path.slice('/assets/'.length)), true;
-    if (path.startsWith('/batches/') && read) return this.batchPage(req, res, path), true;
-    if (path === '/v1/events' && method === 'GET') return this.events(req, res, url), true;
-    if (path.startsWith('/v1/dashboard/stderr/') && method === 'GET') return void this.stderr(req, res, path), true;
-    return false;
+    if (read && path === '/') return async () => this.overview(req, res, url);
+    if (read && path === '/login') return async () => sendHtml(res, 200, loginPage(null));
+    if (read && path.startsWith('/assets/')) return async () => this.asset(req, res, path.slice('/assets/'.length));
+    if (read && path.startsWith('/batches/')) return async () => this.batchPage(req, res, path);
+    if (method === 'POST' && path === '/login') return () => this.login(req, res);
+    if (method === 'POST' && path === '/logout') return async () => this.logout(req, res);
+    if (method === 'GET' && path === '/v1/events') return async () => this.events(req, res, url);
+    if (method === 'GET' && path.startsWith('/v1/dashboard/stderr/')) return () => this.stderr(req, res, path);
+    return null;
   }
 
   private overview(req: IncomingMessage, res: ServerResponse, url: URL): void {
