@@ -133,6 +133,20 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     assert.deepEqual(errors, []);
   });
 
+  it('reconnects by itself when the stream is cut, and goes on updating', async () => {
+    const { page, errors } = await loggedIn(alice);
+    await page.locator('#live[data-live="open"]').waitFor();
+    await page.evaluate('window.marker = 7');
+    srv.dropConnections();
+    await page.locator('#live[data-live="connecting"]').waitFor();
+    await page.locator('#live[data-live="open"]').waitFor();
+    seedNode(srv.store, { name: 'ws-bert', cpus: 8, capabilities: ['python3'], draining: true });
+    srv.dash.changed();
+    await page.locator('tr[data-node="ws-bert"][data-state="draining"]').waitFor();
+    assert.equal(await page.evaluate('window.marker'), 7, 'the page was not reloaded');
+    assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION|net::/.test(e)), []);
+  });
+
   it('shows a user nothing of another user\'s namespace', async () => {
     const { page, errors } = await loggedIn(bob);
     await page.locator('[data-batch="bobs_private/secret_batch"]').waitFor();

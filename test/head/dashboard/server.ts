@@ -12,6 +12,8 @@ export interface DashboardServer {
   store: Store;
   dash: Dashboard;
   stateDir: string;
+  /** cuts every open connection, as a network blip or a head restart would */
+  dropConnections(): void;
   close(): void;
 }
 
@@ -28,6 +30,9 @@ export async function startDashboardServer(): Promise<DashboardServer> {
     store,
     dash,
     stateDir: t.dir,
+    dropConnections() {
+      server.closeAllConnections();
+    },
     close() {
       dash.close();
       server.closeAllConnections();
