@@ -27,6 +27,8 @@ const NODE_STATE_CASES: NodeStateCase[] = [
     node: 'ws1',
     state: 'paused',
     pending: existsSync(join(REPO_ROOT, 'src', 'commands', 'pause.ts')) ? undefined : 'distribute pause is not built yet (issue 7)',
+    // the node's control socket: the cluster helper's compute.yaml is to name it
+    // (`control_socket`) when pause lands
     async act(c) {
       const r = await c.cli(['pause', '--duration', '10m', '--socket', join(c.root, 'node-ws1', 'control.sock')]);
       assert.equal(r.code, 0, r.stderr);
