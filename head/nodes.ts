@@ -80,7 +80,7 @@ export class NodeSessions implements NodeLink {
   /** After a restart: nodes that were online get node_timeout to come back before they are lost. */
   expectReturning(): void {
     for (const row of this.ctx.store.nodes()) {
-      if (row.state === 'online') this.touch(row.name);
+      if (row.state === 'online') this.touch(row.name, false);
     }
   }
 
@@ -95,11 +95,17 @@ export class NodeSessions implements NodeLink {
     ws.on('close', () => clearTimeout(helloTimer));
 
     const beforeHello = (data: RawData, isBinary: boolean) => {
-      const hello = this.readHello(ws, principal, data, isBinary, log);
-      if (!hello) return;
-      clearTimeout(helloTimer);
-      ws.off('message', beforeHello);
-      this.establish(ws, hello, peer);
+      // a throw here would escape into the socket's event loop and take the head down
+      try {
+        const hello = this.readHello(ws, principal, data, isBinary, log);
+        if (!hello) return;
+        clearTimeout(helloTimer);
+        ws.off('message', beforeHello);
+        this.establish(ws, hello, peer);
+      } catch (err) {
+        log.error({ event: 'hello_failed', err }, `could not register the node: ${errorMessage(err)}`);
+        ws.close(1011, 'the head could not register this node');
+      }
     };
     ws.on('message', beforeHello);
   }
@@ -170,7 +176,13 @@ export class NodeSessions implements NodeLink {
       maxFrame: settings.maxFrame,
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
     });
-    ws.on('message', () => this.touch(node));
+    ws.on('message', () => {
+      try {
+        this.touch(node);
+      } catch (err) {
+        log.error({ event: 'touch_failed', err }, `could not record that node ${node} is alive: ${errorMessage(err)}`);
+      }
+    });
     ws.on('close', (code) => {
       if (this.sessions.get(node) !== session) return;
       this.sessions.delete(node);
@@ -250,14 +262,14 @@ export class NodeSessions implements NodeLink {
     }
   }
 
-  /** The node spoke: restart its loss timer. */
-  private touch(node: string): void {
+  /** The node spoke (or, at start, is expected back): restart its loss timer. */
+  private touch(node: string, heard = true): void {
     if (this.stopped) return;
     const timer = this.lossTimers.get(node);
     if (timer) timer.refresh();
     else this.lossTimers.set(node, setTimeout(() => this.lose(node), this.ctx.settings.nodeTimeoutMs));
     const now = Date.now();
-    if (now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
+    if (heard && now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
       this.lastWritten.set(node, now);
       touchNode(this.ctx.store, node, now);
     }

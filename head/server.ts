@@ -32,6 +32,10 @@ export function createHeadServer(ctx: HeadContext, sessions: NodeSessions, route
   const server = opts.tls
     ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) })
     : createHttpServer();
+  // uploads of inputs and results may take longer than Node's default 5 minutes per request;
+  // headers must still arrive promptly
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.maxFrame });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -44,7 +48,13 @@ export function createHeadServer(ctx: HeadContext, sessions: NodeSessions, route
     const peer = peerOf(req);
     const path = new URL(req.url ?? '/', 'http://head').pathname;
     if (path !== NODE_PATH) return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${path}; nodes connect to ${NODE_PATH}`);
-    const who = authenticate(ctx.store, req.headers.authorization);
+    let who: Principal | null;
+    try {
+      who = authenticate(ctx.store, req.headers.authorization);
+    } catch (err) {
+      ctx.log.error({ event: 'upgrade_failed', peer, err }, `could not check a node's token: ${errorMessage(err)}`);
+      return refuseUpgrade(socket, 500, 'the head could not check the token; try again');
+    }
     if (!who) {
       ctx.log.warn({ event: 'auth_refused', peer, path, reason: req.headers.authorization ? 'unknown token' : 'no token' }, 'refused a node connection without a valid token');
       return refuseUpgrade(socket, 401, 'a valid node token is required (Authorization: Bearer <token>)');
@@ -53,7 +63,8 @@ export function createHeadServer(ctx: HeadContext, sessions: NodeSessions, route
       ctx.log.warn({ event: 'auth_refused', peer, path, user: who.name, reason: 'user token' }, 'refused a user token on the node endpoint');
       return refuseUpgrade(socket, 403, `${who.name} holds a user token; ${NODE_PATH} is for node tokens`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => sessions.accept(ws, who, peer));
+    const principal = who;
+    wss.handleUpgrade(req, socket, head, (ws) => sessions.accept(ws, principal, peer));
   });
 
   server.on('close', () => wss.close());
@@ -121,7 +132,7 @@ function checkKind(route: Route, p: Principal): void {
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: message });
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -40,9 +40,10 @@ export const add: Route = {
     const known = ctx.store.nodes().map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
     const feasible = known.filter((n) => missingCapabilities(batch.meta.capabilities, n.capabilities).length === 0).map((n) => n.name);
     if (feasible.length === 0) {
-      const why = known.length === 0
-        ? ['no compute node has joined this head yet']
-        : known.map((n) => `node ${n.name} lacks ${missingCapabilities(batch.meta.capabilities, n.capabilities).join(', ')}`);
+      if (known.length === 0) {
+        throw new HttpError(400, `no node can run batch ${name}: no compute node has joined this head yet`, { problems: ['no compute node has joined this head yet'] });
+      }
+      const why = known.map((n) => `node ${n.name} lacks ${missingCapabilities(batch.meta.capabilities, n.capabilities).join(', ')}`);
       throw new HttpError(400, `no node can run batch ${name}: it needs ${batch.meta.capabilities.join(', ')}; ${why.join('; ')}`, { problems: why });
     }
 
