@@ -55,7 +55,7 @@ export function spawnGroup(opts: GroupSpawnOptions): ProcessGroup {
   }
   const pid = child.pid ?? null;
   const exited = new Promise<GroupExit>((resolve) => {
-    child.once('error', (error) => {
+    child.on('error', (error) => {
       // an error after a successful start (a failed kill) is not the end of the process
       if (pid !== null && !hasExited) return;
       hasExited = true;

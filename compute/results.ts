@@ -6,15 +6,14 @@
 // archive: either way it is discarded. Anything else (the head away, a token refused, a 5xx)
 // keeps the archive and tries again with backoff; a daemon that restarts
 // finds its spool and carries on, so a result is never lost between node and head.
-import { createReadStream, createWriteStream, readlinkSync, type Stats } from 'node:fs';
+import { createWriteStream, readlinkSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import * as tar from 'tar';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, type HeadEndpoint } from './http.js';
+import { authorization, fetchFailure, putFile, type HeadEndpoint } from './http.js';
 
 const SAVE = 'distribute_save';
 const META = '_distribute';
@@ -265,18 +264,13 @@ export class ResultSpool {
     } catch (err) {
       return { kind: 'stale', reason: `archive missing: ${errorMessage(err)}` };
     }
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.head.http}/v1/results/${attempt}`, {
-        method: 'PUT',
-        headers: { ...authorization(this.head), 'content-type': 'application/gzip', 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream,
-        duplex: 'half',
-      } as RequestInit);
+      res = await putFile(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, file);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }
-    const text = await res.text().catch(() => '');
+    const text = res.text;
     if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: size };
     if (res.status === 409) return { kind: 'stale', reason: text.slice(0, 300) };
     // the head will never take this archive as it is: keeping it would retry forever

@@ -15,6 +15,9 @@ export const realClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** setTimeout's longest delay (about 24.8 days); longer limits are waited for in steps. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class ActiveTimeLimit {
   private usedMs = 0;
   private runningSince: number | null = null;
@@ -32,14 +35,22 @@ export class ActiveTimeLimit {
   start(): void {
     if (this.runningSince !== null || this.expired) return;
     this.runningSince = this.clock.now();
+    this.arm();
+  }
+
+  private arm(): void {
     if (this.limitMs === null) return;
-    const remaining = Math.max(0, this.limitMs - this.usedMs);
+    const remaining = Math.max(0, this.limitMs - this.activeMs);
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
+      if (this.activeMs < this.limitMs!) {
+        this.arm();
+        return;
+      }
       this.expired = true;
       this.stop();
       this.onExpire();
-    }, remaining);
+    }, Math.min(remaining, MAX_TIMER_MS));
   }
 
   /** Stops counting until the next start(). */

@@ -1,15 +1,13 @@
 // The user's connection to the head: which head and which token (flags, then environment,
 // then the user config file), JSON calls validated with the api.ts shapes, streamed uploads
 // and downloads. Every failure becomes one UserError line naming the head and what to do.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { headUrls, loadConfig, UserConfig, userConfigPath } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
+import { fetchFailure, putFile, type PutAnswer } from '../compute/http.js';
 
 export interface ConnectionOptions {
   head?: string;
@@ -56,38 +54,18 @@ function readUserConfig(file: string): UserConfig | null {
   }
 }
 
-/** Why fetch failed, as the network layer names it: ECONNREFUSED, ENOTFOUND, ... */
-function networkReason(err: unknown): string {
-  let e: unknown = err;
-  let innermost: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    innermost = e;
-    e = (e as { cause?: unknown }).cause;
-  }
-  if (innermost !== err) return innermost instanceof Error ? innermost.message : String(innermost);
-  return errorMessage(err);
-}
-
 export class HeadClient {
   constructor(readonly conn: Connection) {}
 
   /** Sends a request and returns the response when it is 2xx; any other answer throws a UserError. */
-  async request(method: string, path: string, init: { json?: unknown; body?: Readable; headers?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}`, ...init.headers };
-    let body: RequestInit['body'];
-    if (init.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(init.json);
-    } else if (init.body) {
-      body = Readable.toWeb(init.body) as unknown as ReadableStream;
-    }
+  async request(method: string, path: string, json?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}` };
+    if (json !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(this.conn.http + path, { method, headers, body, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+      res = await fetch(this.conn.http + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
     } catch (err) {
-      throw new UserError(`cannot reach the head at ${this.conn.head}: ${networkReason(err)} — is \`distribute head\` running?`, 1);
+      throw this.unreachable(err);
     }
     if (res.ok) return res;
     throw await this.refusal(res, method, path);
@@ -95,7 +73,7 @@ export class HeadClient {
 
   /** A JSON call whose answer is validated with `schema`. */
   async json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
-    const res = await this.request(method, path, body === undefined ? {} : { json: body });
+    const res = await this.request(method, path, body);
     let raw: unknown;
     try {
       raw = await res.json();
@@ -112,12 +90,17 @@ export class HeadClient {
 
   /** PUT a file as a streamed body: memory stays flat whatever its size. */
   async upload(path: string, file: string): Promise<void> {
-    const { size } = await stat(file);
-    const res = await this.request('PUT', path, {
-      body: createReadStream(file),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    });
-    await res.body?.cancel();
+    let answer: PutAnswer;
+    try {
+      answer = await putFile(this.conn.http + path, { authorization: `Bearer ${this.conn.token}`, 'content-type': 'application/octet-stream' }, file);
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (answer.status < 200 || answer.status >= 300) throw this.refusalOf(answer.status, '', answer.text, 'PUT', path);
+  }
+
+  private unreachable(err: unknown): UserError {
+    return new UserError(`cannot reach the head at ${this.conn.head}: ${fetchFailure(err)} — is \`distribute head\` running?`, 1);
   }
 
   /**
@@ -143,7 +126,7 @@ export class HeadClient {
         res.on('end', () => reject(this.refusalOf(status, res.statusMessage ?? '', text, method, path)));
         res.on('error', reject);
       });
-      req.on('error', (err) => reject(new UserError(`cannot reach the head at ${this.conn.head}: ${networkReason(err)} — is \`distribute head\` running?`, 1)));
+      req.on('error', (err) => reject(this.unreachable(err)));
       req.end(body);
     });
   }

@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ActiveTimeLimit, MAX_TIMER_MS, type Clock } from '../../compute/time-limit.js';
+
+/** A clock whose time moves only when the test says so, firing due timers as it goes. */
+class ManualClock implements Clock {
+  t = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  now() {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown) {
+    this.timers.delete(h as number);
+  }
+  advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, v]) => v.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+  }
+  get pending() {
+    return this.timers.size;
+  }
+}
+
+describe('ActiveTimeLimit', () => {
+  it('expires after the limit of running time', () => {
+    const clock = new ManualClock();
+    let fired = 0;
+    const limit = new ActiveTimeLimit(1000, () => fired++, clock);
+    limit.start();
+    clock.advance(999);
+    assert.equal(fired, 0);
+    clock.advance(1);
+    assert.equal(fired, 1);
+    assert.equal(limit.hasExpired, true);
+  });
+
+  it('does not count the time between stop and start', () => {
+    const clock = new ManualClock();
+    let firedAt = -1;
+    const limit = new ActiveTimeLimit(1000, () => (firedAt = clock.now()), clock);
+    limit.start();
+    clock.advance(400);
+    limit.stop();
+    clock.advance(5000);
+    assert.equal(firedAt, -1);
+    assert.equal(limit.activeMs, 400);
+    limit.start();
+    clock.advance(599);
+    assert.equal(firedAt, -1);
+    clock.advance(1);
+    assert.equal(firedAt, 6000);
+  });
+
+  it('waits out a limit longer than setTimeout can in steps', () => {
+    const clock = new ManualClock();
+    let fired = 0;
+    const limitMs = 30 * 24 * 3600 * 1000; // 30 days
+    const limit = new ActiveTimeLimit(limitMs, () => fired++, clock);
+    limit.start();
+    clock.advance(MAX_TIMER_MS);
+    assert.equal(fired, 0);
+    assert.equal(clock.pending, 1);
+    clock.advance(limitMs - MAX_TIMER_MS);
+    assert.equal(fired, 1);
+  });
+
+  it('without a limit only counts', () => {
+    const clock = new ManualClock();
+    const limit = new ActiveTimeLimit(null, () => assert.fail('no limit to reach'), clock);
+    limit.start();
+    clock.advance(10_000);
+    assert.equal(limit.activeMs, 10_000);
+    assert.equal(clock.pending, 0);
+  });
+});
