@@ -14,6 +14,8 @@ import { Attempts } from './attempts.js';
 import { authorization, type HeadEndpoint } from './http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
+import type { PauseController } from './pause.js';
+import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
 
 export interface AgentOptions {
@@ -26,6 +28,8 @@ export interface AgentOptions {
   logger: Logger;
   /** between SIGTERM and SIGKILL when a job is cancelled */
   killGraceMs?: number;
+  /** the workstation's pause (`distribute pause`, idle policy); none: never paused */
+  pause?: PauseController;
   /** first reconnect delay and its ceiling */
   reconnectMs?: { min: number; max: number };
 }
@@ -58,7 +62,9 @@ export class ComputeAgent {
       logger: this.log,
       send: (m) => this.send(m),
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
+      ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });
+    if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));
   }
 
   /** Picks up the results a previous run left, then dials the head (and keeps dialling). */
@@ -121,7 +127,7 @@ export class ComputeAgent {
         maxJobs: this.o.maxJobs,
         running: this.attempts.running(),
         unacknowledged: this.attempts.unacknowledged(),
-        paused: false,
+        paused: this.o.pause?.paused ?? false,
       });
     });
     ws.on('pong', () => (this.lastHeard = Date.now()));
@@ -167,6 +173,7 @@ export class ComputeAgent {
     const dropped = new Set(m.drop);
     for (const attempt of m.drop) void this.attempts.drop(attempt, 'the head no longer counts on this attempt');
     this.attempts.sendUnsent(dropped);
+    if (this.o.pause?.paused) this.send(pausedMessage(this.o.pause.state));
     this.spool.kick();
     this.stopHeartbeat();
     this.heartbeat = setInterval(() => {

@@ -11,7 +11,7 @@ import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnsta
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import type { ResultSpool } from './results.js';
-import { startAttempt, type AttemptResult, type RunningAttempt } from './runner.js';
+import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -26,6 +26,10 @@ export interface AttemptsOptions {
   send: (m: NodeMessage) => boolean;
   /** between SIGTERM and SIGKILL on cancel; the runner's default when unset */
   killGraceMs?: number;
+  /** takes a job's handle as soon as it exists, before its process does (the pause); returns the release */
+  watch?: (attempt: number, job: string, run: RunningAttempt) => () => void;
+  /** the same for a batch's build (`namespace/batch`) */
+  watchBuild?: (batch: string, build: RunningBuild) => () => void;
 }
 
 interface Held {
@@ -35,6 +39,8 @@ interface Held {
   run: RunningAttempt | null;
   cancelReason: string | null;
   dropped: boolean;
+  /** handed back by the pause (vacate_after): killed, result discarded, head told */
+  vacated: boolean;
   lifecycle: Promise<void>;
 }
 
@@ -45,8 +51,12 @@ export class Attempts {
   private readonly builds = new BuildCache();
   /** `finished` messages that found no connection, by attempt, to send after a reconnect */
   private readonly unsent = new Map<number, NodeMessage>();
+  /** `vacated` messages that found no connection; they go before any `finished` */
+  private readonly unsentVacates = new Map<number, NodeMessage>();
 
-  constructor(private readonly o: AttemptsOptions) {}
+  constructor(private readonly o: AttemptsOptions) {
+    this.builds.watch = o.watchBuild ?? null;
+  }
 
   assign(a: Assign): void {
     if (this.held.has(a.attempt)) {
@@ -60,6 +70,7 @@ export class Attempts {
       run: null,
       cancelReason: null,
       dropped: false,
+      vacated: false,
       lifecycle: Promise.resolve(),
     };
     this.held.set(a.attempt, h);
@@ -84,6 +95,7 @@ export class Attempts {
     this.o.logger.info({ event: 'drop', attempt, reason }, 'dropping stale attempt');
     const h = this.held.get(attempt);
     this.unsent.delete(attempt);
+    this.unsentVacates.delete(attempt);
     if (h) {
       h.dropped = true;
       h.cancelReason ??= reason;
@@ -91,6 +103,22 @@ export class Attempts {
       return;
     }
     await this.o.spool.discard(attempt);
+  }
+
+  /**
+   * Hands a job back to the head (the pause held it for vacate_after): the head queues it
+   * elsewhere; here it is killed and its result thrown away. Its `finished` still goes, so
+   * the head frees what it held.
+   */
+  vacate(attempt: number, reason: string): void {
+    const h = this.held.get(attempt);
+    if (!h || h.state === 'packing' || h.dropped) return;
+    this.o.logger.info({ event: 'vacate', attempt, reason }, 'handing the job back to the head');
+    h.vacated = true;
+    h.cancelReason ??= reason;
+    const m: NodeMessage = { type: 'vacated', attempt, reason };
+    if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
+    h.run?.cancel(reason);
   }
 
   /** Attempts not yet finished (hello's `running`). */
@@ -106,6 +134,9 @@ export class Attempts {
 
   /** Sends the `finished` messages that found no connection (after a reconnect). */
   sendUnsent(except: ReadonlySet<number>): void {
+    for (const [attempt, m] of this.unsentVacates) {
+      if (except.has(attempt) || this.o.send(m)) this.unsentVacates.delete(attempt);
+    }
     for (const [attempt, m] of this.unsent) {
       if (except.has(attempt) || this.o.send(m)) this.unsent.delete(attempt);
     }
@@ -194,6 +225,7 @@ export class Attempts {
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
       });
       h.run = run;
+      const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
       h.state = 'running';
       if (h.cancelReason !== null) run.cancel(h.cancelReason);
       const pid = await run.started;
@@ -202,6 +234,7 @@ export class Attempts {
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
+      unwatch?.();
     }
     h.state = 'packing';
     const finished: NodeMessage = {
@@ -215,7 +248,7 @@ export class Attempts {
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
     if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
-    if (h.dropped) await this.o.spool.discard(a.attempt, h.paths.root);
+    if (h.dropped || h.vacated) await this.o.spool.discard(a.attempt, h.paths.root);
     else await this.o.spool.submit(a.attempt, h.paths.root);
     this.held.delete(a.attempt);
   }

@@ -2,16 +2,21 @@
 // assigned meanwhile wait for it. The outcome is remembered for the batch (by the head's batch
 // id, so a batch added again under the same name builds again).
 import { readFile } from 'node:fs/promises';
-import { runBuild, type BuildOptions, type BuildResult } from './runner.js';
+import { startBuild, type BuildOptions, type BuildResult, type RunningBuild } from './runner.js';
 
 export class BuildCache {
   private readonly builds = new Map<number, Promise<BuildResult>>();
+  /** takes each build's handle as it starts (the pause stops builds too); returns the release */
+  watch: ((label: string, build: RunningBuild) => () => void) | null = null;
 
   /** The batch's build, started by the first caller. */
   get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
     let p = this.builds.get(batchId);
     if (!p) {
-      p = runBuild(start());
+      const opts = start();
+      const build = startBuild(opts);
+      const release = this.watch?.(`${opts.batch.meta.namespace}/${opts.batch.meta.batch_name}`, build);
+      p = build.done.finally(() => release?.());
       this.builds.set(batchId, p);
     }
     return p;

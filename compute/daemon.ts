@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import { ComputeAgent } from './agent.js';
 import { detectResources } from './detect.js';
 import { headEndpoint } from './http.js';
+import { startPauseMachinery } from './pause-setup.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -47,7 +48,9 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   const workDir = configFile ? resolveFrom(configFile, config.work_dir) : resolve(config.work_dir);
   const node = config.name ?? safeHostName();
   const resources = await detectResources(config.resources);
+  const pause = await startPauseMachinery(config, configFile, node, logger);
   const agent = new ComputeAgent({
+    pause: pause.controller,
     head: headEndpoint(config.head, token),
     node,
     capabilities: config.capabilities,
@@ -58,5 +61,5 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();
-  return { agent, node, capabilities: config.capabilities, workDir, stop: () => agent.stop() };
+  return { agent, node, capabilities: config.capabilities, workDir, stop: () => agent.stop().finally(() => pause.stop()) };
 }

@@ -223,6 +223,11 @@ export interface RunningBuild {
   readonly done: Promise<BuildResult>;
   /** as RunningAttempt.cancel */
   cancel(reason: string): void;
+  /** pid (and process group id) of the build's process while it runs; null otherwise */
+  readonly pid: number | null;
+  /** as RunningAttempt.pause and resume: SIGSTOP / SIGCONT to the whole group */
+  pause(): void;
+  resume(): void;
 }
 
 export interface BuildOptions {
@@ -266,6 +271,7 @@ export function startBuild(opts: BuildOptions): RunningBuild {
   const stdoutLog = join(meta, 'stdout.log');
   const stderrLog = join(meta, 'stderr.log');
   const sup = new Supervision(null, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  let pid: number | null = null;
 
   const finish = async (exit: GroupExit, ran: boolean, start: Date, error: string | null): Promise<BuildResult> => {
     const result: BuildResult = {
@@ -315,13 +321,23 @@ export function startBuild(opts: BuildOptions): RunningBuild {
       return finish(notStarted, false, start, `build: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
     if (group.pid !== null) sup.attach(group);
+    pid = group.pid;
     log.info({ pid: group.pid, argv }, 'build started');
     const exit = await group.exited;
     sup.finish();
     return finish(exit, true, spawnedAt, exit.error ? `build: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null);
   })();
 
-  return { dir, done, cancel: (reason) => sup.cancel(reason) };
+  return {
+    dir,
+    done,
+    cancel: (reason) => sup.cancel(reason),
+    get pid() {
+      return pid;
+    },
+    pause: () => sup.pause(),
+    resume: () => sup.resume(),
+  };
 }
 
 /** Runs the initialize step to its end. */

@@ -69,7 +69,8 @@ export const ComputeConfig = z.strictObject({
   control_group: z.string().optional(),
   max_pause: DurationMs.default(24 * 3600 * 1000),
   vacate_after: DurationMs.optional(),
-  idle_policy: z.strictObject({ load_above: z.number(), for: DurationMs, quiet_for: DurationMs }).optional(),
+  /** load_above: cores busy with work that is not the cluster's (compute/idle.ts) */
+  idle_policy: z.strictObject({ load_above: z.number().positive(), for: DurationMs, quiet_for: DurationMs }).optional(),
   sandbox: z.enum(['none', 'bwrap']).default('none'),
   ca: z.string().optional(),
   log_level: z.string().default('info'),

@@ -40,6 +40,13 @@ async function loadCommands(): Promise<Command[]> {
   return loaded.sort((a, b) => rank(a) - rank(b) || a.name().localeCompare(b.name()));
 }
 
+/** Subcommands do not inherit exitOverride; without it their usage errors would exit 1, not 2. */
+function withExitOverride(cmd: Command): Command {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) withExitOverride(sub);
+  return cmd;
+}
+
 export async function buildProgram(): Promise<Command> {
   const program = new Command('distribute')
     .description('Run batches of jobs on a lab cluster, on this machine, or on Slurm/PBS/Kubernetes')
@@ -47,7 +54,7 @@ export async function buildProgram(): Promise<Command> {
     .option('--debug', 'show stack traces for unexpected errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of await loadCommands()) program.addCommand(cmd);
+  for (const cmd of await loadCommands()) program.addCommand(withExitOverride(cmd));
   return program;
 }
 

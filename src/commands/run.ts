@@ -32,9 +32,6 @@ export const command = new Command('run')
   .option('--work-dir <dir>', 'where the jobs\' workspaces go (default: a temporary folder)')
   .option('--keep-work', 'leave the workspaces on disk when done')
   .option('--kill-grace <duration>', 'between SIGTERM and SIGKILL when a job hits its time limit or is cancelled', '10s')
-  // usage errors reach the program's handler (exit 2) instead of commander's process.exit(1):
-  // addCommand does not pass the program's exitOverride down
-  .exitOverride()
   .action(async (file: string, opts: RunCliOptions) => {
     const { runBatchFile } = await import('../local/run-file.js');
     process.exitCode = await runBatchFile(file, {

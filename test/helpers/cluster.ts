@@ -117,6 +117,8 @@ export interface NodeSpec {
   memory?: string;
   gpus?: number;
   max_jobs?: number;
+  /** more compute.yaml fields (control_socket, vacate_after, idle_policy, ...) */
+  config?: Record<string, unknown>;
 }
 
 export interface ClusterOptions {
@@ -218,6 +220,7 @@ export class TestCluster {
     if (n.memory) resources.memory = n.memory;
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
+    Object.assign(config, n.config);
     writeFileSync(join(dir, 'compute.yaml'), stringify(config));
     const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.nodes.set(n.name, d);
