@@ -4,21 +4,22 @@
 // pages are saved under test-output/screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { browserSkip, launchBrowser, screenshot, watchPageErrors } from '../helpers/browser.js';
 
-/** A real change of a node's state that the head shows, and how to cause it. */
+/** The control socket of ws1, where `distribute pause` reaches its compute daemon. */
+const controlSocket = (c: TestCluster) => join(c.root, 'ws1-control.sock');
+
+/** A real change of a node's state that the head shows, how to cause it, and how to undo it. */
 interface NodeStateCase {
   name: string;
   node: string;
-  state: 'paused' | 'lost' | 'idle' | 'busy';
+  state: 'paused' | 'lost' | 'idle' | 'busy' | 'draining';
   act(c: TestCluster): Promise<void>;
-  /** why the case cannot run yet */
-  pending?: string;
+  undo?(c: TestCluster): Promise<void>;
 }
 
 const NODE_STATE_CASES: NodeStateCase[] = [
@@ -26,11 +27,12 @@ const NODE_STATE_CASES: NodeStateCase[] = [
     name: 'paused after distribute pause at the workstation',
     node: 'ws1',
     state: 'paused',
-    pending: existsSync(join(REPO_ROOT, 'src', 'commands', 'pause.ts')) ? undefined : 'distribute pause is not built yet (issue 7)',
-    // the node's control socket: the cluster helper's compute.yaml is to name it
-    // (`control_socket`) when pause lands
     async act(c) {
-      const r = await c.cli(['pause', '--duration', '10m', '--socket', join(c.root, 'node-ws1', 'control.sock')]);
+      const r = await c.cli(['pause', '--duration', '10m', '--socket', controlSocket(c)]);
+      assert.equal(r.code, 0, r.stderr);
+    },
+    async undo(c) {
+      const r = await c.cli(['resume', '--socket', controlSocket(c)]);
       assert.equal(r.code, 0, r.stderr);
     },
   },
@@ -43,6 +45,8 @@ const NODE_STATE_CASES: NodeStateCase[] = [
     },
   },
 ];
+
+type InPage = { document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null } };
 
 describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
   let c: TestCluster;
@@ -82,13 +86,8 @@ describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
   const gated = (file: string) => `while [ ! -e ${file} ]; do sleep 0.05; done; echo released`;
 
   before(async () => {
-    c = await TestCluster.start({
-      head: { node_timeout: '2s' },
-      nodes: [
-        { name: 'ws1', capabilities: ['shell', 'python3'], cpus: 2, memory: '4G' },
-        { name: 'ws2', capabilities: ['shell'], cpus: 1 },
-      ],
-    });
+    c = await TestCluster.start({ head: { node_timeout: '2s' }, nodes: [{ name: 'ws2', capabilities: ['shell'], cpus: 1 }] });
+    await c.startNode({ name: 'ws1', capabilities: ['shell', 'python3'], cpus: 2, memory: '4G', config: { control_socket: controlSocket(c) } });
     gate = join(c.root, 'gate');
     browser = await launchBrowser();
   });
@@ -155,7 +154,7 @@ describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
   });
 
   for (const tc of NODE_STATE_CASES) {
-    it(`shows a node go ${tc.name}, without reloading`, { skip: tc.pending ?? false }, async () => {
+    it(`shows a node go ${tc.name}, without reloading`, async () => {
       const p = await overviewAs('alice');
       await p.evaluate('window.marker = 1');
       await p.locator(`tr[data-node="${tc.node}"]`).waitFor();
@@ -164,6 +163,14 @@ describe('dashboard of a real cluster', { skip: browserSkip() }, () => {
       await p.locator(`tr[data-node="${tc.node}"][data-state="${tc.state}"]`).waitFor();
       assert.equal(await p.evaluate('window.marker'), 1);
       await screenshot(p, `cluster-node-${tc.state}`);
+      if (tc.undo) {
+        const before = await p.locator(`tr[data-node="${tc.node}"]`).getAttribute('data-state');
+        await tc.undo(c);
+        await p.waitForFunction(
+          ([node, was]) => (globalThis as unknown as InPage).document.querySelector(`tr[data-node="${node}"]`)?.getAttribute('data-state') !== was,
+          [tc.node, before] as const,
+        );
+      }
     });
   }
 
