@@ -15,6 +15,7 @@ import { ROUTES } from './routes.js';
 import { Scheduling } from './scheduling.js';
 import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
+import { Dashboard } from './dashboard/index.js';
 import { openStore } from './store.js';
 import { startNotifications } from './notify/index.js';
 
@@ -63,7 +64,9 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
   sessions.bind(ctx);
 
-  const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls });
+  const dashboard = new Dashboard({ store, stateDir, log: log.child({ part: 'dashboard' }), connected: () => sessions.connected() });
+  store.onCommit(() => dashboard.changed());
+  const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls, dashboard });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((ok, fail) => {
@@ -98,6 +101,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        dashboard.close();
         sessions.close();
         await closeSockets();
         await notifications.stop();
