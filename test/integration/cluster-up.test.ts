@@ -31,6 +31,10 @@ describe('distribute up, then the README\'s commands', () => {
     assert.match(config.head, /^ws:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(config.token, readFileSync(join(state, 'user.token'), 'utf8').trim());
     assert.match(stderr, /distribute add configs\/shell-batch\.yaml/);
+    // the dashboard link logs in with the user token written above
+    const link = /The dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=(\S+))/.exec(stderr);
+    assert.ok(link, stderr);
+    assert.equal(link[2], config.token);
   });
 
   it('runs configs/shell-batch.yaml added from another terminal, and pulls its results', async () => {
