@@ -2,19 +2,19 @@
 // (its latest archived attempt), and an index of its members in the database so pull rules
 // are answered without opening tarballs.
 //
-// Accepting a result: the upload streams to a temp file in `archive/.tmp` (same file system),
-// is fsynced, then listed with node-tar; a member with an absolute path, a `..` component, a
-// link leaving the tree, or a device refuses the whole archive. The rename into place, the
-// folder fsync and the one transaction that indexes the members and ends the job run in one
-// synchronous stretch after the last staleness check, so no other event can slip between.
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
+// Accepting a result: the upload streams to a temp file in `archive/.tmp` (same file system)
+// and through node-tar's parser at once; a member with an absolute path, a `..` component, a
+// link leaving the tree, or a device refuses the whole archive. Then the file is fsynced,
+// renamed into place, its folder fsynced, and one transaction indexes the members and ends
+// the job; the node hears 200 once that commit is on disk (see `acceptResult`).
+import { createReadStream, mkdirSync, renameSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
 import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
-import { discard, receiveToTemp } from './files.js';
+import { discard, FolderSyncs, openTemp } from './files.js';
 import { batchChanged } from './notify/index.js';
 import type { Store } from './store.js';
 import { currentAttempt } from './transitions.js';
@@ -69,46 +69,89 @@ export function memberProblem(e: { path: string; type: string; linkpath?: string
   return null;
 }
 
-/** Lists an archive (streamed: one entry at a time), validates every member, reads result.json. */
-export async function inspectArchive(file: string): Promise<Inspection> {
-  const members = new Map<string, Member>();
-  const problems: string[] = [];
-  let resultText: Promise<string> | null = null;
-  try {
-    await tar.t({
-      file,
+/**
+ * Checks an archive as its bytes go by: `write` each chunk (gzip or plain tar, found out from
+ * the first bytes), then `end()` resolves with the members, result.json and the problems.
+ * Entry bodies are skipped as they pass, so memory stays flat whatever the size.
+ */
+export class ArchiveInspector {
+  private readonly members = new Map<string, Member>();
+  private readonly problems: string[] = [];
+  private resultText: Promise<string> | null = null;
+  private readonly parser: tar.Parser;
+  private readonly finished: Promise<void>;
+  private settle!: () => void;
+  private failed = false;
+
+  constructor() {
+    this.parser = new tar.Parser({
       strict: true,
       onReadEntry: (entry) => {
         const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
         if (problem) {
-          problems.push(problem);
+          this.problems.push(problem);
           entry.resume();
           return;
         }
         const path = memberPath(entry.path);
         if (entry.type !== 'Directory' && path !== '') {
-          members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
+          this.members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
         }
         if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
-          resultText = collect(entry);
+          this.resultText = collect(entry);
         } else {
           entry.resume();
         }
       },
     });
-  } catch (err) {
-    problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
+    this.finished = new Promise<void>((resolve) => (this.settle = resolve));
+    this.parser.on('error', (err: Error) => this.fail(err));
+    this.parser.on('end', () => this.settle());
   }
-  let result: ResultJson | null = null;
-  if (resultText) {
+
+  write(chunk: Buffer): void {
+    if (this.failed) return;
     try {
-      const parsed = ResultJson.safeParse(JSON.parse(await resultText));
-      if (parsed.success) result = parsed.data;
-    } catch {
-      result = null;
+      this.parser.write(chunk);
+    } catch (err) {
+      this.fail(err);
     }
   }
-  return { members: [...members.values()], result, problems };
+
+  async end(): Promise<Inspection> {
+    if (!this.failed) {
+      try {
+        this.parser.end();
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    await this.finished;
+    let result: ResultJson | null = null;
+    // after a parse error result.json may never be read to its end; the archive is refused anyway
+    if (this.resultText && !this.failed) {
+      try {
+        const parsed = ResultJson.safeParse(JSON.parse(await this.resultText));
+        if (parsed.success) result = parsed.data;
+      } catch {
+        result = null;
+      }
+    }
+    return { members: [...this.members.values()], result, problems: this.problems };
+  }
+
+  private fail(err: unknown): void {
+    if (!this.failed) this.problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
+    this.failed = true;
+    this.settle();
+  }
+}
+
+/** Lists an archive file (streamed: one entry at a time), validates every member, reads result.json. */
+export async function inspectArchive(file: string): Promise<Inspection> {
+  const inspector = new ArchiveInspector();
+  for await (const chunk of createReadStream(file)) inspector.write(chunk as Buffer);
+  return inspector.end();
 }
 
 function collect(stream: tar.ReadEntry): Promise<string> {
@@ -127,6 +170,13 @@ export type AcceptOutcome =
 /**
  * Takes a node's upload of an attempt's result. 409 when the attempt is stale (nothing is
  * written), 400 when the archive is unusable (the job fails; the node must not retry).
+ *
+ * The body is inspected as it streams to its temp file (never read twice), and the fsyncs
+ * that make it durable — the file, its folder after the rename, the database's WAL — run in
+ * the thread pool and are shared by the results that arrive together (group commit), so
+ * neither the event loop nor one result per fsync waits on the disk. The order is kept: the
+ * file is on disk before it is renamed, the rename before the database says archived, and
+ * the commit before the node hears 200.
  */
 export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable): Promise<AcceptOutcome> {
   const attempt = store.attempt(attemptId);
@@ -134,11 +184,11 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
   if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
-  const received = await receiveToTemp(body, join(archiveDir(stateDir), '.tmp'));
-  const inspection = await inspectArchive(received.tmp);
+  const received = await receiveResult(body, join(archiveDir(stateDir), '.tmp'));
+  const inspection = received.inspection;
 
-  // from here on, synchronous: no other event can change the job between the check and the commit
-  const cur = currentAttempt(store, attemptId, node);
+  // synchronous from the check to the rename: no other event can change the job in between
+  let cur = currentAttempt(store, attemptId, node);
   if (!cur) {
     await discard(received.tmp);
     return { status: 409, error: `attempt ${attemptId} became stale while its result was uploaded; discard this result` };
@@ -146,10 +196,11 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   const batch = store.batch(cur.job.batch_id)!;
   if (inspection.problems.length) {
     const error = `result archive refused: ${inspection.problems.slice(0, 5).join('; ')}${inspection.problems.length > 5 ? ` (and ${inspection.problems.length - 5} more)` : ''}`;
-    store.durably(() => {
+    const jobId = cur.job.id;
+    await store.commitDurably(() => {
       store.stmt(`UPDATE attempts SET state = 'refused', ended = COALESCE(ended, ?), error = ? WHERE id = ?`).run(store.now(), error, attemptId);
-      store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, cur.job.id);
-      batchChanged(store, cur.job.batch_id);
+      store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, jobId);
+      batchChanged(store, batch.id);
     });
     await discard(received.tmp);
     return { status: 400, error };
@@ -158,11 +209,16 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);
   mkdirSync(dirname(dest), { recursive: true });
   renameSync(received.tmp, dest);
-  fsyncDirSync(dirname(dest));
+  await folderSyncs.sync(dirname(dest));
 
+  // checked again: a kill or a lost node during the folder's fsync ends the attempt's claim
+  // (its archive stays in place, unindexed, until the job's next result replaces it)
+  cur = currentAttempt(store, attemptId, node);
+  if (!cur) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
+  const { job, attempt: current } = cur;
   const r = inspection.result;
-  const exitCode = r ? r.exit_code : cur.attempt.exit_code;
-  const signal = r ? (r.signal ?? null) : cur.attempt.signal;
+  const exitCode = r ? r.exit_code : current.exit_code;
+  const signal = r ? (r.signal ?? null) : current.signal;
   const ok = r !== null && r.exit_code === 0 && !r.signal && !r.timed_out && !r.cancelled;
   const error = ok ? null
     : r === null ? `the result has no readable ${RESULT_JSON}`
@@ -171,27 +227,45 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     : r.signal ? `killed by ${r.signal}`
     : `exited with code ${r.exit_code}`;
   const state = ok ? 'done' : 'failed';
-  store.durably(() => {
+  await store.commitDurably(() => {
     const now = store.now();
-    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(cur.job.id);
+    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
     const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
-    for (const m of inspection.members) insert.run(cur.job.id, m.path, m.size, m.mtime);
+    for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
     store
       .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ? WHERE id = ?`)
       .run(now, exitCode, signal, attemptId);
-    store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(state, exitCode, error, cur.job.id);
-    batchChanged(store, cur.job.batch_id);
+    store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(state, exitCode, error, job.id);
+    batchChanged(store, job.batch_id);
   });
   return { status: 200, state, members: inspection.members.length, path: dest };
 }
 
-function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
+const folderSyncs = new FolderSyncs();
+
+/**
+ * Streams an upload to a fresh temp file in `tmpDir`, inspecting it on the way, and fsyncs
+ * the file. Each chunk is written before the next is read: memory stays flat.
+ */
+async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: string; size: number; inspection: Inspection }> {
+  const { tmp, file } = await openTemp(tmpDir);
+  const inspector = new ArchiveInspector();
+  let size = 0;
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      inspector.write(buf);
+      await file.write(buf);
+    }
+    await file.sync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await discard(tmp);
+    throw err;
   }
+  await file.close();
+  return { tmp, size, inspection: await inspector.end() };
 }
 
 /**

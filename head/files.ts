@@ -2,7 +2,7 @@
 // fsynced, renamed into place, and the folder fsynced, so a crash leaves either the old
 // state or the whole new file — never a torn one.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -11,6 +11,18 @@ export interface Received {
   tmp: string;
   size: number;
   sha256: string;
+}
+
+/** A fresh temp file in `tmpDir` (made when missing), open for writing. */
+export async function openTemp(tmpDir: string): Promise<{ tmp: string; file: FileHandle }> {
+  const tmp = join(tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`);
+  try {
+    return { tmp, file: await open(tmp, 'wx', 0o600) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(tmpDir, { recursive: true });
+    return { tmp, file: await open(tmp, 'wx', 0o600) };
+  }
 }
 
 /** Streams a body to a fresh temp file in `tmpDir` (hashing it on the way) and fsyncs it. */
@@ -48,6 +60,50 @@ export async function commitFile(tmp: string, dest: string): Promise<void> {
 
 export async function discard(tmp: string): Promise<void> {
   await rm(tmp, { force: true });
+}
+
+/**
+ * Shares an fsync-like operation among its callers (group commit): a call while none runs
+ * starts one; calls while one runs all wait for the single next run, which starts when the
+ * running one ends — the running one may have started before their writes.
+ */
+export function coalesced(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const p = run();
+    running = p;
+    const done = () => {
+      if (running === p) running = null;
+    };
+    p.then(done, done);
+    return p;
+  };
+  return () => {
+    if (next) return next;
+    if (!running) return start();
+    next = running
+      .catch(() => undefined)
+      .then(() => {
+        next = null;
+        return start();
+      });
+    return next;
+  };
+}
+
+/** fsyncs of folders, shared per folder among the renames made into it meanwhile. */
+export class FolderSyncs {
+  private readonly byDir = new Map<string, () => Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    let f = this.byDir.get(dir);
+    if (!f) {
+      f = coalesced(() => syncDir(dir));
+      this.byDir.set(dir, f);
+    }
+    return f();
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Queueing a validated batch: claim the namespace (first user to add owns it), refuse a
 // batch name already used there, and insert the batch, its queues (shapes) and every job in
-// one durable transaction — all of it or nothing.
+// one transaction — all of it or nothing. The caller awaits `store.synced()` before telling
+// the user it is queued (the commit's fsync, shared with other commits: store.ts).
 import type { BatchRecord, JobRecord, Store } from './store.js';
 
 export interface NewBatch {
@@ -23,7 +24,7 @@ export function namespaceRefusal(store: Store, namespace: string, user: string, 
 }
 
 export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
-  return store.durably((): QueueOutcome => {
+  return store.tx((): QueueOutcome => {
     const now = store.now();
     const refusal = namespaceRefusal(store, b.namespace, b.owner, b.admin);
     if (refusal) return { ok: false, status: 403, error: refusal };

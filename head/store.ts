@@ -4,14 +4,20 @@
 // Durability: `synchronous=NORMAL` in WAL mode survives a crash of the head at any instant
 // (only a power cut can lose the last commits). Commits that something outside the head
 // relies on — a result archive the node will delete once we answer 200, a batch the user
-// was told is queued — go through `durably`, which commits with `synchronous=FULL` (the WAL
-// is fsynced before the answer is sent).
+// was told is queued — are made durable before the answer is sent: `commitDurably` commits
+// and then awaits `synced()`, an fsync of the WAL file in the thread pool. Those fsyncs are
+// shared (group commit): every commit made before an fsync starts is covered by it, so many
+// results arriving together cost one fsync, and the event loop never waits on the disk.
+// `durably` (a synchronous commit with `synchronous=FULL`) is for the rare paths that cannot
+// wait asynchronously.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Meta, JobKind } from '../shared/spec/types.js';
 import type { NodeResources, WireInitialize, WireJob } from '../shared/protocol/common.js';
 import type { JobState } from '../shared/protocol/common.js';
+import { coalesced } from './files.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export const DB_FILE = 'distribute.db';
@@ -111,6 +117,7 @@ export class Store {
   readonly now: () => number;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly commitListeners: (() => void)[] = [];
+  private readonly walSync = coalesced(() => this.fsyncWal());
 
   constructor(readonly db: Database.Database, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -145,6 +152,35 @@ export class Store {
       return this.tx(fn);
     } finally {
       this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /**
+   * Resolves once every commit made before this call is on disk: one fsync of the WAL in the
+   * thread pool, shared with everyone who asks while it is under way. A caller that arrives
+   * while an fsync runs waits for the next one (the running one may have started before its
+   * commit).
+   */
+  synced(): Promise<void> {
+    return this.walSync();
+  }
+
+  /** `tx`, then waits until the commit is on disk (see the header). */
+  async commitDurably<T>(fn: () => T): Promise<T> {
+    const out = this.tx(fn);
+    await this.synced();
+    return out;
+  }
+
+  private async fsyncWal(): Promise<void> {
+    if (this.db.memory) return;
+    // in WAL mode a commit lives in the -wal file until a checkpoint, and a checkpoint syncs
+    // the database file itself; the WAL exists as long as this connection is open
+    const fh = await open(`${this.db.name}-wal`, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
   }
 

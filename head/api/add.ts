@@ -52,6 +52,7 @@ export const add: Route = {
 
     const queued = queueBatch(ctx.store, { namespace, name, owner: principal.name, admin: principal.admin, record: wire.record, jobs: wire.jobs });
     if (!queued.ok) throw new HttpError(queued.status, queued.error);
+    await ctx.store.synced();
     ctx.log.info({ event: 'batch_added', user: principal.name, namespace, batch: name, batchId: queued.batchId, jobs: batch.jobs.length, feasibleNodes: feasible }, 'batch queued');
     ctx.schedule();
     sendJson(call.res, 200, response);
