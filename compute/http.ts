@@ -1,8 +1,9 @@
 // The compute daemon's HTTP side of the head (bulk data: inputs in, results out).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { headUrls } from '../shared/config.js';
 import { tlsAdvice } from '../shared/tls.js';
@@ -49,17 +50,47 @@ export interface PutAnswer {
   text: string;
 }
 
+/** What a PUT sends: bytes in memory, or a stream made fresh for each try. */
+export type PutBody = { data: Buffer } | { open: () => Readable; size?: number };
+
+// Connections to the head are kept open between uploads: one TCP (and TLS) setup per node,
+// not one per result. An idle kept-alive socket does not hold a process open (node unrefs it).
+const KEEP_ALIVE = { keepAlive: true, scheduling: 'lifo' as const };
+const httpAgent = new HttpAgent(KEEP_ALIVE);
+const httpsAgents = new Map<Buffer | null, HttpsAgent>();
+
+function agentFor(target: URL, ca: Buffer | null): HttpAgent {
+  if (target.protocol !== 'https:') return httpAgent;
+  let a = httpsAgents.get(ca);
+  if (!a) {
+    a = new HttpsAgent({ ...KEEP_ALIVE, ...(ca ? { ca } : {}) });
+    httpsAgents.set(ca, a);
+  }
+  return a;
+}
+
 /**
- * PUTs a file as a streamed body with node's http client: read as the socket drains, so memory
- * stays flat whatever the size (Node 20's fetch reads a streamed request body far ahead).
- * Network failures reject with the error (its `code` says which: ECONNREFUSED, ...).
+ * PUTs a body with node's http client over a kept-alive connection. A stream is read as the
+ * socket drains, so memory stays flat whatever the size (Node 20's fetch reads a streamed
+ * request body far ahead). A kept-alive socket the head closed just as it was reused is
+ * retried once on a fresh one. Network failures reject with the error (its `code` says which).
  */
-export async function putFile(url: string, headers: Record<string, string>, file: string, ca: Buffer | null = null): Promise<PutAnswer> {
-  const { size } = await stat(file);
+export async function putBody(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null = null): Promise<PutAnswer> {
+  try {
+    return await putOnce(url, headers, body, ca);
+  } catch (err) {
+    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return putOnce(url, headers, body, ca);
+    throw err;
+  }
+}
+
+function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null): Promise<PutAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const size = 'data' in body ? body.data.length : body.size;
+  const allHeaders = size === undefined ? headers : { ...headers, 'content-length': String(size) };
   return new Promise<PutAnswer>((resolve, reject) => {
-    const req = send(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, ...(ca ? { ca } : {}) }, (res) => {
+    const req = send(target, { method: 'PUT', headers: allHeaders, agent: agentFor(target, ca), ...(ca ? { ca } : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -68,9 +99,19 @@ export async function putFile(url: string, headers: Record<string, string>, file
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+    if ('data' in body) {
+      req.end(body.data);
+      return;
+    }
     // the head may answer (a refusal) and close before taking the whole body: let its answer,
     // if one comes, settle the promise rather than the broken pipe
-    pipeline(createReadStream(file), req).catch((err: unknown) => setTimeout(() => reject(err), 200));
+    pipeline(body.open(), req).catch((err: unknown) => setTimeout(() => reject(err), 200));
   });
+}
+
+/** PUTs a file as a streamed body (see `putBody`). */
+export async function putFile(url: string, headers: Record<string, string>, file: string, ca: Buffer | null = null): Promise<PutAnswer> {
+  const { size } = await stat(file);
+  return putBody(url, headers, { open: () => createReadStream(file), size }, ca);
 }

@@ -1,76 +1,23 @@
-// Results of attempts: packed as one .tar.gz (the job's `distribute_save/` content at the top
-// level, plus `_distribute/` with its logs and result.json) into the spool folder
-// `<work_dir>/.spool/<attempt>.tar.gz`, then streamed to the head (`PUT /v1/results/:attempt`).
-// The archive and the attempt's workspace are deleted only after the head's 200 (the result is
-// on its disk). A 409 means the attempt is stale, a 400 that the head will never take this
-// archive: either way it is discarded. Anything else (the head away, a token refused, a 5xx)
-// keeps the archive and tries again with backoff; a daemon that restarts
-// finds its spool and carries on, so a result is never lost between node and head.
-import { createWriteStream, readlinkSync, type Stats } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
+// Results of attempts waiting for the head. An attempt that finished here is recorded in the
+// spool folder as `<work_dir>/.spool/<attempt>.json` (naming its workspace), and its result is
+// packed from the workspace (pack.ts: one .tar.gz, the job's `distribute_save/` content at the
+// top level, `_distribute/` with its logs and result.json beside it) as it is streamed to the
+// head (`PUT /v1/results/:attempt`). The workspace and the spool entry are deleted only after
+// the head's 200 (the result is on its disk). A 409 means the attempt is stale, a 400 that the
+// head will never take this archive: either way it is discarded. Anything else (the head away,
+// a token refused, a 5xx) keeps it and tries again with backoff; a daemon that restarts finds
+// its spool and carries on, so a result is never lost between node and head.
+//
+// The archive is not written to the node's disk first: the workspace it is made from stays
+// until the head has the result, so packing again for a retry gives the same archive. (A
+// spool of an earlier version may hold `<attempt>.tar.gz` files; those are sent as they are.)
+import { createReadStream, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, putFile, type HeadEndpoint } from './http.js';
-
-const SAVE = 'distribute_save';
-const META = '_distribute';
-
-/** The path a member takes in the archive: save content at the top level. */
-function archived(path: string): string {
-  return path.startsWith(`${SAVE}/`) ? path.slice(SAVE.length + 1) : path;
-}
-
-/**
- * Whether a file of the attempt goes into its archive: regular files, folders, and links that
- * stay inside the archive. The head refuses a whole archive with a link leaving it or a device,
- * so such members (a job's symlink to /etc, a FIFO) are left out here.
- */
-function packable(root: string, path: string, stat: Stats): boolean {
-  if (stat.isFile() || stat.isDirectory()) return true;
-  if (!stat.isSymbolicLink()) return false;
-  let target: string;
-  try {
-    target = readlinkSync(join(root, path));
-  } catch {
-    return false;
-  }
-  if (posix.isAbsolute(target)) return false;
-  const resolved = posix.normalize(posix.join(posix.dirname(archived(path)), target));
-  return resolved !== '..' && !resolved.startsWith('../');
-}
-
-/** Packs an attempt folder's results into `archive` (written to a temp file, then renamed). */
-export async function packAttempt(root: string, archive: string): Promise<void> {
-  const saved = await readdir(join(root, SAVE)).catch(() => [] as string[]);
-  // the job's own `_distribute` in its save folder would collide with ours
-  const entries = [...saved.filter((n) => n !== META).map((n) => `${SAVE}/${n}`), META];
-  const prefix = `${SAVE}/`;
-  const tmp = `${archive}.tmp`;
-  const stream = tar.c(
-    {
-      gzip: true,
-      cwd: root,
-      portable: true,
-      filter: (path, stat) => packable(root, path, stat as Stats),
-      onWriteEntry(entry) {
-        if (entry.path.startsWith(prefix)) entry.path = entry.path.slice(prefix.length);
-        if (entry.linkpath?.startsWith(prefix)) entry.linkpath = entry.linkpath.slice(prefix.length);
-      },
-    },
-    entries,
-  );
-  await pipeline(stream as unknown as NodeJS.ReadableStream, createWriteStream(tmp));
-  const fh = await open(tmp, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, archive);
-}
+import { authorization, fetchFailure, putBody, type HeadEndpoint, type PutBody } from './http.js';
+import { packResult } from './pack.js';
 
 export interface UploaderOptions {
   /** first retry delay; doubles up to maxRetryMs, with jitter */
@@ -83,9 +30,11 @@ export interface UploaderOptions {
 
 interface Spooled {
   attempt: number;
-  /** the attempt's workspace, removed with the archive once the head has the result */
+  /** the attempt's workspace, removed with the spool entry once the head has the result */
   workspace: string;
   failures: number;
+  /** packed small enough to be removed at once, without the thread pool */
+  small: boolean;
 }
 
 /** The spool of results waiting for the head, and the worker that uploads them. */
@@ -115,7 +64,8 @@ export class ResultSpool {
     this.concurrency = opts.concurrency ?? 2;
   }
 
-  archivePath(attempt: number): string {
+  /** where an earlier version of the daemon spooled a packed archive */
+  private legacyArchivePath(attempt: number): string {
     return join(this.dir, `${attempt}.tar.gz`);
   }
 
@@ -133,36 +83,37 @@ export class ResultSpool {
     return [...this.entries.keys()].sort((a, b) => a - b);
   }
 
-  /** Finds the results a previous run of the daemon left in the spool, and queues them. */
+  /**
+   * Finds the results a previous run of the daemon left in the spool, and queues them; they go
+   * at the next `kick` (the head's welcome, which may first name some of them stale).
+   */
   async recover(): Promise<number[]> {
-    await mkdir(this.dir, { recursive: true });
-    const found: number[] = [];
+    mkdirSync(this.dir, { recursive: true });
+    const found = new Set<number>();
     for (const name of await readdir(this.dir)) {
-      const m = /^(\d+)\.tar\.gz$/.exec(name);
-      if (m) {
-        const attempt = Number(m[1]);
-        const workspace = await readFile(this.sidecarPath(attempt), 'utf8')
-          .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
-          .catch(() => '');
-        this.add(attempt, workspace);
-        found.push(attempt);
-      } else if (name.endsWith('.tmp')) {
-        await rm(join(this.dir, name), { force: true });
-      }
+      const m = /^(\d+)\.(json|tar\.gz)$/.exec(name);
+      if (m) found.add(Number(m[1]));
+      else if (name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
     }
-    if (found.length) this.log.info({ event: 'spool_recovered', attempts: found }, 'results left from a previous run');
-    return found;
+    for (const attempt of found) {
+      const workspace = await readFile(this.sidecarPath(attempt), 'utf8')
+        .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
+        .catch(() => '');
+      this.add(attempt, workspace, false);
+    }
+    const attempts = [...found].sort((a, b) => a - b);
+    if (attempts.length) this.log.info({ event: 'spool_recovered', attempts }, 'results left from a previous run');
+    return attempts;
   }
 
-  /** Packs the attempt's results into the spool and queues the upload. */
+  /** Records the finished attempt in the spool and queues its upload. */
   async submit(attempt: number, workspace: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFile(this.sidecarPath(attempt), JSON.stringify({ workspace }) + '\n');
-    await packAttempt(workspace, this.archivePath(attempt));
     if (this.discarded.has(attempt)) {
-      await this.remove(attempt, workspace);
+      await this.remove(attempt, workspace, false);
       return;
     }
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(this.sidecarPath(attempt), JSON.stringify({ workspace }) + '\n');
     this.add(attempt, workspace);
   }
 
@@ -172,7 +123,7 @@ export class ResultSpool {
     const entry = this.entries.get(attempt);
     if (this.uploading.has(attempt)) return; // the upload's end removes it
     this.forget(attempt);
-    await this.remove(attempt, entry?.workspace ?? workspace ?? '');
+    await this.remove(attempt, entry?.workspace ?? workspace ?? '', false);
   }
 
   /** Tries every waiting upload now (the head came back). */
@@ -218,11 +169,11 @@ export class ResultSpool {
     this.timers.clear();
   }
 
-  private add(attempt: number, workspace: string): void {
+  private add(attempt: number, workspace: string, now = true): void {
     if (this.entries.has(attempt)) return;
-    this.entries.set(attempt, { attempt, workspace, failures: 0 });
+    this.entries.set(attempt, { attempt, workspace, failures: 0, small: false });
     this.queue.push(attempt);
-    this.pump();
+    if (now) this.pump();
   }
 
   private forget(attempt: number): void {
@@ -259,7 +210,7 @@ export class ResultSpool {
       if (outcome.kind === 'stored') this.log.info({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
       else if (outcome.kind === 'stale') this.log.warn({ event: 'result_stale', attempt, reason: outcome.reason }, 'the head refused a stale result; discarded');
       else if (outcome.kind === 'refused') this.log.error({ event: 'result_refused', attempt, reason: outcome.reason }, 'the head refused the result archive; discarded');
-      await this.remove(attempt, entry.workspace);
+      await this.remove(attempt, entry.workspace, entry.small);
       this.forget(attempt);
       return;
     }
@@ -279,36 +230,63 @@ export class ResultSpool {
     );
   }
 
-  private async put(attempt: number): Promise<{ kind: 'stored'; bytes: number } | { kind: 'stale' | 'refused' | 'failed'; reason: string }> {
-    const file = this.archivePath(attempt);
-    let size: number;
-    try {
-      size = (await stat(file)).size;
-    } catch (err) {
-      return { kind: 'stale', reason: `archive missing: ${errorMessage(err)}` };
+  private async put(attempt: number): Promise<{ kind: 'stored'; bytes: number | null } | { kind: 'stale' | 'refused' | 'failed'; reason: string }> {
+    const entry = this.entries.get(attempt)!;
+    let body: PutBody;
+    const legacy = this.legacyArchivePath(attempt);
+    const legacySize = await stat(legacy).then((s) => s.size, () => null);
+    if (legacySize !== null) {
+      body = { open: () => createReadStream(legacy), size: legacySize };
+    } else {
+      try {
+        const packed = packResult(entry.workspace);
+        entry.small = packed.kind === 'buffer';
+        body = packed.kind === 'buffer' ? { data: packed.data } : { open: packed.open };
+      } catch (err) {
+        return { kind: 'stale', reason: `the attempt's workspace cannot be packed: ${errorMessage(err)}` };
+      }
     }
     let res: { status: number; text: string };
     try {
-      res = await putFile(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, file, this.head.ca);
+      res = await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, body, this.head.ca);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }
     const text = res.text;
-    if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: size };
+    if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: 'data' in body ? body.data.length : (body.size ?? null) };
     if (res.status === 409) return { kind: 'stale', reason: text.slice(0, 300) };
     // the head will never take this archive as it is: keeping it would retry forever
     if (res.status === 400 || res.status === 413) return { kind: 'refused', reason: `${res.status} ${text.slice(0, 300)}` };
     return { kind: 'failed', reason: `${res.status} ${text.slice(0, 300)}` };
   }
 
-  /** Removes the workspace, then the spooled files: a spool entry outlives its workspace. */
-  private async remove(attempt: number, workspace: string): Promise<void> {
+  /**
+   * Removes the workspace, then the spool entry: a spool entry outlives its workspace. A small
+   * one goes at once (a few unlinks); a big one through the thread pool.
+   */
+  private async remove(attempt: number, workspace: string, small: boolean): Promise<void> {
+    const spooled = [this.sidecarPath(attempt), this.legacyArchivePath(attempt)];
+    if (small) {
+      if (workspace) {
+        rmSync(workspace, { recursive: true, force: true });
+        tryRmdir(dirname(workspace));
+      }
+      for (const f of spooled) rmSync(f, { force: true });
+      return;
+    }
     if (workspace) {
       await rm(workspace, { recursive: true, force: true });
       // the job's folder, once its last attempt is gone
       await rmdir(dirname(workspace)).catch(() => {});
     }
-    await rm(this.archivePath(attempt), { force: true });
-    await rm(this.sidecarPath(attempt), { force: true });
+    for (const f of spooled) await rm(f, { force: true });
+  }
+}
+
+function tryRmdir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (another attempt of the job), or gone
   }
 }

@@ -1,13 +1,14 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packAttempt } from '../../compute/results.js';
+import { packResult, packToBuffer, SMALL_BYTES } from '../../compute/pack.js';
 import { tempDir } from '../helpers/cli.js';
 import { tarMembers } from './agent-tar.js';
 
-describe('packAttempt', () => {
+describe('packing a result', () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
 
@@ -25,10 +26,44 @@ describe('packAttempt', () => {
     symlinkSync('/etc/passwd', join(root, 'distribute_save', 'absolute'));
     symlinkSync('../../input/big', join(root, 'distribute_save', 'sub', 'escape'));
     execFileSync('mkfifo', [join(root, 'distribute_save', 'pipe')]);
-    const archive = join(tmp.dir, '1.tar.gz');
-    await packAttempt(root, archive);
-    const members = await tarMembers(readFileSync(archive));
+    const members = await tarMembers(await packToBuffer(root));
     assert.deepEqual([...members.keys()].sort(), ['_distribute/', '_distribute/stdout.log', 'inside', 'sub/', 'sub/data.txt']);
     assert.equal(members.get('sub/data.txt'), 'data');
+  });
+
+  const attempt = (name: string, files: Record<string, string | Buffer>): string => {
+    const root = join(tmp.dir, name);
+    mkdirSync(join(root, 'distribute_save'), { recursive: true });
+    mkdirSync(join(root, '_distribute'));
+    writeFileSync(join(root, '_distribute', 'result.json'), '{"exit_code":0}\n');
+    for (const [path, data] of Object.entries(files)) writeFileSync(join(root, 'distribute_save', path), data);
+    return root;
+  };
+
+  it('packs a small result in memory, gzip-compressed', async () => {
+    const root = attempt('small', { 'out.txt': 'hello\n' });
+    const packed = packResult(root);
+    assert.equal(packed.kind, 'buffer');
+    const data = (packed as { data: Buffer }).data;
+    assert.deepEqual([...data.subarray(0, 2)], [0x1f, 0x8b], 'a gzip stream');
+    const members = await tarMembers(data);
+    assert.equal(members.get('out.txt'), 'hello\n');
+    assert.equal(members.get('_distribute/result.json'), '{"exit_code":0}\n');
+  });
+
+  it('streams a big result; deflate only when a sample of it compresses', async () => {
+    const noise = randomBytes(SMALL_BYTES + 1);
+    const text = Buffer.from('step,value\n'.repeat(Math.ceil((SMALL_BYTES + 1) / 11)));
+    for (const [name, data, level] of [['noise', noise, 0], ['text', text, 1]] as const) {
+      const root = attempt(name, { 'big.bin': data });
+      const packed = packResult(root);
+      assert.equal(packed.kind, 'stream', name);
+      assert.equal((packed as { level: number }).level, level, name);
+      const archive = await packToBuffer(root);
+      assert.deepEqual([...archive.subarray(0, 2)], [0x1f, 0x8b], `${name}: a gzip stream`);
+      if (level === 0) assert.ok(archive.length > data.length, 'stored, not deflated');
+      else assert.ok(archive.length < data.length / 4, 'deflated');
+      assert.ok((await tarMembers(archive)).get('big.bin') === data.toString('utf8'), `${name}: content intact`);
+    }
   });
 });

@@ -255,7 +255,7 @@ describe('ComputeAgent spool across restarts', () => {
     head.send(shellAssign(41, 'late', 'echo late > distribute_save/l'));
     await waitFor(() => head.resultPuts.some((p) => p.attempt === 41), 'a refused upload');
     await first.stop();
-    assert.deepEqual(readdirSync(join(work.dir, '.spool')).sort(), ['41.json', '41.tar.gz']);
+    assert.deepEqual(readdirSync(join(work.dir, '.spool')).sort(), ['41.json']);
 
     head.resultStatus = () => 200;
     head.received.length = 0;

@@ -1,0 +1,175 @@
+// Packing an attempt's result for the head: one gzip'd tar with the job's `distribute_save/`
+// content at the top level and `_distribute/` (logs, result.json) beside it.
+//
+// Two ways, chosen by what the attempt left:
+// - small (a few files, under SMALL_BYTES in all — most jobs): packed synchronously into
+//   memory at full compression. It costs a fraction of a millisecond, where the streaming
+//   packer's per-file promises and the thread pool cost several.
+// - anything else: packed as a stream while it is uploaded (memory stays flat), gzip at
+//   level 1 when a sample of the largest file compresses well, else gzip's stored blocks
+//   (level 0: the format stays .tar.gz, but incompressible data — simulation output,
+//   images — is not pushed through deflate at a tenth of the disk's speed).
+import { lstatSync, readdirSync, readlinkSync, readSync, openSync, closeSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { deflateRawSync } from 'node:zlib';
+import * as tar from 'tar';
+
+const SAVE = 'distribute_save';
+const META = '_distribute';
+/** results up to this size, in at most SMALL_FILES files, are packed in memory */
+export const SMALL_BYTES = 1024 * 1024;
+const SMALL_FILES = 64;
+/** a sample compressing below this ratio is worth deflate's time */
+const COMPRESSIBLE = 0.7;
+const SAMPLE_BYTES = 256 * 1024;
+
+/** The path a member takes in the archive: save content at the top level. */
+function archived(path: string): string {
+  return path.startsWith(`${SAVE}/`) ? path.slice(SAVE.length + 1) : path;
+}
+
+/**
+ * Whether a file of the attempt goes into its archive: regular files, folders, and links that
+ * stay inside the archive. The head refuses a whole archive with a link leaving it or a device,
+ * so such members (a job's symlink to /etc, a FIFO) are left out here.
+ */
+function packable(root: string, path: string, stat: Stats): boolean {
+  if (stat.isFile() || stat.isDirectory()) return true;
+  if (!stat.isSymbolicLink()) return false;
+  let target: string;
+  try {
+    target = readlinkSync(join(root, path));
+  } catch {
+    return false;
+  }
+  if (posix.isAbsolute(target)) return false;
+  const resolved = posix.normalize(posix.join(posix.dirname(archived(path)), target));
+  return resolved !== '..' && !resolved.startsWith('../');
+}
+
+/** What the attempt folder holds, as far as choosing how to pack it goes. */
+interface Survey {
+  /** top-level entries to pack, relative to the attempt folder */
+  entries: string[];
+  small: boolean;
+  /** the largest regular file seen, for the compressibility sample */
+  largest: string | null;
+}
+
+function survey(root: string): Survey {
+  let saved: string[];
+  try {
+    saved = readdirSync(join(root, SAVE));
+  } catch {
+    saved = [];
+  }
+  // the job's own `_distribute` in its save folder would collide with ours
+  const entries = [...saved.filter((n) => n !== META).map((n) => `${SAVE}/${n}`), META];
+  let files = 0;
+  let bytes = 0;
+  let small = true;
+  let largest: string | null = null;
+  let largestSize = -1;
+  const visit = (rel: string, depth: number) => {
+    let st: Stats;
+    try {
+      st = lstatSync(join(root, rel));
+    } catch {
+      return;
+    }
+    if (st.isFile()) {
+      files++;
+      bytes += st.size;
+      if (st.size > largestSize) {
+        largestSize = st.size;
+        largest = rel;
+      }
+    } else if (st.isDirectory()) {
+      // a folder in the save folder: walked by the streaming packer, not here
+      if (depth > 0) {
+        small = false;
+        return;
+      }
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(root, rel));
+      } catch {
+        // unreadable: the packer will say
+      }
+      for (const n of names) {
+        if (!small) return;
+        visit(`${rel}/${n}`, depth + 1);
+      }
+    }
+    if (files > SMALL_FILES || bytes > SMALL_BYTES) small = false;
+  };
+  for (const e of entries) {
+    if (!small) break;
+    visit(e, e === META ? 0 : 1);
+  }
+  return { entries, small, largest };
+}
+
+function packOptions(root: string, gzip: tar.TarOptionsWithAliases['gzip']): tar.TarOptionsWithAliasesAsyncNoFile {
+  const prefix = `${SAVE}/`;
+  return {
+    gzip,
+    cwd: root,
+    portable: true,
+    filter: (path: string, stat: Stats | tar.ReadEntry) => packable(root, path, stat as Stats),
+    onWriteEntry(entry: tar.WriteEntry) {
+      if (entry.path.startsWith(prefix)) entry.path = entry.path.slice(prefix.length);
+      if (entry.linkpath?.startsWith(prefix)) entry.linkpath = entry.linkpath.slice(prefix.length);
+    },
+  };
+}
+
+/** Whether deflate pays on this file: a sample from its start compresses well. */
+function compressible(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const buf = Buffer.alloc(SAMPLE_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n === 0) return false;
+    return deflateRawSync(buf.subarray(0, n), { level: 1 }).length < n * COMPRESSIBLE;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export type PackedResult =
+  | { kind: 'buffer'; data: Buffer }
+  /** a fresh stream of the archive on each call (an upload may be tried again) */
+  | { kind: 'stream'; open: () => Readable; level: number };
+
+/** Packs the attempt folder `root` (see the header for how). */
+export function packResult(root: string): PackedResult {
+  const s = survey(root);
+  if (s.small) {
+    const chunks: Buffer[] = [];
+    const pack = tar.c({ ...packOptions(root, true), sync: true } as tar.TarOptionsWithAliasesSyncNoFile, s.entries);
+    pack.on('data', (c: Buffer) => chunks.push(c));
+    return { kind: 'buffer', data: Buffer.concat(chunks) };
+  }
+  const level = s.largest !== null && compressible(join(root, s.largest)) ? 1 : 0;
+  return {
+    kind: 'stream',
+    level,
+    open: () => tar.c(packOptions(root, { level }), s.entries) as unknown as Readable,
+  };
+}
+
+/** The whole archive in memory (tests, and small results). */
+export async function packToBuffer(root: string): Promise<Buffer> {
+  const packed = packResult(root);
+  if (packed.kind === 'buffer') return packed.data;
+  const chunks: Buffer[] = [];
+  for await (const c of packed.open()) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
