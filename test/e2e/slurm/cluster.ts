@@ -55,9 +55,10 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
   });
 }
 
-export async function startSlurm(dir: string): Promise<SlurmCluster> {
+/** Brings Slurm up with its state in `dir`; `extraConf` lines are appended to its slurm.conf. */
+export async function startSlurm(dir: string, extraConf: string[] = []): Promise<SlurmCluster> {
   const [ctld, slurmd] = [await freePort(), await freePort()];
-  const up = await run('up.sh', [dir], { SLURMCTLD_PORT: String(ctld), SLURMD_PORT: String(slurmd) });
+  const up = await run('up.sh', [dir], { SLURMCTLD_PORT: String(ctld), SLURMD_PORT: String(slurmd), SLURM_CONF_EXTRA: extraConf.join('\n') });
   if (up.code !== 0) {
     await run('down.sh', [dir], {});
     throw new Error(`up.sh failed with ${up.code}:\n${up.stdout}${up.stderr}`);

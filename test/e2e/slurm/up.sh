@@ -1,6 +1,7 @@
 #!/bin/bash
 # Brings up a single-node Slurm on loopback for the end-to-end tests, all its state in DIR.
-#   usage: up.sh DIR        (env SLURMCTLD_PORT, SLURMD_PORT: ports to use; default 6817, 6818)
+#   usage: up.sh DIR        (env SLURMCTLD_PORT, SLURMD_PORT: ports to use; default 6817, 6818;
+#                            SLURM_CONF_EXTRA: lines appended to slurm.conf, e.g. MaxArraySize=4001)
 # Prints one line: SLURM_CONF=DIR/slurm.conf slurmctld=PID slurmd=PID. Stop it with down.sh DIR.
 # Needs root and Debian's slurm-wlm and munge packages (apt-get install -y slurm-wlm munge).
 # munged is shared by everything on the machine: it is started when missing and left running.
@@ -16,6 +17,7 @@ memory=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
 sed -e "s#@DIR@#$dir#g" -e "s#@HOST@#$host#g" -e "s#@CPUS@#$(nproc)#" -e "s#@MEMORY@#$memory#" \
     -e "s#@CTLD_PORT@#${SLURMCTLD_PORT:-6817}#" -e "s#@SLURMD_PORT@#${SLURMD_PORT:-6818}#" \
     "$here/slurm.conf.in" > "$dir/slurm.conf"
+[ -z "${SLURM_CONF_EXTRA:-}" ] || printf '%s\n' "$SLURM_CONF_EXTRA" >> "$dir/slurm.conf"
 export SLURM_CONF=$dir/slurm.conf
 
 mkdir -p /run/munge && chown munge:munge /run/munge
