@@ -47,6 +47,14 @@ export interface Inspection {
   problems: string[];
 }
 
+/**
+ * node-tar aborts a gzip stream that inflates more than 1000×, a guard against archives that
+ * fill a disk. Archives are only ever streamed here (memory stays flat), and a result holding a
+ * large file of zeros (a sparse array, a preallocated output) legitimately inflates ~1030×: such
+ * a result must be accepted and pulled, so the limit is off.
+ */
+const NO_RATIO_LIMIT = Infinity;
+
 const MEMBER_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
 /** A member path as it is indexed: POSIX, without a leading `./` or trailing `/`. */
@@ -78,6 +86,7 @@ export async function inspectArchive(file: string): Promise<Inspection> {
     await tar.t({
       file,
       strict: true,
+      maxDecompressionRatio: NO_RATIO_LIMIT,
       onReadEntry: (entry) => {
         const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
         if (problem) {
@@ -196,15 +205,27 @@ function fsyncDirSync(dir: string): void {
 
 /**
  * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
- * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry.
+ * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry. When
+ * `signal` aborts (the consumer went away and will never drain), the file is closed and the
+ * promise rejects, instead of waiting forever on a paused entry.
  */
-export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void): Promise<void> {
+export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
+    const parser = new tar.Parser({ strict: true, maxDecompressionRatio: NO_RATIO_LIMIT, onReadEntry: onEntry });
     const input = createReadStream(file);
-    input.on('error', reject);
-    parser.on('error', reject);
-    parser.on('end', () => resolve());
+    const abort = () => {
+      input.destroy();
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('archive read aborted'));
+    };
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    const settle = (fn: () => void) => {
+      signal?.removeEventListener('abort', abort);
+      fn();
+    };
+    input.on('error', (err) => settle(() => reject(err)));
+    parser.on('error', (err: Error) => settle(() => reject(err)));
+    parser.on('end', () => settle(resolve));
     input.pipe(parser);
   });
 }
