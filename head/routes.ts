@@ -9,7 +9,8 @@ import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
 import { add } from './api/add.js';
-import { pull } from './api/pull.js';
+import { pull, pullPlan } from './api/pull.js';
+import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pullPlan, pull, rm, logs];
