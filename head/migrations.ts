@@ -134,4 +134,22 @@ export const MIGRATIONS: Migration[] = [
     sql: `CREATE INDEX attempts_open ON attempts (node) WHERE ended IS NULL;`,
   },
   notifyMigration(3),
+  {
+    version: 4,
+    name: 'removed batches: what rm deleted, and batch ids never used again',
+    // `batches.id` is an INTEGER PRIMARY KEY, which SQLite would hand out again after the
+    // newest batch is deleted; nodes remember builds by batch id, so a new batch must never get
+    // a removed one's id: queueBatch takes the next id above both tables.
+    sql: `
+      CREATE TABLE removed_batches (
+        id         INTEGER PRIMARY KEY,
+        namespace  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        removed    INTEGER NOT NULL,
+        removed_by TEXT NOT NULL,
+        bytes      INTEGER NOT NULL
+      );
+    `,
+  },
 ];

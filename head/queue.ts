@@ -33,7 +33,12 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
     store.stmt('INSERT OR IGNORE INTO namespaces (name, owner, created) VALUES (?, ?, ?)').run(b.namespace, b.owner, now);
     const batchId = Number(
       store
-        .stmt('INSERT INTO batches (namespace, name, spec, owner, created) VALUES (?, ?, ?, ?, ?)')
+        // never the id of a removed batch (migration 4)
+        .stmt(
+          `INSERT INTO batches (id, namespace, name, spec, owner, created) VALUES (
+             (SELECT MAX(n) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS n FROM batches UNION ALL SELECT COALESCE(MAX(id), 0) FROM removed_batches)),
+             ?, ?, ?, ?, ?)`,
+        )
         .run(b.namespace, b.name, JSON.stringify(b.record), b.owner, now).lastInsertRowid,
     );
     const shapes = new Map<string, number>();

@@ -21,6 +21,11 @@ export class BatchCache {
     }
     return r;
   }
+
+  /** Drops a removed batch (its id is never used again, but the memory is freed). */
+  forget(batchId: number): void {
+    this.records.delete(batchId);
+  }
 }
 
 interface HeldRow {
