@@ -8,9 +8,11 @@ import { nodes } from './api/nodes.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
+import { metrics } from './api/metrics.js';
+import { version } from './api/version.js';
 import { add } from './api/add.js';
 import { pull, pullPlan } from './api/pull.js';
 import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pullPlan, pull, rm, logs];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version];
