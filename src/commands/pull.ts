@@ -1,18 +1,18 @@
 import { Command } from 'commander';
 import { withHeadOptions } from '../head-options.js';
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 interface PullFlags {
   namespace?: string;
   batch?: string;
   saveDir: string;
-  include: string[];
-  exclude: string[];
-  glob: string[];
-  job: string[];
+  include?: string[];
+  exclude?: string[];
+  glob?: string[];
+  job?: string[];
   rules?: string;
   dry?: boolean;
   force?: boolean;
@@ -24,14 +24,14 @@ interface PullFlags {
 export const command = withHeadOptions(
   new Command('pull')
     .description('Download the results of a batch into SAVE_DIR/<batch_name>/<job>/, filtered by query rules; files already there are skipped')
-    .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch); or --namespace and --batch')
+    .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch); or --batch')
     .option('--batch <name>', 'the batch name (instead of a batch file)')
     .option('--namespace <name>', 'with --batch: its namespace, when the name alone is ambiguous')
     .option('--save-dir <dir>', 'where the results go', '.')
-    .option('--include <regex>', 'keep only members whose <job>/<file> path matches one include or glob (repeatable)', collect, [] as string[])
-    .option('--exclude <regex>', 'leave out members whose <job>/<file> path matches; exclude wins (repeatable)', collect, [] as string[])
-    .option('--glob <pattern>', 'like --include, as a glob: without "/" it matches the file name, with "/" the whole <job>/<file> (repeatable)', collect, [] as string[])
-    .option('--job <regex>', 'only jobs whose name matches (repeatable)', collect, [] as string[])
+    .option('--include <regex>', 'keep only members whose <job>/<file> path matches one include or glob (repeatable)', collect)
+    .option('--exclude <regex>', 'leave out members whose <job>/<file> path matches; exclude wins (repeatable)', collect)
+    .option('--glob <pattern>', 'like --include, as a glob: without "/" it matches the file name, with "/" the whole <job>/<file> (repeatable)', collect)
+    .option('--job <regex>', 'only jobs whose name matches (repeatable)', collect)
     .option('--rules <file>', 'a YAML file with include, exclude, glob and job keys, joined with the flags')
     .option('--dry', 'list what would be downloaded, with sizes and the total, and download nothing')
     .option('--force', 'download every selected file again, even those already here')
