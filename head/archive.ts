@@ -8,6 +8,8 @@
 // folder fsync and the one transaction that indexes the members and ends the job run in one
 // synchronous stretch after the last staleness check, so no other event can slip between.
 import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -47,14 +49,6 @@ export interface Inspection {
   problems: string[];
 }
 
-/**
- * node-tar aborts a gzip stream that inflates more than 1000×, a guard against archives that
- * fill a disk. Archives are only ever streamed here (memory stays flat), and a result holding a
- * large file of zeros (a sparse array, a preallocated output) legitimately inflates ~1030×: such
- * a result must be accepted and pulled, so the limit is off.
- */
-const NO_RATIO_LIMIT = Infinity;
-
 const MEMBER_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
 /** A member path as it is indexed: POSIX, without a leading `./` or trailing `/`. */
@@ -83,27 +77,22 @@ export async function inspectArchive(file: string): Promise<Inspection> {
   const problems: string[] = [];
   let resultText: Promise<string> | null = null;
   try {
-    await tar.t({
-      file,
-      strict: true,
-      maxDecompressionRatio: NO_RATIO_LIMIT,
-      onReadEntry: (entry) => {
-        const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
-        if (problem) {
-          problems.push(problem);
-          entry.resume();
-          return;
-        }
-        const path = memberPath(entry.path);
-        if (entry.type !== 'Directory' && path !== '') {
-          members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
-        }
-        if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
-          resultText = collect(entry);
-        } else {
-          entry.resume();
-        }
-      },
+    await readArchive(file, (entry) => {
+      const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
+      if (problem) {
+        problems.push(problem);
+        entry.resume();
+        return;
+      }
+      const path = memberPath(entry.path);
+      if (entry.type !== 'Directory' && path !== '') {
+        members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
+      }
+      if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
+        resultText = collect(entry);
+      } else {
+        entry.resume();
+      }
     });
   } catch (err) {
     problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
@@ -204,17 +193,45 @@ function fsyncDirSync(dir: string): void {
 }
 
 /**
+ * An archive as a plain tar stream. Gunzipped by Node's zlib, which inflates in bounded chunks
+ * with backpressure: node-tar's own gunzip inflates each input chunk whole, so a 16 MiB chunk of
+ * a result of zeros (~1000× smaller than its content) became a buffer of gigabytes, and its
+ * guard against that ratio refused such results outright.
+ */
+async function tarStream(file: string): Promise<{ stream: Readable; close: () => void }> {
+  const magic = Buffer.alloc(2);
+  const fh = await open(file, 'r');
+  try {
+    await fh.read(magic, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  const raw = createReadStream(file);
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return { stream: raw, close: () => raw.destroy() };
+  const gunzip = createGunzip();
+  raw.on('error', (err) => gunzip.destroy(err));
+  raw.pipe(gunzip);
+  return {
+    stream: gunzip,
+    close: () => {
+      raw.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+/**
  * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
  * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry. When
  * `signal` aborts (the consumer went away and will never drain), the file is closed and the
  * promise rejects, instead of waiting forever on a paused entry.
  */
-export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
+export async function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
+  const input = await tarStream(file);
   return new Promise((resolve, reject) => {
-    const parser = new tar.Parser({ strict: true, maxDecompressionRatio: NO_RATIO_LIMIT, onReadEntry: onEntry });
-    const input = createReadStream(file);
+    const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
     const abort = () => {
-      input.destroy();
+      input.close();
       reject(signal?.reason instanceof Error ? signal.reason : new Error('archive read aborted'));
     };
     if (signal?.aborted) return abort();
@@ -223,10 +240,10 @@ export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => voi
       signal?.removeEventListener('abort', abort);
       fn();
     };
-    input.on('error', (err) => settle(() => reject(err)));
+    input.stream.on('error', (err) => settle(() => reject(err)));
     parser.on('error', (err: Error) => settle(() => reject(err)));
     parser.on('end', () => settle(resolve));
-    input.pipe(parser);
+    input.stream.pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 
