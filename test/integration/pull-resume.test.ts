@@ -9,7 +9,8 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestCluster } from '../helpers/cluster.js';
-import { spawnCli } from '../helpers/cli.js';
+import { CLI, spawnCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
 import { StallProxy } from '../helpers/stall-proxy.js';
 import { partName } from '../../src/remote/extract.js';
 
@@ -142,6 +143,26 @@ describe('pull again: resume, skip, force, running batches, rm', () => {
     }
   });
 
+  it('draws a progress bar (bytes, rate, files) on a terminal', async () => {
+    const term = join(c.root, 'term');
+    // script(1) gives the CLI a pseudo-terminal; its output is what the terminal showed
+    const env = { ...process.env, ...c.env(await c.user('alice')) };
+    const cmd = [process.execPath, CLI, 'pull', bigFile, '--save-dir', term].map((a) => `'${a}'`).join(' ');
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\r +\d+% \[[#-]+\] [\d.]+ (B|KiB|MiB) \/ 40\.\d MiB  [\d.]+ (B|KiB|MiB|GiB)\/s  \d+\/\d+ files\x1b\[K/);
+    assert.match(r.stdout, /\r\x1b\[Kpulled \d+ files \(40\.\d MiB\) of lab\/big/, 'the bar is erased before the summary');
+    const plain = await c.cli(['pull', bigFile, '--save-dir', join(c.root, 'plain'), '--force']);
+    assert.doesNotMatch(plain.stdout + plain.stderr, /\r|files\x1b/, 'no bar off a terminal');
+  });
+
   it('pulls the finished jobs of a running batch, says how many are to come, and the rest later', async () => {
     const flag = join(c.root, 'release-slow');
     // the waiting jobs end by themselves after ~30 s even if the test fails
@@ -212,14 +233,15 @@ describe('pull again: resume, skip, force, running batches, rm', () => {
   });
 
   it('rm --job deletes one job\'s results and the batch stays', async () => {
-    const archive = join(c.stateDir, 'archive', 'lab', 'big', 'j1.tar.gz');
-    const size = statSync(archive).size;
+    const archive = (job: string) => join(c.stateDir, 'archive', 'lab', 'big', `${job}.tar.gz`);
     const r = await c.cli(['rm', 'big', '--job', 'j1', '--yes']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^removed the results of 1 job of lab/big/j1 \\(\\d+ files\\): .* freed on the head$`, 'm'));
-    assert.equal(existsSync(archive), false);
+    assert.equal(existsSync(archive('j1')), false);
+    const size = statSync(archive('j2')).size;
     const json = await c.cli(['rm', 'big', '--job', 'j2', '--yes', '--json']);
-    assert.equal((JSON.parse(json.stdout) as { bytes: number }).bytes, size, 'the same job outputs, the same archive size');
+    assert.equal((JSON.parse(json.stdout) as { bytes: number }).bytes, size);
+    assert.equal(existsSync(archive('j2')), false);
     const plan = await c.cli(['pull', bigFile, '--dry', '--json', '--save-dir', join(c.root, 'elsewhere')]);
     const jobs = new Set((JSON.parse(plan.stdout) as { members: { job: string }[] }).members.map((m) => m.job));
     assert.deepEqual([...jobs].sort(), ['j3', 'j4', 'j5']);
