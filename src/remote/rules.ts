@@ -30,6 +30,12 @@ function empty(): PullRules {
   return { include: [], exclude: [], glob: [], job: [] };
 }
 
+function valueAt(raw: unknown, path: (string | number)[]): unknown {
+  let v = raw;
+  for (const seg of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[seg] : undefined;
+  return v;
+}
+
 /** Reads and checks a rules file; every problem as `FILE:LINE:COL: field: message`. */
 export async function loadRulesFile(file: string): Promise<PullRules> {
   let text: string;
@@ -53,13 +59,17 @@ export async function loadRulesFile(file: string): Promise<PullRules> {
   };
   const parsed = RulesFile.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      if (i.code === 'unrecognized_keys') {
-        return i.keys.map((k) => `${where([...(i.path as (string | number)[]), k], 'key')}: ${k}: not a rules key (use ${FIELDS.join(', ')})`).join('\n');
-      }
+    const problems = parsed.error.issues.flatMap((i) => {
       const path = i.path as (string | number)[];
+      if (i.code === 'unrecognized_keys') {
+        return i.keys.map((k) => `${where([...path, k], 'key')}: ${k}: not a rules key (use ${FIELDS.join(', ')})`);
+      }
+      if (i.code === 'invalid_union' && Array.isArray(valueAt(raw, path))) {
+        // a list: name each element that is not a string
+        return (valueAt(raw, path) as unknown[]).flatMap((v, k) => (typeof v === 'string' ? [] : [`${where([...path, k])}: ${formatPath([...path, k])}: must be a string (a pattern), not ${JSON.stringify(v)}`]));
+      }
       const message = i.code === 'invalid_union' ? 'must be a string or a list of strings' : i.message;
-      return `${where(path)}: ${formatPath(path) || '(file)'}: ${message}`;
+      return [`${where(path)}: ${formatPath(path) || '(file)'}: ${message}`];
     });
     throw new UserError(problems.join('\n'), 2);
   }
