@@ -48,7 +48,7 @@ export const command = withHeadOptions(
     const { UserError } = await import('../../shared/errors.js');
 
     if (file !== undefined && (opts.namespace !== undefined || opts.batch !== undefined)) {
-      throw new UserError('give either a batch file or --namespace and --batch, not both', 2);
+      throw new UserError('give either a batch file or --batch (with --namespace), not both', 2);
     }
     if (file === undefined && opts.batch === undefined) {
       throw new UserError('name the batch: distribute pull BATCH.yaml, or --batch B [--namespace N]', 2);
