@@ -51,12 +51,18 @@ export function applyPlacements(store: Store, placements: Placement[]): Assignme
     const update = store.stmt(
       `UPDATE jobs SET state = 'assigned', current_attempt = ?, attempt_count = ?, node = ?, exit_code = NULL, error = NULL WHERE id = ? AND state = 'queued'`,
     );
+    // fair share: when each owner was last served (attempt ids only grow)
+    const served = store.stmt(
+      `INSERT INTO fair_share (owner, last_attempt) SELECT owner, ? FROM batches WHERE id = ?
+       ON CONFLICT (owner) DO UPDATE SET last_attempt = MAX(last_attempt, excluded.last_attempt)`,
+    );
     for (const p of placements) {
       const job = store.job(p.jobId);
       if (!job || job.state !== 'queued') continue;
       const number = job.attempt_count + 1;
       const id = Number(insert.run(job.id, number, p.node, p.cpus, p.memory, JSON.stringify(p.gpus), now).lastInsertRowid);
       update.run(id, number, p.node, job.id);
+      served.run(id, job.batch_id);
       out.push({ attempt: id, number, jobId: job.id, batchId: job.batch_id, node: p.node, cpus: p.cpus, gpus: p.gpus });
     }
     return out;
