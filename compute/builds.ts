@@ -1,6 +1,9 @@
 // Each batch's initialize step runs once on this node, before its first job here; the jobs
-// assigned meanwhile wait for it. The outcome is remembered for the batch (by the head's batch
-// id, so a batch added again under the same name builds again).
+// assigned meanwhile wait for it. A build that succeeded is remembered for the batch (by the
+// head's batch id, so a batch added again under the same name builds again) while the daemon
+// runs: its folder stays, and the batch's jobs reuse it. A build that failed is forgotten once
+// the jobs waiting for it have seen it: the head sends no more of the batch here, unless the
+// user retries it (say, after installing what was missing), and then it builds again.
 import { readFile } from 'node:fs/promises';
 import { runBuild, type BuildOptions, type BuildResult } from './runner.js';
 
@@ -8,13 +11,15 @@ export class BuildCache {
   private readonly builds = new Map<number, Promise<BuildResult>>();
 
   /** The batch's build, started by the first caller. */
-  get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
+  async get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
     let p = this.builds.get(batchId);
     if (!p) {
       p = runBuild(start());
       this.builds.set(batchId, p);
     }
-    return p;
+    const result = await p;
+    if (!result.ok && this.builds.get(batchId) === p) this.builds.delete(batchId);
+    return result;
   }
 }
 
