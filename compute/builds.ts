@@ -5,21 +5,31 @@
 // the jobs waiting for it have seen it: the head sends no more of the batch here, unless the
 // user retries it (say, after installing what was missing), and then it builds again.
 import { readFile } from 'node:fs/promises';
-import { runBuild, type BuildOptions, type BuildResult } from './runner.js';
+import { startBuild, type BuildOptions, type BuildResult, type RunningBuild } from './runner.js';
 
 export class BuildCache {
-  private readonly builds = new Map<number, Promise<BuildResult>>();
+  private readonly builds = new Map<number, { run: RunningBuild; done: Promise<BuildResult> }>();
+  /** takes each build's handle as it starts (the pause stops builds too); returns the release */
+  watch: ((label: string, build: RunningBuild) => () => void) | null = null;
 
   /** The batch's build, started by the first caller. */
   async get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
-    let p = this.builds.get(batchId);
-    if (!p) {
-      p = runBuild(start());
-      this.builds.set(batchId, p);
+    let b = this.builds.get(batchId);
+    if (!b) {
+      const opts = start();
+      const run = startBuild(opts);
+      const release = this.watch?.(`${opts.batch.meta.namespace}/${opts.batch.meta.batch_name}`, run);
+      b = { run, done: run.done.finally(() => release?.()) };
+      this.builds.set(batchId, b);
     }
-    const result = await p;
-    if (!result.ok && this.builds.get(batchId) === p) this.builds.delete(batchId);
+    const result = await b.done;
+    if (!result.ok && this.builds.get(batchId) === b) this.builds.delete(batchId);
     return result;
+  }
+
+  /** Kills the builds still running (the daemon is stopping); their results say cancelled. */
+  cancelAll(reason: string): void {
+    for (const b of this.builds.values()) b.run.cancel(reason);
   }
 }
 

@@ -9,8 +9,10 @@ import { drain, undrain } from './api/drain.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
+import { metrics } from './api/metrics.js';
+import { version } from './api/version.js';
 import { add } from './api/add.js';
 import { pull } from './api/pull.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pull, logs];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pull, logs, metrics, version];

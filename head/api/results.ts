@@ -1,5 +1,6 @@
 // A node uploads the result of an attempt; the 200 is its acknowledgement that the result is
 // on the head's disk (fsynced, indexed), after which the node may delete its copy.
+import { statSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { acceptResult } from '../archive.js';
 import { HttpError, sendJson } from '../http.js';
@@ -31,6 +32,7 @@ export const resultPut: Route = {
       throw new HttpError(outcome.status, outcome.error);
     }
     log.info({ event: 'result_archived', state: outcome.state, members: outcome.members, path: outcome.path }, 'result archived');
+    ctx.metrics?.archived(statSync(outcome.path).size);
     ctx.schedule();
     sendJson(call.res, 200, { attempt, state: outcome.state, members: outcome.members });
   },

@@ -117,6 +117,12 @@ export interface NodeSpec {
   memory?: string;
   gpus?: number;
   max_jobs?: number;
+  /** compute.yaml fields laid over the ones made from this spec (ca, sandbox, ...) */
+  config?: Record<string, unknown>;
+  /** wait for the node to register before returning; default true */
+  awaitRegistered?: boolean;
+  /** more arguments for `distribute compute` (--drain-timeout, --log-level) */
+  args?: string[];
 }
 
 export interface ClusterOptions {
@@ -218,11 +224,11 @@ export class TestCluster {
     if (n.memory) resources.memory = n.memory;
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
-    writeFileSync(join(dir, 'compute.yaml'), stringify(config));
-    const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
+    const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml'), ...(n.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.nodes.set(n.name, d);
     this.workDirs.set(n.name, join(dir, 'work'));
-    if (opts.token === undefined) await d.event('registered');
+    if (opts.token === undefined && n.awaitRegistered !== false) await d.event('registered');
     return d;
   }
 
