@@ -65,7 +65,8 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
       waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
     })),
-    build_failures: builds,
+    // only when there are some: the DESIGN shape stays as it was for every other batch
+    ...(builds.length ? { build_failures: builds } : {}),
   };
 }
 

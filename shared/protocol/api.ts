@@ -81,7 +81,7 @@ export const StatusBatch = z.object({
     done: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
   }),
   jobs: z.array(StatusJob),
-  /** nodes where the batch's initialize step failed, with the end of its logs; optional for older heads */
+  /** nodes where the batch's initialize step failed, with the end of its logs; absent when none did */
   build_failures: z.array(z.object({ node: z.string(), log: z.string(), at: z.number().int() })).optional(),
 });
 export type StatusBatch = z.infer<typeof StatusBatch>;
