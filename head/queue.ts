@@ -38,7 +38,7 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
     );
     const shapes = new Map<string, number>();
     const insertShape = store.stmt('INSERT INTO shapes (batch_id, cpus, memory, gpus, nodes) VALUES (?, ?, ?, ?, ?)');
-    const insertJob = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state) VALUES (?, ?, ?, ?, 'queued')`);
+    const insertJob = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state, time_limit) VALUES (?, ?, ?, ?, 'queued', ?)`);
     for (const j of b.jobs) {
       const r = j.record.job.resources;
       const nodes = j.record.nodes === null ? null : JSON.stringify([...j.record.nodes].sort());
@@ -48,7 +48,7 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
         shape = Number(insertShape.run(batchId, r.cpus, r.memory, r.gpus, nodes).lastInsertRowid);
         shapes.set(key, shape);
       }
-      insertJob.run(batchId, j.name, JSON.stringify(j.record), shape);
+      insertJob.run(batchId, j.name, JSON.stringify(j.record), shape, r.time);
     }
     return { ok: true, batchId };
   });

@@ -5,6 +5,7 @@ import { inputGet, inputPut, inputsMissing } from './api/inputs.js';
 import { resultPut } from './api/results.js';
 import { status } from './api/status.js';
 import { nodes } from './api/nodes.js';
+import { drain, undrain } from './api/drain.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
@@ -14,4 +15,4 @@ import { add } from './api/add.js';
 import { pull } from './api/pull.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pull, logs, metrics, version];
