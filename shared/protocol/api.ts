@@ -10,6 +10,8 @@
 //   POST   /v1/batches              AddRequest → AddResponse | 400 BadBatch | 403/409 ApiError
 //   GET    /v1/status[?namespace=N&batch=B]       → StatusBatch[]
 //   GET    /v1/nodes                               → NodeInfo[]
+//   POST   /v1/nodes/:name/drain    (admins)       → DrainResponse: no new jobs there, running ones finish
+//   POST   /v1/nodes/:name/undrain  (admins)       → DrainResponse
 //   POST   /v1/batches/:ns/:batch/kill   KillRequest → KillResponse
 //   POST   /v1/batches/:ns/:batch/retry              → RetryResponse
 //   GET    /v1/logs/:ns/:batch/:job?stream=stdout|stderr&follow=1  → text, chunked while it runs
@@ -81,6 +83,8 @@ export const StatusBatch = z.object({
     done: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
   }),
   jobs: z.array(StatusJob),
+  /** nodes where the batch's initialize step failed, with the end of its logs; absent when none did */
+  build_failures: z.array(z.object({ node: z.string(), log: z.string(), at: z.number().int() })).optional(),
 });
 export type StatusBatch = z.infer<typeof StatusBatch>;
 
@@ -92,6 +96,9 @@ export const NodeInfo = z.object({
   running: z.array(z.object({ namespace: z.string(), batch: z.string(), job: z.string(), attempt: z.number().int() })),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
+
+export const DrainResponse = z.object({ node: z.string(), draining: z.boolean() });
+export type DrainResponse = z.infer<typeof DrainResponse>;
 
 export const KillRequest = z.object({ job: SafeName.optional() });
 export const KillResponse = z.object({ cancelled: z.number().int() });
