@@ -8,6 +8,9 @@
 // renamed into place, its folder fsynced, and one transaction indexes the members and ends
 // the job; the node hears 200 once that commit is on disk (see `acceptResult`).
 import { createReadStream, mkdirSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -70,15 +73,18 @@ export function memberProblem(e: { path: string; type: string; linkpath?: string
 }
 
 /**
- * Checks an archive as its bytes go by: `write` each chunk (gzip or plain tar, found out from
- * the first bytes), then `end()` resolves with the members, result.json and the problems.
- * Entry bodies are skipped as they pass, so memory stays flat whatever the size.
+ * Checks an archive as its bytes go by: `write` each chunk (gzip or plain tar, told by its first
+ * bytes), then `end()` resolves with the members, result.json and the problems. Gunzipped by
+ * Node's zlib in bounded chunks (see `tarStream`), entry bodies skipped as they pass: memory
+ * stays flat whatever the size. `write` resolves when the chunk is taken (backpressure).
  */
 export class ArchiveInspector {
   private readonly members = new Map<string, Member>();
   private readonly problems: string[] = [];
   private resultText: Promise<string> | null = null;
   private readonly parser: tar.Parser;
+  private gunzip: Gunzip | null = null;
+  private sniffed = false;
   private readonly finished: Promise<void>;
   private settle!: () => void;
   private failed = false;
@@ -109,10 +115,23 @@ export class ArchiveInspector {
     this.parser.on('end', () => this.settle());
   }
 
-  write(chunk: Buffer): void {
-    if (this.failed) return;
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failed || chunk.length === 0) return;
+    if (!this.sniffed) {
+      this.sniffed = true;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        const gunzip = createGunzip();
+        gunzip.on('error', (err) => this.fail(err));
+        gunzip.pipe(this.parser as unknown as NodeJS.WritableStream);
+        this.gunzip = gunzip;
+      }
+    }
     try {
-      this.parser.write(chunk);
+      if (this.gunzip) {
+        if (!this.gunzip.write(chunk)) await Promise.race([once(this.gunzip, 'drain'), this.finished]);
+      } else {
+        this.parser.write(chunk);
+      }
     } catch (err) {
       this.fail(err);
     }
@@ -121,7 +140,8 @@ export class ArchiveInspector {
   async end(): Promise<Inspection> {
     if (!this.failed) {
       try {
-        this.parser.end();
+        if (this.gunzip) this.gunzip.end();
+        else this.parser.end();
       } catch (err) {
         this.fail(err);
       }
@@ -143,6 +163,7 @@ export class ArchiveInspector {
   private fail(err: unknown): void {
     if (!this.failed) this.problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
     this.failed = true;
+    this.gunzip?.unpipe();
     this.settle();
   }
 }
@@ -150,7 +171,7 @@ export class ArchiveInspector {
 /** Lists an archive file (streamed: one entry at a time), validates every member, reads result.json. */
 export async function inspectArchive(file: string): Promise<Inspection> {
   const inspector = new ArchiveInspector();
-  for await (const chunk of createReadStream(file)) inspector.write(chunk as Buffer);
+  for await (const chunk of createReadStream(file)) await inspector.write(chunk as Buffer);
   return inspector.end();
 }
 
@@ -255,8 +276,7 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
     for await (const chunk of body) {
       const buf = chunk as Buffer;
       size += buf.length;
-      inspector.write(buf);
-      await file.write(buf);
+      await Promise.all([inspector.write(buf), file.write(buf)]);
     }
     await file.sync();
   } catch (err) {
@@ -269,17 +289,57 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
 }
 
 /**
- * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
- * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry.
+ * An archive as a plain tar stream. Gunzipped by Node's zlib, which inflates in bounded chunks
+ * with backpressure: node-tar's own gunzip inflates each input chunk whole, so a 16 MiB chunk of
+ * a result of zeros (~1000× smaller than its content) became a buffer of gigabytes, and its
+ * guard against that ratio refused such results outright.
  */
-export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void): Promise<void> {
+async function tarStream(file: string): Promise<{ stream: Readable; close: () => void }> {
+  const magic = Buffer.alloc(2);
+  const fh = await open(file, 'r');
+  try {
+    await fh.read(magic, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  const raw = createReadStream(file);
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return { stream: raw, close: () => raw.destroy() };
+  const gunzip = createGunzip();
+  raw.on('error', (err) => gunzip.destroy(err));
+  raw.pipe(gunzip);
+  return {
+    stream: gunzip,
+    close: () => {
+      raw.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+/**
+ * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
+ * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry. When
+ * `signal` aborts (the consumer went away and will never drain), the file is closed and the
+ * promise rejects, instead of waiting forever on a paused entry.
+ */
+export async function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
+  const input = await tarStream(file);
   return new Promise((resolve, reject) => {
     const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
-    const input = createReadStream(file);
-    input.on('error', reject);
-    parser.on('error', reject);
-    parser.on('end', () => resolve());
-    input.pipe(parser);
+    const abort = () => {
+      input.close();
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('archive read aborted'));
+    };
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    const settle = (fn: () => void) => {
+      signal?.removeEventListener('abort', abort);
+      fn();
+    };
+    input.stream.on('error', (err) => settle(() => reject(err)));
+    parser.on('error', (err: Error) => settle(() => reject(err)));
+    parser.on('end', () => settle(resolve));
+    input.stream.pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 
