@@ -15,6 +15,7 @@ import { Attempts } from './attempts.js';
 import { authorization, type HeadEndpoint } from './http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
+import { WorkspacePool } from './workspace-pool.js';
 import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
@@ -72,8 +73,10 @@ export class ComputeAgent {
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ node: o.node });
     this.inputs = new InputCache(join(o.workDir, '.inputs'), o.head, this.log);
-    this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log });
+    const pool = new WorkspacePool(o.workDir);
+    this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log, pool });
     this.attempts = new Attempts({
+      pool,
       node: o.node,
       workDir: o.workDir,
       inputs: this.inputs,

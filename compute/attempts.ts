@@ -11,6 +11,7 @@ import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnsta
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import type { ResultSpool } from './results.js';
+import type { WorkspacePool } from './workspace-pool.js';
 import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
@@ -32,6 +33,8 @@ export interface AttemptsOptions {
   watch?: (attempt: number, job: string, run: RunningAttempt) => () => void;
   /** the same for a batch's build (`namespace/batch`) */
   watchBuild?: (batch: string, build: RunningBuild) => () => void;
+  /** recycled attempt folders (workspace-pool.ts); none: each attempt makes its own */
+  pool?: WorkspacePool;
 }
 
 interface Held {
@@ -233,7 +236,9 @@ export class Attempts {
     if (error !== null || h.cancelReason !== null) {
       result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
     } else {
+      const workspaceReady = this.o.pool?.take(h.paths) ?? false;
       const run = startAttempt({
+        workspaceReady,
         batch: runnerBatch(a, local),
         job: runnerJob(a, local),
         attempt: a.attemptNumber,

@@ -1,5 +1,5 @@
 // Results of attempts waiting for the head. An attempt that finished here is recorded in the
-// spool folder as `<work_dir>/.spool/<attempt>.json` (naming its workspace), and its result is
+// spool's journal (`<work_dir>/.spool/journal`, naming its workspace), and its result is
 // packed from the workspace (pack.ts: one .tar.gz, the job's `distribute_save/` content at the
 // top level, `_distribute/` with its logs and result.json beside it) as it is streamed to the
 // head (`PUT /v1/results/:attempt`). The workspace and the spool entry are deleted only after
@@ -10,14 +10,17 @@
 //
 // The archive is not written to the node's disk first: the workspace it is made from stays
 // until the head has the result, so packing again for a retry gives the same archive. (A
-// spool of an earlier version may hold `<attempt>.tar.gz` files; those are sent as they are.)
-import { createReadStream, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+// spool of an earlier version holds `<attempt>.json` and `<attempt>.tar.gz` files; those are
+// recovered and sent as they are.) The head's 200 gives a small attempt's folder back to the
+// workspace pool (workspace-pool.ts) rather than deleting it.
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { authorization, fetchFailure, putBody, type HeadEndpoint, type PutBody } from './http.js';
 import { packResult } from './pack.js';
+import type { WorkspacePool } from './workspace-pool.js';
 
 export interface UploaderOptions {
   /** first retry delay; doubles up to maxRetryMs, with jitter */
@@ -26,6 +29,8 @@ export interface UploaderOptions {
   /** at most this many uploads at once */
   concurrency?: number;
   logger?: Logger;
+  /** where emptied attempt folders go for reuse (workspace-pool.ts) instead of being deleted */
+  pool?: WorkspacePool;
 }
 
 interface Spooled {
@@ -52,6 +57,10 @@ export class ResultSpool {
   private idleWaiters: (() => void)[] = [];
   /** callers of flushOnce waiting for an attempt's next upload outcome */
   private outcomeWaiters = new Map<number, (() => void)[]>();
+  private readonly pool: WorkspacePool | null;
+  private journal: SpoolJournal | null = null;
+  /** attempts found in an earlier version's spool files */
+  private readonly legacy = new Set<number>();
 
   constructor(
     readonly dir: string,
@@ -62,6 +71,12 @@ export class ResultSpool {
     this.retryMs = opts.retryMs ?? 1000;
     this.maxRetryMs = opts.maxRetryMs ?? 30_000;
     this.concurrency = opts.concurrency ?? 2;
+    this.pool = opts.pool ?? null;
+  }
+
+  private openJournal(): SpoolJournal {
+    this.journal ??= new SpoolJournal(this.dir);
+    return this.journal;
   }
 
   /** where an earlier version of the daemon spooled a packed archive */
@@ -89,19 +104,27 @@ export class ResultSpool {
    */
   async recover(): Promise<number[]> {
     mkdirSync(this.dir, { recursive: true });
-    const found = new Set<number>();
+    const found = readJournal(this.dir);
+    // an earlier version's spool: `<attempt>.json` naming the workspace, `<attempt>.tar.gz` packed
     for (const name of await readdir(this.dir)) {
       const m = /^(\d+)\.(json|tar\.gz)$/.exec(name);
-      if (m) found.add(Number(m[1]));
-      else if (name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
+      if (m && !found.has(Number(m[1]))) {
+        const workspace = await readFile(join(this.dir, `${m[1]}.json`), 'utf8')
+          .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
+          .catch(() => '');
+        found.set(Number(m[1]), workspace);
+        this.legacy.add(Number(m[1]));
+      } else if (name.endsWith('.tmp')) {
+        await rm(join(this.dir, name), { force: true });
+      }
     }
-    for (const attempt of found) {
-      const workspace = await readFile(this.sidecarPath(attempt), 'utf8')
-        .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
-        .catch(() => '');
+    const journal = this.openJournal();
+    for (const [attempt, workspace] of found) {
+      journal.added(attempt, workspace);
       this.add(attempt, workspace, false);
     }
-    const attempts = [...found].sort((a, b) => a - b);
+    journal.compact();
+    const attempts = [...found.keys()].sort((a, b) => a - b);
     if (attempts.length) this.log.info({ event: 'spool_recovered', attempts }, 'results left from a previous run');
     return attempts;
   }
@@ -112,8 +135,7 @@ export class ResultSpool {
       await this.remove(attempt, workspace, false);
       return;
     }
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(this.sidecarPath(attempt), JSON.stringify({ workspace }) + '\n');
+    this.openJournal().added(attempt, workspace);
     this.add(attempt, workspace);
   }
 
@@ -234,7 +256,7 @@ export class ResultSpool {
     const entry = this.entries.get(attempt)!;
     let body: PutBody;
     const legacy = this.legacyArchivePath(attempt);
-    const legacySize = await stat(legacy).then((s) => s.size, () => null);
+    const legacySize = this.legacy.has(attempt) ? await stat(legacy).then((s) => s.size, () => null) : null;
     if (legacySize !== null) {
       body = { open: () => createReadStream(legacy), size: legacySize };
     } else {
@@ -261,25 +283,24 @@ export class ResultSpool {
   }
 
   /**
-   * Removes the workspace, then the spool entry: a spool entry outlives its workspace. A small
-   * one goes at once (a few unlinks); a big one through the thread pool.
+   * Removes the workspace (or, small, gives it back to the pool), then the spool entry: a spool
+   * entry outlives its workspace. A small one goes at once; a big one through the thread pool.
    */
   private async remove(attempt: number, workspace: string, small: boolean): Promise<void> {
-    const spooled = [this.sidecarPath(attempt), this.legacyArchivePath(attempt)];
     if (small) {
-      if (workspace) {
+      if (workspace && !this.pool?.release(workspace)) {
         rmSync(workspace, { recursive: true, force: true });
         tryRmdir(dirname(workspace));
       }
-      for (const f of spooled) rmSync(f, { force: true });
-      return;
-    }
-    if (workspace) {
+    } else if (workspace) {
       await rm(workspace, { recursive: true, force: true });
       // the job's folder, once its last attempt is gone
       await rmdir(dirname(workspace)).catch(() => {});
     }
-    for (const f of spooled) await rm(f, { force: true });
+    this.openJournal().removed(attempt);
+    if (this.legacy.delete(attempt)) {
+      for (const f of [this.sidecarPath(attempt), this.legacyArchivePath(attempt)]) rmSync(f, { force: true });
+    }
   }
 }
 
@@ -288,5 +309,81 @@ function tryRmdir(dir: string): void {
     rmdirSync(dir);
   } catch {
     // not empty (another attempt of the job), or gone
+  }
+}
+
+const JOURNAL = 'journal';
+/** the journal is rewritten with only what still waits once this much was appended */
+const COMPACT_BYTES = 4 * 1024 * 1024;
+
+/** The attempts a spool folder's journal says wait for the head (tests, and `recover`). */
+export function spooledAttempts(dir: string): number[] {
+  return [...readJournal(dir).keys()].sort((a, b) => a - b);
+}
+
+/**
+ * Attempts that wait for the head, as an append-only file: `+<attempt> <workspace as JSON>`
+ * when one finished, `-<attempt>` when the head has it (or it was discarded). One write to an
+ * open file per result, where a file per result cost an inode to make and one to delete.
+ */
+export function readJournal(dir: string): Map<number, string> {
+  const pending = new Map<number, string>();
+  let text = '';
+  try {
+    text = readFileSync(join(dir, JOURNAL), 'utf8');
+  } catch {
+    return pending;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([+-])(\d+)(?: (.*))?$/.exec(line);
+    if (!m) continue; // a line cut short by a crash
+    if (m[1] === '-') {
+      pending.delete(Number(m[2]));
+      continue;
+    }
+    try {
+      pending.set(Number(m[2]), String(JSON.parse(m[3] ?? '""')));
+    } catch {
+      // cut short
+    }
+  }
+  return pending;
+}
+
+class SpoolJournal {
+  private fd: number;
+  private appended = 0;
+  /** what the file says waits, kept here so a rewrite needs no reading */
+  private readonly waiting = new Map<number, string>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.fd = openSync(join(dir, JOURNAL), 'a');
+  }
+
+  added(attempt: number, workspace: string): void {
+    if (this.appended > COMPACT_BYTES) this.compact();
+    this.waiting.set(attempt, workspace);
+    this.append(`+${attempt} ${JSON.stringify(workspace)}\n`);
+  }
+
+  removed(attempt: number): void {
+    this.waiting.delete(attempt);
+    this.append(`-${attempt}\n`);
+  }
+
+  /** Rewrites the journal with the waiting attempts only. */
+  compact(): void {
+    const file = join(this.dir, JOURNAL);
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, [...this.waiting].map(([attempt, workspace]) => `+${attempt} ${JSON.stringify(workspace)}\n`).join(''));
+    renameSync(tmp, file);
+    closeSync(this.fd);
+    this.fd = openSync(file, 'a');
+    this.appended = 0;
+  }
+
+  private append(line: string): void {
+    this.appended += writeSync(this.fd, line);
   }
 }

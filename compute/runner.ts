@@ -93,6 +93,8 @@ export interface StartAttemptOptions {
   clock?: Clock;
   /** run the job in the bwrap sandbox (compute/sandbox.ts): it writes only its attempt folder */
   sandbox?: SandboxPolicy | null;
+  /** the attempt folder exists already, empty, with its input/, distribute_save/ and _distribute/ (recycled) */
+  workspaceReady?: boolean;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -145,7 +147,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
         inputs: opts.inputs,
         jobFile: batch.kind === 'python' ? opts.jobFile : null,
         mounts: init.kind === 'apptainer' ? init.requiredMounts.length : 0,
-      });
+      }, opts.workspaceReady ?? false);
       let container = 'apptainer';
       if (batch.kind === 'apptainer') {
         const found = findContainerRuntime((opts.env ?? process.env).PATH);

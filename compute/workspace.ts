@@ -56,10 +56,15 @@ export interface AttemptFiles {
   mounts: number;
 }
 
-/** Makes the attempt's folders from scratch and places its files. */
-export async function prepareAttemptDir(paths: AttemptPaths, files: AttemptFiles): Promise<void> {
-  await freshDir(paths.root);
-  await Promise.all([mkdir(paths.input), mkdir(paths.save), mkdir(paths.meta)]);
+/**
+ * Makes the attempt's folders from scratch and places its files. `ready`: the folders exist
+ * and are empty already (a recycled folder, compute/workspace-pool.ts); only the files are placed.
+ */
+export async function prepareAttemptDir(paths: AttemptPaths, files: AttemptFiles, ready = false): Promise<void> {
+  if (!ready) {
+    await freshDir(paths.root);
+    await Promise.all([mkdir(paths.input), mkdir(paths.save), mkdir(paths.meta)]);
+  }
   await placeAll(files.inputs, paths.input, [], 'input');
   if (files.jobFile !== null) {
     try {

@@ -193,7 +193,7 @@ export class BenchCluster {
     const logFile = join(this.root, `${name}.log`);
     const fd = openSync(logFile, 'w');
     const prof = this.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.cpuProf}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-    const child = spawn(process.execPath, [...prof, CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
+    const child = spawn(process.execPath, [...prof, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
     closeSync(fd);
     return new BenchDaemon(name, child, logFile);
   }

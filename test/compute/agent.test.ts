@@ -8,6 +8,7 @@ import { silentLogger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
 import type { NodeMessage } from '../../shared/protocol/messages.js';
 import { tempDir } from '../helpers/cli.js';
+import { spooledAttempts } from '../../compute/results.js';
 import { FakeHead, shellAssign } from './agent-fake-head.js';
 import { tarMembers } from './agent-tar.js';
 import { isAlive, readPids, waitFor } from './support.js';
@@ -89,7 +90,7 @@ describe('ComputeAgent', () => {
     assert.equal(result.exit_code, 0);
     assert.equal(result.job, 'j1');
     // acknowledged: nothing left in the spool nor the workspace
-    await waitFor(() => readdirSync(join(work.dir, '.spool')).length === 0, 'an empty spool');
+    await waitFor(() => spooledAttempts(join(work.dir, '.spool')).length === 0, 'an empty spool');
     assert.equal(existsSync(join(work.dir, 'ns', 'b', 'j1', 'attempt-1')), false);
     assert.deepEqual(readdirSync(join(work.dir, '.inputs')), [hash]);
   });
@@ -131,7 +132,7 @@ describe('ComputeAgent', () => {
     const members = await tarMembers(await head.result(10, 15_000));
     assert.equal(members.get('k'), 'kept\n');
     assert.deepEqual(head.resultPuts.filter((p) => p.attempt === 10).map((p) => p.status), [503, 503, 200]);
-    await waitFor(() => readdirSync(join(work.dir, '.spool')).length === 0, 'an empty spool');
+    await waitFor(() => spooledAttempts(join(work.dir, '.spool')).length === 0, 'an empty spool');
     assert.equal(head.results.has(11), false);
     assert.equal(existsSync(join(work.dir, 'ns', 'b', 'stale')), false);
   });
@@ -218,7 +219,7 @@ describe('ComputeAgent', () => {
     head.cut();
     const hello = await head.next('hello', (m) => m.unacknowledged.includes(31));
     assert.deepEqual(hello.unacknowledged, [31]);
-    await waitFor(() => readdirSync(join(work.dir, '.spool')).length === 0, 'the dropped result gone from the spool');
+    await waitFor(() => spooledAttempts(join(work.dir, '.spool')).length === 0, 'the dropped result gone from the spool');
     assert.equal(existsSync(join(work.dir, 'ns', 'b', 'held')), false);
   });
 });
@@ -255,7 +256,7 @@ describe('ComputeAgent spool across restarts', () => {
     head.send(shellAssign(41, 'late', 'echo late > distribute_save/l'));
     await waitFor(() => head.resultPuts.some((p) => p.attempt === 41), 'a refused upload');
     await first.stop();
-    assert.deepEqual(readdirSync(join(work.dir, '.spool')).sort(), ['41.json']);
+    assert.deepEqual(spooledAttempts(join(work.dir, '.spool')), [41]);
 
     head.resultStatus = () => 200;
     head.received.length = 0;
@@ -264,7 +265,7 @@ describe('ComputeAgent spool across restarts', () => {
     const hello = await head.next('hello');
     assert.deepEqual(hello.unacknowledged, [41]);
     assert.equal((await tarMembers(await head.result(41))).get('l'), 'late\n');
-    await waitFor(() => readdirSync(join(work.dir, '.spool')).length === 0, 'an empty spool');
+    await waitFor(() => spooledAttempts(join(work.dir, '.spool')).length === 0, 'an empty spool');
     await second.stop();
   });
 });
