@@ -2,7 +2,9 @@
 // say hello (capabilities, resources, what it still runs or holds), heartbeat at the head's
 // pace, and take its orders (assign, cancel, drop, read_log). A lost connection is dialled
 // again with exponential backoff and jitter; jobs keep running meanwhile and their
-// results wait in the spool.
+// results wait in the spool. For the head's node_timeout after a connection is lost, the
+// backoff stays under a quarter of it: a head that restarts finds its nodes back before it
+// would count them lost (and requeue all they run).
 import { WebSocket } from 'ws';
 import { Channel } from '../shared/protocol/channel.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
@@ -42,6 +44,10 @@ export class ComputeAgent {
   private heartbeat: NodeJS.Timeout | null = null;
   private redial: NodeJS.Timeout | null = null;
   private lastHeard = 0;
+  /** the head's node_timeout, from its last welcome */
+  private nodeTimeoutMs: number | null = null;
+  /** when the last welcomed connection was lost */
+  private disconnectedAt: number | null = null;
   private onRegistered!: () => void;
   /** Resolves when the head first welcomes this node. */
   readonly registered = new Promise<void>((r) => (this.onRegistered = r));
@@ -61,9 +67,14 @@ export class ComputeAgent {
     });
   }
 
-  /** Picks up the results a previous run left, then dials the head (and keeps dialling). */
+  /**
+   * Picks up the results a previous run left, kills the jobs it left running (the head
+   * requeues them when this node's hello does not list them), then dials the head (and keeps
+   * dialling).
+   */
   async start(): Promise<void> {
     await this.spool.recover();
+    await this.attempts.reclaim();
     this.dial();
   }
 
@@ -159,6 +170,8 @@ export class ComputeAgent {
   private welcome(m: Extract<HeadMessage, { type: 'welcome' }>): void {
     this.welcomed = true;
     this.failures = 0;
+    this.nodeTimeoutMs = m.nodeTimeoutMs;
+    this.disconnectedAt = null;
     this.onRegistered();
     this.log.info(
       { event: 'registered', head: this.o.head.ws, capabilities: this.o.capabilities, resources: this.o.resources, max_jobs: this.o.maxJobs, heartbeat_ms: m.heartbeatMs, drop: m.drop },
@@ -192,7 +205,11 @@ export class ComputeAgent {
     this.stopHeartbeat();
     if (this.stopped) return;
     const { min, max } = this.o.reconnectMs ?? { min: 250, max: 30_000 };
-    const ceiling = Math.min(max, min * 2 ** this.failures);
+    if (wasWelcomed) this.disconnectedAt = Date.now();
+    let ceiling = Math.min(max, min * 2 ** this.failures);
+    if (this.nodeTimeoutMs !== null && this.disconnectedAt !== null && Date.now() - this.disconnectedAt < this.nodeTimeoutMs) {
+      ceiling = Math.min(ceiling, Math.max(min, this.nodeTimeoutMs / 4));
+    }
     this.failures++;
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     if (wasWelcomed) this.log.warn({ event: 'disconnected', reason: why, retry_ms: delay }, 'lost the head; reconnecting');

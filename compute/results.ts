@@ -135,21 +135,30 @@ export class ResultSpool {
   async recover(): Promise<number[]> {
     await mkdir(this.dir, { recursive: true });
     const found: number[] = [];
-    for (const name of await readdir(this.dir)) {
+    const names = await readdir(this.dir);
+    for (const name of names) {
       const m = /^(\d+)\.tar\.gz$/.exec(name);
+      const half = /^(\d+)\.json$/.exec(name);
       if (m) {
         const attempt = Number(m[1]);
-        const workspace = await readFile(this.sidecarPath(attempt), 'utf8')
-          .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
-          .catch(() => '');
-        this.add(attempt, workspace);
+        this.add(attempt, await this.workspaceFromSidecar(attempt));
         found.push(attempt);
+      } else if (half && !names.includes(`${half[1]}.tar.gz`)) {
+        // the previous run died while packing: no result, so its workspace goes too
+        const attempt = Number(half[1]);
+        await this.remove(attempt, await this.workspaceFromSidecar(attempt));
       } else if (name.endsWith('.tmp')) {
         await rm(join(this.dir, name), { force: true });
       }
     }
     if (found.length) this.log.info({ event: 'spool_recovered', attempts: found }, 'results left from a previous run');
     return found;
+  }
+
+  private workspaceFromSidecar(attempt: number): Promise<string> {
+    return readFile(this.sidecarPath(attempt), 'utf8')
+      .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
+      .catch(() => '');
   }
 
   /** Packs the attempt's results into the spool and queues the upload. */

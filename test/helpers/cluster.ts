@@ -140,6 +140,9 @@ export class TestCluster {
   url = '';
   readonly nodes = new Map<string, Daemon>();
   readonly workDirs = new Map<string, string>();
+  /** every daemon started, replaced ones (restarts) included, oldest first */
+  readonly history: Daemon[] = [];
+  private headFields: Record<string, unknown> = {};
   private readonly cleanup: () => void;
   private readonly userTokens = new Map<string, string>();
 
@@ -200,12 +203,37 @@ export class TestCluster {
     return JSON.parse(r.stdout) as T;
   }
 
-  private async startHead(fields: Record<string, unknown>): Promise<void> {
+  private async startHead(fields: Record<string, unknown>, listen = '127.0.0.1:0'): Promise<void> {
+    this.headFields = fields;
     const file = join(this.root, 'head.yaml');
-    writeFileSync(file, stringify({ listen: '127.0.0.1:0', state_dir: this.stateDir, ...fields }));
+    writeFileSync(file, stringify({ listen, state_dir: this.stateDir, ...fields }));
     this.head = new Daemon('head', spawnCli(['head', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    this.history.push(this.head);
     const listening = await this.head.event('listening');
     this.url = String(listening.url);
+  }
+
+  /** SIGKILLs the head (no warning, as a crash) and starts it again on the same port and state. */
+  async restartHead(): Promise<Daemon> {
+    await this.head.stop('SIGKILL');
+    await this.startHead(this.headFields, new URL(this.url.replace(/^ws/, 'http')).host);
+    return this.head;
+  }
+
+  /** SIGKILLs a compute daemon and starts it again with the same config and work dir; waits for its registration unless told not to. */
+  async restartNode(name: string, opts: { wait?: boolean } = {}): Promise<Daemon> {
+    await this.node(name).stop('SIGKILL');
+    const d = this.spawnNode(name);
+    if (opts.wait !== false) await d.event('registered');
+    return d;
+  }
+
+  private spawnNode(name: string): Daemon {
+    const config = join(this.root, `node-${name}`, 'compute.yaml');
+    const d = new Daemon(name, spawnCli(['compute', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    this.nodes.set(name, d);
+    this.history.push(d);
+    return d;
   }
 
   /** Starts a compute daemon; with `token`, that one instead of a fresh node token, and no wait for registration. */
@@ -219,8 +247,7 @@ export class TestCluster {
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
     writeFileSync(join(dir, 'compute.yaml'), stringify(config));
-    const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml')], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
-    this.nodes.set(n.name, d);
+    const d = this.spawnNode(n.name);
     this.workDirs.set(n.name, join(dir, 'work'));
     if (opts.token === undefined) await d.event('registered');
     return d;
