@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { StatusBatch } from '../../shared/protocol/api.js';
 import { runCli, spawnCli, tempDir, type CliResult } from './cli.js';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
@@ -201,6 +202,21 @@ export class TestCluster {
     const r = await this.cli([...args, '--json'], opts);
     if (r.code !== 0) throw new Error(`distribute ${args.join(' ')} --json failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
+  }
+
+  /**
+   * The batch's status straight from the head's HTTP API (cheaper than a CLI run, for tests
+   * that poll); null while the head is down or does not know the batch.
+   */
+  async statusOf(batch: string, user = 'alice'): Promise<StatusBatch | null> {
+    const token = await this.user(user);
+    try {
+      const res = await fetch(`${this.url.replace(/^ws/, 'http')}/v1/status?batch=${encodeURIComponent(batch)}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) return null;
+      return ((await res.json()) as StatusBatch[])[0] ?? null;
+    } catch {
+      return null;
+    }
   }
 
   private async startHead(fields: Record<string, unknown>, listen = '127.0.0.1:0'): Promise<void> {
