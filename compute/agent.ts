@@ -11,11 +11,15 @@ import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { PROTOCOL_VERSION, type NodeResources } from '../shared/protocol/common.js';
 import { HeadMessage, type NodeMessage } from '../shared/protocol/messages.js';
 import { errorMessage } from '../shared/errors.js';
+import { tlsAdvice } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { Attempts } from './attempts.js';
 import { authorization, type HeadEndpoint } from './http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
+import type { SandboxPolicy } from './sandbox.js';
+import type { PauseController } from './pause.js';
+import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
 
 export interface AgentOptions {
@@ -28,8 +32,25 @@ export interface AgentOptions {
   logger: Logger;
   /** between SIGTERM and SIGKILL when a job is cancelled */
   killGraceMs?: number;
+  /** run jobs in the bwrap sandbox */
+  sandbox?: SandboxPolicy | null;
+  /** the workstation's pause (`distribute pause`, idle policy); none: never paused */
+  pause?: PauseController;
   /** first reconnect delay and its ceiling */
   reconnectMs?: { min: number; max: number };
+}
+
+export interface StopOptions {
+  /** how long running jobs may go on before they are handed back; default 0 */
+  drainMs?: number;
+  /** how long to wait for finished results to upload; default 10 s */
+  flushMs?: number;
+}
+
+/** Resolves when `p` does or after `ms`, whichever comes first. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 export class ComputeAgent {
@@ -48,6 +69,8 @@ export class ComputeAgent {
   private nodeTimeoutMs: number | null = null;
   /** when the last welcomed connection was lost */
   private disconnectedAt: number | null = null;
+  private draining = false;
+  private stopping: Promise<void> | null = null;
   private onRegistered!: () => void;
   /** Resolves when the head first welcomes this node. */
   readonly registered = new Promise<void>((r) => (this.onRegistered = r));
@@ -64,7 +87,10 @@ export class ComputeAgent {
       logger: this.log,
       send: (m) => this.send(m),
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
+      sandbox: o.sandbox ?? null,
+      ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });
+    if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));
   }
 
   /**
@@ -78,15 +104,34 @@ export class ComputeAgent {
     this.dial();
   }
 
-  /** Stops dialling, kills the running jobs and waits for them to end. */
-  async stop(reason = 'the compute daemon is stopping'): Promise<void> {
-    this.stopped = true;
-    if (this.redial) clearTimeout(this.redial);
-    this.stopHeartbeat();
-    if (this.welcomed) this.send({ type: 'draining' });
-    await this.attempts.stopAll(reason);
-    this.spool.stop();
-    this.channel?.close(1001, 'node stopping');
+  /**
+   * A clean stop (SIGTERM): tells the head it is draining, so nothing more is placed here;
+   * lets the running jobs finish for up to `drainMs` (0: not at all); hands the rest back
+   * (`vacated`: the head queues them again for another node; then killed, and `finished`
+   * once their processes are gone, with no result); when connected, tries each finished
+   * result's upload once more, for up to `flushMs` (what the head did not take waits in the
+   * spool for the next start); then hangs up. Heartbeats go on meanwhile, so the head does not count the node
+   * lost while it drains.
+   */
+  stop(reason = 'the compute daemon is stopping', o: StopOptions = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      this.draining = true;
+      this.send({ type: 'draining' });
+      const drainMs = o.drainMs ?? 0;
+      if (drainMs > 0 && this.attempts.size > 0) {
+        this.log.info({ event: 'draining', jobs: this.attempts.size, drain_ms: drainMs }, 'letting the running jobs finish');
+        await raceTimeout(this.attempts.idle(), drainMs);
+      }
+      if (this.attempts.size > 0) this.log.info({ event: 'returning', jobs: this.attempts.size }, 'handing the running jobs back to the head');
+      await this.attempts.returnAll(reason);
+      if (this.welcomed && this.spool.pending().length > 0) await raceTimeout(this.spool.flushOnce(), o.flushMs ?? 10_000);
+      this.stopped = true;
+      if (this.redial) clearTimeout(this.redial);
+      this.stopHeartbeat();
+      this.spool.stop();
+      this.channel?.close(1001, 'node stopping');
+    })();
+    return this.stopping;
   }
 
   private send(m: NodeMessage): boolean {
@@ -99,7 +144,7 @@ export class ComputeAgent {
   private dial(): void {
     if (this.stopped) return;
     const url = `${this.o.head.ws}/v1/node`;
-    const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000, ...(this.o.head.ca ? { ca: this.o.head.ca } : {}) });
     const channel = new Channel<HeadMessage, NodeMessage>(ws, {
       schema: HeadMessage,
       onInvalid: (detail) => this.log.warn({ event: 'invalid_frame', detail }, 'invalid frame from the head'),
@@ -132,12 +177,13 @@ export class ComputeAgent {
         maxJobs: this.o.maxJobs,
         running: this.attempts.running(),
         unacknowledged: this.attempts.unacknowledged(),
-        paused: false,
+        paused: this.o.pause?.paused ?? false,
       });
     });
     ws.on('pong', () => (this.lastHeard = Date.now()));
     ws.on('error', (err) => {
-      this.log.warn({ event: 'connect_failed', head: url, err: errorMessage(err) }, 'cannot reach the head');
+      const tls = tlsAdvice(err);
+      this.log.warn({ event: 'connect_failed', head: url, err: errorMessage(err), ...(tls ? { tls } : {}) }, tls ? `cannot reach the head: ${tls}` : 'cannot reach the head');
       end(errorMessage(err));
     });
     ws.on('close', (code, reason) => end(`closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`));
@@ -152,6 +198,12 @@ export class ComputeAgent {
       case 'welcome':
         return this.welcome(m);
       case 'assign':
+        // sent before the head read `draining`: hand it straight back, never started
+        if (this.draining) {
+          this.send({ type: 'vacated', attempt: m.attempt, reason: 'the compute daemon is stopping' });
+          this.send({ type: 'finished', attempt: m.attempt, exitCode: null, signal: null, timedOut: false, cancelled: true, error: null });
+          return;
+        }
         return this.attempts.assign(m);
       case 'cancel':
         return this.attempts.cancel(m.attempt, m.reason);
@@ -180,6 +232,7 @@ export class ComputeAgent {
     const dropped = new Set(m.drop);
     for (const attempt of m.drop) void this.attempts.drop(attempt, 'the head no longer counts on this attempt');
     this.attempts.sendUnsent(dropped);
+    if (this.o.pause?.paused) this.send(pausedMessage(this.o.pause.state));
     this.spool.kick();
     this.stopHeartbeat();
     this.heartbeat = setInterval(() => {

@@ -14,7 +14,7 @@ import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
 import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
-import { startAttempt, type AttemptResult, type RunningAttempt } from './runner.js';
+import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -29,6 +29,12 @@ export interface AttemptsOptions {
   send: (m: NodeMessage) => boolean;
   /** between SIGTERM and SIGKILL on cancel; the runner's default when unset */
   killGraceMs?: number;
+  /** run jobs and builds in the bwrap sandbox (compute.yaml `sandbox: bwrap`) */
+  sandbox?: SandboxPolicy | null;
+  /** takes a job's handle as soon as it exists, before its process does (the pause); returns the release */
+  watch?: (attempt: number, job: string, run: RunningAttempt) => () => void;
+  /** the same for a batch's build (`namespace/batch`) */
+  watchBuild?: (batch: string, build: RunningBuild) => () => void;
 }
 
 interface Held {
@@ -38,6 +44,10 @@ interface Held {
   run: RunningAttempt | null;
   cancelReason: string | null;
   dropped: boolean;
+  /** handed back to the head unfinished (the daemon is stopping): `vacated`, then `finished`, no result */
+  returned: boolean;
+  /** handed back by the pause (vacate_after): killed, result discarded, head told */
+  vacated: boolean;
   lifecycle: Promise<void>;
 }
 
@@ -48,9 +58,12 @@ export class Attempts {
   private readonly builds = new BuildCache();
   /** `finished` messages that found no connection, by attempt, to send after a reconnect */
   private readonly unsent = new Map<number, NodeMessage>();
+  /** `vacated` messages that found no connection; they go before any `finished` */
+  private readonly unsentVacates = new Map<number, NodeMessage>();
   private readonly records: RunningRecords;
 
   constructor(private readonly o: AttemptsOptions) {
+    this.builds.watch = o.watchBuild ?? null;
     this.records = new RunningRecords(join(o.workDir, '.running'));
   }
 
@@ -76,6 +89,8 @@ export class Attempts {
       run: null,
       cancelReason: null,
       dropped: false,
+      returned: false,
+      vacated: false,
       lifecycle: Promise.resolve(),
     };
     this.held.set(a.attempt, h);
@@ -100,6 +115,7 @@ export class Attempts {
     this.o.logger.info({ event: 'drop', attempt, reason }, 'dropping stale attempt');
     const h = this.held.get(attempt);
     this.unsent.delete(attempt);
+    this.unsentVacates.delete(attempt);
     if (h) {
       h.dropped = true;
       h.cancelReason ??= reason;
@@ -109,6 +125,22 @@ export class Attempts {
       return;
     }
     await this.o.spool.discard(attempt);
+  }
+
+  /**
+   * Hands a job back to the head (the pause held it for vacate_after): the head queues it
+   * elsewhere; here it is killed and its result thrown away. Its `finished` still goes, so
+   * the head frees what it held.
+   */
+  vacate(attempt: number, reason: string): void {
+    const h = this.held.get(attempt);
+    if (!h || h.state === 'packing' || h.dropped) return;
+    this.o.logger.info({ event: 'vacate', attempt, reason }, 'handing the job back to the head');
+    h.vacated = true;
+    h.cancelReason ??= reason;
+    const m: NodeMessage = { type: 'vacated', attempt, reason };
+    if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
+    h.run?.cancel(reason);
   }
 
   /** Attempts not yet finished (hello's `running`). */
@@ -124,6 +156,9 @@ export class Attempts {
 
   /** Sends the `finished` messages that found no connection (after a reconnect). */
   sendUnsent(except: ReadonlySet<number>): void {
+    for (const [attempt, m] of this.unsentVacates) {
+      if (except.has(attempt) || this.o.send(m)) this.unsentVacates.delete(attempt);
+    }
     for (const [attempt, m] of this.unsent) {
       if (except.has(attempt) || this.o.send(m)) this.unsent.delete(attempt);
     }
@@ -154,12 +189,27 @@ export class Attempts {
     }
   }
 
-  /** Stops every attempt (the daemon is stopping) and waits for them to end. */
-  async stopAll(reason: string): Promise<void> {
+  /**
+   * Hands every unfinished attempt back to the head (the daemon is stopping): `vacated` tells
+   * the head to queue the job again at once for another node; the job's process group is
+   * killed, then `finished` says it is gone (the head frees what it held); no result is
+   * uploaded and the workspace goes. Attempts already finished keep their result. Resolves
+   * when all are gone.
+   */
+  async returnAll(reason: string): Promise<void> {
     for (const h of this.held.values()) {
+      if (h.state === 'packing') continue;
+      h.returned = true;
       h.cancelReason ??= reason;
+      this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
       h.run?.cancel(reason);
     }
+    this.builds.cancelAll(reason);
+    await this.idle();
+  }
+
+  /** Resolves once every attempt held now has ended (reported, packed or handed back). */
+  async idle(): Promise<void> {
     await Promise.all([...this.held.values()].map((h) => h.lifecycle));
   }
 
@@ -195,8 +245,10 @@ export class Attempts {
         cpus: a.cpus,
         logger: this.o.logger,
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+        sandbox: this.o.sandbox ?? null,
       }));
-      if (!build.ok) {
+      // a build killed because the daemon stops did not fail: the job is handed back
+      if (!build.ok && !(build.cancelled && h.cancelReason !== null)) {
         const detail = await describeFailedBuild(build);
         this.o.send({ type: 'build_failed', batchId: a.batchId, attempt: a.attempt, log: detail });
         error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
@@ -218,8 +270,10 @@ export class Attempts {
         jobFile: a.job.file ? (local.get(a.job.file.hash) ?? null) : null,
         logger: this.o.logger,
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+        sandbox: this.o.sandbox ?? null,
       });
       h.run = run;
+      const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
       h.state = 'running';
       if (h.cancelReason !== null) run.cancel(h.cancelReason);
       const pid = await run.started;
@@ -231,6 +285,15 @@ export class Attempts {
       result = await run.done;
       // the runner killed what was left of the group when its leader exited
       if (pid !== null) this.records.forget(a.attempt);
+      unwatch?.();
+    }
+    if (h.returned && !h.dropped) {
+      // the head queued it again at `vacated`: say the process is gone, keep no result
+      log.info({ event: 'returned', reason: h.cancelReason }, 'job handed back to the head');
+      this.o.send({ type: 'finished', attempt: a.attempt, exitCode: result.exit_code, signal: result.signal, timedOut: result.timed_out, cancelled: true, error: null });
+      await this.o.spool.discard(a.attempt, h.paths.root);
+      this.held.delete(a.attempt);
+      return;
     }
     h.state = 'packing';
     const finished: NodeMessage = {
@@ -244,7 +307,7 @@ export class Attempts {
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
     if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
-    if (h.dropped) await this.o.spool.discard(a.attempt, h.paths.root);
+    if (h.dropped || h.vacated) await this.o.spool.discard(a.attempt, h.paths.root);
     else await this.o.spool.submit(a.attempt, h.paths.root);
     this.held.delete(a.attempt);
   }

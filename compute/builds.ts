@@ -2,19 +2,29 @@
 // assigned meanwhile wait for it. The outcome is remembered for the batch (by the head's batch
 // id, so a batch added again under the same name builds again).
 import { readFile } from 'node:fs/promises';
-import { runBuild, type BuildOptions, type BuildResult } from './runner.js';
+import { startBuild, type BuildOptions, type BuildResult, type RunningBuild } from './runner.js';
 
 export class BuildCache {
-  private readonly builds = new Map<number, Promise<BuildResult>>();
+  private readonly builds = new Map<number, { run: RunningBuild; done: Promise<BuildResult> }>();
+  /** takes each build's handle as it starts (the pause stops builds too); returns the release */
+  watch: ((label: string, build: RunningBuild) => () => void) | null = null;
 
   /** The batch's build, started by the first caller. */
   get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
-    let p = this.builds.get(batchId);
-    if (!p) {
-      p = runBuild(start());
-      this.builds.set(batchId, p);
+    let b = this.builds.get(batchId);
+    if (!b) {
+      const opts = start();
+      const run = startBuild(opts);
+      const release = this.watch?.(`${opts.batch.meta.namespace}/${opts.batch.meta.batch_name}`, run);
+      b = { run, done: run.done.finally(() => release?.()) };
+      this.builds.set(batchId, b);
     }
-    return p;
+    return b.done;
+  }
+
+  /** Kills the builds still running (the daemon is stopping); their results say cancelled. */
+  cancelAll(reason: string): void {
+    for (const b of this.builds.values()) b.run.cancel(reason);
   }
 }
 

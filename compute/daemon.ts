@@ -8,9 +8,12 @@ import type { ComputeConfig } from '../shared/config.js';
 import { resolveFrom } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { ComputeAgent } from './agent.js';
+import { ComputeAgent, type StopOptions } from './agent.js';
 import { detectResources } from './detect.js';
 import { headEndpoint } from './http.js';
+import { readCa } from '../shared/tls.js';
+import { sandboxProblem, type SandboxPolicy } from './sandbox.js';
+import { startPauseMachinery } from './pause-setup.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -33,12 +36,26 @@ async function readToken(config: ComputeConfig, configFile: string | null): Prom
   return token;
 }
 
+/**
+ * The sandbox of this node's jobs: besides the other workspaces (sandbox.ts), they must not
+ * read the node's secrets nor reach its control socket (the daemon's user is theirs too).
+ */
+function sandboxPolicy(config: ComputeConfig, configFile: string | null): SandboxPolicy {
+  const at = (p: string) => (configFile ? resolveFrom(configFile, p) : resolve(p));
+  const hide: string[] = [];
+  if (config.token_file) hide.push(at(config.token_file));
+  if (config.token && configFile) hide.push(resolve(configFile));
+  if (config.control_socket) hide.push(at(config.control_socket));
+  return { hide };
+}
+
 export interface ComputeDaemon {
   agent: ComputeAgent;
   node: string;
   capabilities: string[];
   workDir: string;
-  stop(): Promise<void>;
+  /** the clean stop of ComputeAgent.stop */
+  stop(opts?: StopOptions): Promise<void>;
 }
 
 /** Starts the daemon; it dials the head until stopped. */
@@ -47,16 +64,22 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   const workDir = configFile ? resolveFrom(configFile, config.work_dir) : resolve(config.work_dir);
   const node = config.name ?? safeHostName();
   const resources = await detectResources(config.resources);
+  const sandbox = config.sandbox === 'bwrap' ? sandboxPolicy(config, configFile) : null;
+  const problem = sandbox ? sandboxProblem(sandbox) : null;
+  if (problem) throw new UserError(`${configFile ?? 'compute config'}: ${problem}`, 1);
+  const pause = await startPauseMachinery(config, configFile, node, logger);
   const agent = new ComputeAgent({
-    head: headEndpoint(config.head, token),
+    pause: pause.controller,
+    head: headEndpoint(config.head, token, config.ca ? readCa(configFile ? resolveFrom(configFile, config.ca) : resolve(config.ca), `${configFile ?? 'compute config'}: ca`) : null),
     node,
     capabilities: config.capabilities,
     resources,
     maxJobs: config.max_jobs ?? null,
     workDir,
     logger,
+    sandbox,
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();
-  return { agent, node, capabilities: config.capabilities, workDir, stop: () => agent.stop() };
+  return { agent, node, capabilities: config.capabilities, workDir, stop: (opts?: StopOptions) => agent.stop(undefined, opts).finally(() => pause.stop()) };
 }

@@ -5,6 +5,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { headUrls } from '../shared/config.js';
+import { tlsAdvice } from '../shared/tls.js';
+
+export { headFetch } from '../shared/tls.js';
 
 export interface HeadEndpoint {
   /** http(s)://host:port */
@@ -12,10 +15,12 @@ export interface HeadEndpoint {
   /** ws(s)://host:port */
   ws: string;
   token: string;
+  /** the CA trusted for wss/https (compute.yaml `ca:`); null: the system's trust store */
+  ca: Buffer | null;
 }
 
-export function headEndpoint(base: string, token: string): HeadEndpoint {
-  return { ...headUrls(base), token };
+export function headEndpoint(base: string, token: string, ca: Buffer | null = null): HeadEndpoint {
+  return { ...headUrls(base), token, ca };
 }
 
 export function authorization(head: HeadEndpoint): Record<string, string> {
@@ -24,6 +29,8 @@ export function authorization(head: HeadEndpoint): Record<string, string> {
 
 /** The network-level reason of a failed fetch (ECONNREFUSED, ...), else its message. */
 export function fetchFailure(err: unknown): string {
+  const tls = tlsAdvice(err);
+  if (tls) return tls;
   let e: unknown = err;
   let innermost: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
@@ -47,12 +54,12 @@ export interface PutAnswer {
  * stays flat whatever the size (Node 20's fetch reads a streamed request body far ahead).
  * Network failures reject with the error (its `code` says which: ECONNREFUSED, ...).
  */
-export async function putFile(url: string, headers: Record<string, string>, file: string): Promise<PutAnswer> {
+export async function putFile(url: string, headers: Record<string, string>, file: string, ca: Buffer | null = null): Promise<PutAnswer> {
   const { size } = await stat(file);
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<PutAnswer>((resolve, reject) => {
-    const req = send(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } }, (res) => {
+    const req = send(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) }, ...(ca ? { ca } : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, type HeadEndpoint } from './http.js';
+import { authorization, fetchFailure, headFetch, type HeadEndpoint } from './http.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -56,7 +56,7 @@ export class InputCache {
   private async download(hash: string, tmp: string): Promise<number> {
     let res: Response;
     try {
-      res = await fetch(`${this.head.http}/v1/inputs/${hash}`, { headers: authorization(this.head) });
+      res = await headFetch(this.head.ca)(`${this.head.http}/v1/inputs/${hash}`, { headers: authorization(this.head) });
     } catch (err) {
       throw new Error(fetchFailure(err));
     }

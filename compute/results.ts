@@ -101,6 +101,8 @@ export class ResultSpool {
   private readonly maxRetryMs: number;
   private readonly concurrency: number;
   private idleWaiters: (() => void)[] = [];
+  /** callers of flushOnce waiting for an attempt's next upload outcome */
+  private outcomeWaiters = new Map<number, (() => void)[]>();
 
   constructor(
     readonly dir: string,
@@ -200,6 +202,25 @@ export class ResultSpool {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * Tries every waiting upload once more, now; resolves when each has been stored, refused or
+   * has failed again (a stopping daemon gives its results one last chance, without retrying).
+   */
+  async flushOnce(): Promise<void> {
+    const waiting = this.pending();
+    const outcomes = waiting.map(
+      (attempt) => new Promise<void>((resolve) => this.outcomeWaiters.set(attempt, [...(this.outcomeWaiters.get(attempt) ?? []), resolve])),
+    );
+    this.kick();
+    await Promise.all(outcomes);
+  }
+
+  private settled(attempt: number): void {
+    const waiters = this.outcomeWaiters.get(attempt) ?? [];
+    this.outcomeWaiters.delete(attempt);
+    for (const w of waiters) w();
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
@@ -215,6 +236,7 @@ export class ResultSpool {
 
   private forget(attempt: number): void {
     this.entries.delete(attempt);
+    this.settled(attempt);
     const t = this.timers.get(attempt);
     if (t) clearTimeout(t);
     this.timers.delete(attempt);
@@ -251,6 +273,7 @@ export class ResultSpool {
       return;
     }
     entry.failures++;
+    this.settled(attempt);
     const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** (entry.failures - 1));
     const wait = Math.round(delay / 2 + Math.random() * (delay / 2));
     this.log.warn({ event: 'result_upload_failed', attempt, reason: outcome.reason, retry_ms: wait }, 'result upload failed; will retry');
@@ -275,7 +298,7 @@ export class ResultSpool {
     }
     let res: { status: number; text: string };
     try {
-      res = await putFile(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, file);
+      res = await putFile(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, file, this.head.ca);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }

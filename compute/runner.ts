@@ -14,12 +14,14 @@ import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { findContainerRuntime } from './container.js';
 import { spawnGroup, type GroupExit } from './process-group.js';
+import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
 import type { Clock } from './time-limit.js';
 
 export { DEFAULT_KILL_GRACE_MS } from './supervision.js';
 export type { InputFile } from './workspace.js';
+export type { SandboxPolicy } from './sandbox.js';
 
 /** The part of a batch the runner needs. */
 export type BatchForRunner = Pick<BatchSpec, 'meta' | 'kind' | 'initialize'>;
@@ -89,6 +91,8 @@ export interface StartAttemptOptions {
   /** the environment the DISTRIBUTE_* variables are laid over; default process.env */
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
+  /** run the job in the bwrap sandbox (compute/sandbox.ts): it writes only its attempt folder */
+  sandbox?: SandboxPolicy | null;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -150,6 +154,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       }
       if (batch.kind === 'python' && opts.jobFile === null) throw new Error('python job without a job file');
       argv = jobArgv(batch.kind, init, job, paths, opts.cpus, container);
+      if (opts.sandbox) argv = sandboxArgv(opts.sandbox, { workDir: opts.workDir, writable: [paths.root], readOnly: [paths.build], cwd: paths.root }, argv);
     } catch (err) {
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: ${errorMessage(err)}`);
@@ -223,6 +228,11 @@ export interface RunningBuild {
   readonly done: Promise<BuildResult>;
   /** as RunningAttempt.cancel */
   cancel(reason: string): void;
+  /** pid (and process group id) of the build's process while it runs; null otherwise */
+  readonly pid: number | null;
+  /** as RunningAttempt.pause and resume: SIGSTOP / SIGCONT to the whole group */
+  pause(): void;
+  resume(): void;
 }
 
 export interface BuildOptions {
@@ -239,6 +249,8 @@ export interface BuildOptions {
   logger?: Logger;
   killGraceMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** as StartAttemptOptions.sandbox; the build step writes only its build folder */
+  sandbox?: SandboxPolicy | null;
 }
 
 /**
@@ -266,6 +278,7 @@ export function startBuild(opts: BuildOptions): RunningBuild {
   const stdoutLog = join(meta, 'stdout.log');
   const stderrLog = join(meta, 'stderr.log');
   const sup = new Supervision(null, opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+  let pid: number | null = null;
 
   const finish = async (exit: GroupExit, ran: boolean, start: Date, error: string | null): Promise<BuildResult> => {
     const result: BuildResult = {
@@ -294,7 +307,8 @@ export function startBuild(opts: BuildOptions): RunningBuild {
     const start = new Date();
     const success: GroupExit = { code: 0, signal: null, error: null };
     const notStarted: GroupExit = { code: null, signal: null, error: null };
-    const argv = buildArgv(batch.initialize);
+    const command = buildArgv(batch.initialize);
+    const argv = command && opts.sandbox ? sandboxArgv(opts.sandbox, { workDir: opts.workDir, writable: [dir], readOnly: [], cwd: dir }, command) : command;
     try {
       if (batch.kind === 'python' && argv !== null && opts.buildFile === null) throw new Error('python build without a build file');
       await prepareBuildDir(dir, { inputs: opts.inputs, buildFile: opts.buildFile, sif: opts.sif });
@@ -315,13 +329,23 @@ export function startBuild(opts: BuildOptions): RunningBuild {
       return finish(notStarted, false, start, `build: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
     if (group.pid !== null) sup.attach(group);
+    pid = group.pid;
     log.info({ pid: group.pid, argv }, 'build started');
     const exit = await group.exited;
     sup.finish();
     return finish(exit, true, spawnedAt, exit.error ? `build: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null);
   })();
 
-  return { dir, done, cancel: (reason) => sup.cancel(reason) };
+  return {
+    dir,
+    done,
+    cancel: (reason) => sup.cancel(reason),
+    get pid() {
+      return pid;
+    },
+    pause: () => sup.pause(),
+    resume: () => sup.resume(),
+  };
 }
 
 /** Runs the initialize step to its end. */

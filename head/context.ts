@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
+import type { HeadMetrics } from './metrics.js';
 import type { BatchCache } from './snapshot.js';
 import type { Store } from './store.js';
 
@@ -38,6 +39,8 @@ export interface HeadContext {
   nodes: NodeLink;
   /** ask for a scheduling pass (coalesced: one pass per turn of the event loop) */
   schedule(): void;
+  /** counters for GET /metrics; absent in tests that build a context by hand */
+  metrics?: HeadMetrics;
 }
 
 export function archiveDir(stateDir: string): string {

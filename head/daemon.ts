@@ -9,11 +9,13 @@ import { UserError } from '../shared/errors.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
+import { HeadMetrics } from './metrics.js';
 import { NodeSessions } from './nodes.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './scheduling.js';
 import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
+import { Dashboard } from './dashboard/index.js';
 import { openStore } from './store.js';
 import { startNotifications } from './notify/index.js';
 
@@ -57,11 +59,14 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
-  const scheduling = new Scheduling({ store, batches, nodes: sessions, log });
-  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request() };
+  const metrics = new HeadMetrics();
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics });
+  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
   sessions.bind(ctx);
 
-  const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls });
+  const dashboard = new Dashboard({ store, stateDir, log: log.child({ part: 'dashboard' }), connected: () => sessions.connected() });
+  store.onCommit(() => dashboard.changed());
+  const { server, closeSockets } = createHeadServer(ctx, sessions, ROUTES, { tls: config.tls, dashboard });
   const { host, port } = parseListen(config.listen);
   try {
     await new Promise<void>((ok, fail) => {
@@ -96,6 +101,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        dashboard.close();
         sessions.close();
         await closeSockets();
         await notifications.stop();

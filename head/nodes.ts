@@ -23,6 +23,7 @@ import {
   setNodePaused,
   touchNode,
 } from './transitions.js';
+import { vacateAttempt } from './vacate.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 
@@ -247,6 +248,10 @@ export class NodeSessions implements NodeLink {
         setNodePaused(store, node, m.paused);
         log.info({ event: m.paused ? 'node_paused' : 'node_resumed', node, by: m.by, until: m.until }, m.paused ? 'node paused' : 'node resumed');
         if (!m.paused) this.ctx.schedule();
+        return;
+      case 'vacated':
+        if (vacateAttempt(store, node, m.attempt, m.reason)) log.info({ event: 'attempt_vacated', node, attempt: m.attempt, reason: m.reason }, 'job handed back by its paused node; queued again');
+        this.ctx.schedule();
         return;
       case 'draining':
         setNodeDraining(store, node);

@@ -8,8 +8,10 @@ import { nodes } from './api/nodes.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
+import { metrics } from './api/metrics.js';
+import { version } from './api/version.js';
 import { add } from './api/add.js';
 import { pull } from './api/pull.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs, metrics, version];

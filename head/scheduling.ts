@@ -4,6 +4,7 @@
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
 import type { NodeLink } from './context.js';
+import type { HeadMetrics } from './metrics.js';
 import { place } from './scheduler.js';
 import { buildSnapshot, type BatchCache } from './snapshot.js';
 import { parseJobRecord, type Store } from './store.js';
@@ -13,16 +14,17 @@ export class Scheduling {
   private requested = false;
   private stopped = false;
 
-  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger }) {}
+  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics }) {}
 
   request(): void {
     if (this.requested || this.stopped) return;
     this.requested = true;
+    const requestedAt = performance.now();
     setImmediate(() => {
       this.requested = false;
       if (this.stopped) return;
       try {
-        this.run();
+        this.run(requestedAt);
       } catch (err) {
         this.deps.log.error({ event: 'schedule_failed', err }, 'scheduling pass failed');
       }
@@ -33,7 +35,8 @@ export class Scheduling {
     this.stopped = true;
   }
 
-  run(): Assignment[] {
+  /** One pass; `requestedAt` (performance.now()) is when it was first asked for, for the placement latency. */
+  run(requestedAt?: number): Assignment[] {
     const { store, batches, nodes, log } = this.deps;
     const t0 = performance.now();
     const snapshot = buildSnapshot(store, batches, nodes.connected());
@@ -45,6 +48,7 @@ export class Scheduling {
         log.warn({ event: 'assign_unsent', node: a.node, attempt: a.attempt, job: a.jobId }, 'could not send an assignment');
       }
     }
+    this.deps.metrics?.placementPass((performance.now() - (requestedAt ?? t0)) / 1000, assignments.length);
     if (assignments.length) {
       log.info({ event: 'scheduled', placed: assignments.length, queues: snapshot.queues.length, ms: +(performance.now() - t0).toFixed(2) }, 'placed jobs');
     }

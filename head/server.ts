@@ -11,12 +11,15 @@ import type { HeadContext } from './context.js';
 import { HttpError, sendJson } from './http.js';
 import type { NodeSessions } from './nodes.js';
 import { authenticate, type Principal } from './tokens.js';
+import { cookiePrincipal } from './dashboard/session.js';
 import type { ApiCall, Route } from './api/route.js';
 
 export const NODE_PATH = '/v1/node';
 
 export interface ServerOptions {
   tls?: { cert: string; key: string };
+  /** the dashboard's pages and streams (head/dashboard), tried before the API routes */
+  dashboard?: { handle(req: IncomingMessage, res: ServerResponse): boolean };
 }
 
 export interface HeadServer {
@@ -36,6 +39,7 @@ export function createHeadServer(ctx: HeadContext, sessions: NodeSessions, route
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.maxFrame });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (opts.dashboard?.handle(req, res)) return;
     void serve(ctx, routes, req, res);
   });
 
@@ -82,7 +86,8 @@ async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, re
   const peer = peerOf(req);
   const url = new URL(req.url ?? '/', 'http://head');
   try {
-    const principal = authenticate(ctx.store, req.headers.authorization);
+    // the dashboard's cookie stands for the bearer header on read-only requests
+    const principal = authenticate(ctx.store, req.headers.authorization) ?? (req.method === 'GET' ? cookiePrincipal(ctx.store, req) : null);
     if (!principal) {
       ctx.log.warn({ event: 'auth_refused', peer, path: url.pathname, reason: req.headers.authorization ? 'unknown token' : 'no token' }, 'refused a request without a valid token');
       throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>)');

@@ -112,6 +112,7 @@ export interface StoreOptions {
 export class Store {
   readonly now: () => number;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly commitListeners: (() => void)[] = [];
 
   constructor(readonly db: Database.Database, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -129,7 +130,14 @@ export class Store {
 
   /** Runs fn in one IMMEDIATE transaction (takes the write lock at once: no upgrade deadlock). */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    for (const listener of this.commitListeners) listener();
+    return result;
+  }
+
+  /** Calls `listener` after every committed transaction: state changed (the dashboard pushes on it). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
   }
 
   /** Like `tx`, but the commit is fsynced before this returns (see the header). */

@@ -32,6 +32,9 @@ export const SizeBytes = z.union([z.string(), z.number()]).transform((v, ctx) =>
   return r.value;
 });
 
+/** the levels of shared/log.ts (pino's); the `--log-level` flag overrides the config's */
+const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
 const Tls = z.strictObject({ cert: z.string(), key: z.string() });
 
 export const MatrixConfig = z.strictObject({
@@ -51,7 +54,7 @@ export const HeadConfig = z.strictObject({
   max_attempts: z.number().int().min(1).default(3),
   tls: Tls.optional(),
   matrix: MatrixConfig.optional(),
-  log_level: z.string().default('info'),
+  log_level: LogLevel.default('info'),
 });
 export type HeadConfig = z.infer<typeof HeadConfig>;
 
@@ -69,10 +72,11 @@ export const ComputeConfig = z.strictObject({
   control_group: z.string().optional(),
   max_pause: DurationMs.default(24 * 3600 * 1000),
   vacate_after: DurationMs.optional(),
-  idle_policy: z.strictObject({ load_above: z.number(), for: DurationMs, quiet_for: DurationMs }).optional(),
+  /** load_above: cores busy with work that is not the cluster's (compute/idle.ts) */
+  idle_policy: z.strictObject({ load_above: z.number().positive(), for: DurationMs, quiet_for: DurationMs }).optional(),
   sandbox: z.enum(['none', 'bwrap']).default('none'),
   ca: z.string().optional(),
-  log_level: z.string().default('info'),
+  log_level: LogLevel.default('info'),
 });
 export type ComputeConfig = z.infer<typeof ComputeConfig>;
 

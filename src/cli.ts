@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../shared/errors.js';
 
-const VERSION = '0.1.0';
+import { VERSION } from '../shared/version.js';
 
 // Order of `distribute --help`; a command file not named here comes after, alphabetically.
 const HELP_ORDER = [

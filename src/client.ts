@@ -4,14 +4,17 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
-import { headUrls, loadConfig, UserConfig, userConfigPath } from '../shared/config.js';
+import { headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
+import { headFetch, readCa } from '../shared/tls.js';
 import { fetchFailure, putFile, type PutAnswer } from '../compute/http.js';
 
 export interface ConnectionOptions {
   head?: string;
   token?: string;
+  /** PEM file of the CA that signed the head's certificate */
+  ca?: string;
 }
 
 export interface Connection {
@@ -22,6 +25,8 @@ export interface Connection {
   token: string;
   /** where the head and token came from, for error messages */
   source: string;
+  /** the CA trusted for https (shared/tls.ts); null: the system's trust store */
+  ca: Buffer | null;
 }
 
 /** Head URL and token: `--head`/`--token`, else DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN, else the user config. */
@@ -29,20 +34,22 @@ export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEn
   // an empty variable counts as unset
   let head = opts.head ?? (env.DISTRIBUTE_HEAD || undefined);
   let token = opts.token ?? (env.DISTRIBUTE_TOKEN || undefined);
+  let ca: { file: string; where: string } | null = opts.ca ? { file: opts.ca, where: '--ca' } : env.DISTRIBUTE_CA ? { file: env.DISTRIBUTE_CA, where: 'DISTRIBUTE_CA' } : null;
   const sources: string[] = [];
   if (opts.head || opts.token) sources.push('--head/--token');
   if (env.DISTRIBUTE_HEAD || env.DISTRIBUTE_TOKEN) sources.push('DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN');
-  if (!head || !token) {
+  if (!head || !token || !ca) {
     const file = readUserConfig(configFile);
     if (file) {
       head ??= file.head;
       token ??= file.token;
+      if (!ca && file.ca) ca = { file: resolveFrom(configFile, file.ca), where: `${configFile}: ca` };
       sources.push(configFile);
     }
   }
   if (!head) throw new UserError(`no head to talk to: pass --head URL, set DISTRIBUTE_HEAD, or write "head:" in ${configFile} (\`distribute up\` writes it)`);
   if (!token) throw new UserError(`no token for ${head}: pass --token T, set DISTRIBUTE_TOKEN, or write "token:" in ${configFile} (\`distribute token create --user NAME\` on the head makes one)`);
-  return { head, http: headUrls(head).http, token, source: sources.join(', ') || configFile };
+  return { head, http: headUrls(head).http, token, source: sources.join(', ') || configFile, ca: ca ? readCa(ca.file, ca.where) : null };
 }
 
 function readUserConfig(file: string): UserConfig | null {
@@ -55,7 +62,11 @@ function readUserConfig(file: string): UserConfig | null {
 }
 
 export class HeadClient {
-  constructor(readonly conn: Connection) {}
+  private readonly fetch: typeof fetch;
+
+  constructor(readonly conn: Connection) {
+    this.fetch = headFetch(conn.ca);
+  }
 
   /** Sends a request and returns the response when it is 2xx; any other answer throws a UserError. */
   async request(method: string, path: string, json?: unknown): Promise<Response> {
@@ -63,7 +74,7 @@ export class HeadClient {
     if (json !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(this.conn.http + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+      res = await this.fetch(this.conn.http + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
     } catch (err) {
       throw this.unreachable(err);
     }
@@ -92,7 +103,7 @@ export class HeadClient {
   async upload(path: string, file: string): Promise<void> {
     let answer: PutAnswer;
     try {
-      answer = await putFile(this.conn.http + path, { authorization: `Bearer ${this.conn.token}`, 'content-type': 'application/octet-stream' }, file);
+      answer = await putFile(this.conn.http + path, { authorization: `Bearer ${this.conn.token}`, 'content-type': 'application/octet-stream' }, file, this.conn.ca);
     } catch (err) {
       throw this.unreachable(err);
     }
@@ -117,7 +128,7 @@ export class HeadClient {
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers }, (res) => {
+      const req = send(url, { method, headers, ...(this.conn.ca ? { ca: this.conn.ca } : {}) }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         let text = '';

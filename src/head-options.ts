@@ -5,10 +5,12 @@ import type { Command } from 'commander';
 export interface HeadOptions {
   head?: string;
   token?: string;
+  ca?: string;
 }
 
 export function withHeadOptions(cmd: Command): Command {
   return cmd
     .option('--head <url>', 'the head, ws://host:8952 (default: $DISTRIBUTE_HEAD, then the user config)')
-    .option('--token <token>', 'your token (default: $DISTRIBUTE_TOKEN, then the user config)');
+    .option('--token <token>', 'your token (default: $DISTRIBUTE_TOKEN, then the user config)')
+    .option('--ca <file>', "PEM CA that signed the head's certificate, for wss:// heads (default: $DISTRIBUTE_CA, then ca: in the user config, else the system's trust store)");
 }

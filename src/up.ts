@@ -116,6 +116,8 @@ export async function up(opts: UpOptions): Promise<Up> {
       '  distribute status',
       '  distribute pull configs/shell-batch.yaml --save-dir results',
       '',
+      `The dashboard: ${head.httpUrl}/?token=${tokens.user}`,
+      '',
       'Ctrl-C stops both.',
       '',
     ].join('\n'),

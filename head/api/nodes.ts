@@ -42,7 +42,7 @@ export function nodeInfos(ctx: HeadContext): NodeInfo[] {
   });
 }
 
-function nodeState(n: NodeRow, connected: boolean, running: number): NodeState {
+export function nodeState(n: NodeRow, connected: boolean, running: number): NodeState {
   if (!connected) return 'lost';
   if (n.draining) return 'draining';
   if (n.paused) return 'paused';

@@ -1,5 +1,6 @@
 // A node uploads the result of an attempt; the 200 is its acknowledgement that the result is
 // on the head's disk (fsynced, indexed), after which the node may delete its copy.
+import { statSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 import { acceptResult } from '../archive.js';
 import { HttpError, sendJson } from '../http.js';
@@ -34,6 +35,7 @@ export const resultPut: Route = {
       { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path },
       outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
     );
+    ctx.metrics?.archived(statSync(outcome.path).size);
     ctx.schedule();
     sendJson(call.res, 200, { attempt, state: outcome.state, members: outcome.members });
   },

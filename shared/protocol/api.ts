@@ -3,6 +3,7 @@
 // bodies are validated with these schemas on the head; responses with them in the client.
 //
 //   GET    /v1/whoami                              → Whoami
+//   GET    /v1/version                             → Version (any valid token)
 //   POST   /v1/inputs/missing       MissingInputsRequest → MissingInputsResponse
 //   PUT    /v1/inputs/:sha256       raw bytes, streamed; the head checks the hash → 201
 //   GET    /v1/inputs/:sha256       raw bytes, streamed (node tokens)
@@ -25,6 +26,10 @@ export type ApiError = z.infer<typeof ApiError>;
 
 export const Whoami = z.object({ name: z.string(), kind: z.enum(['user', 'node']), admin: z.boolean() });
 export type Whoami = z.infer<typeof Whoami>;
+
+/** The head's program version and node protocol version (`distribute doctor` compares them). */
+export const Version = z.object({ version: z.string(), protocol: z.number().int() });
+export type Version = z.infer<typeof Version>;
 
 export const MissingInputsRequest = z.object({ hashes: z.array(Sha256).max(1_000_000) });
 export const MissingInputsResponse = z.object({ missing: z.array(Sha256) });

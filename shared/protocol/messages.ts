@@ -8,6 +8,10 @@
 //   HTTP (`PUT /v1/results/:attempt`); the HTTP 200 is the acknowledgement that it is on disk.
 //   node → heartbeat every heartbeatMs; silent for nodeTimeoutMs = lost.
 //   head → cancel (kill the job) | drop (a stale attempt: kill it, discard its result).
+//   node → paused (the person at the desk took the machine back, or gave it back);
+//   node → vacated (a job paused longer than vacate_after: the node kills it and discards its
+//   result, the head queues it again to run elsewhere, not counted against the job), then
+//   the usual `finished` once its process is gone, which frees what it held.
 //   Requests that want an answer carry `id`; the answer carries `re` with the same number.
 import { z } from 'zod';
 import { AttemptId, NodeResources, SafeName, WireInitialize, WireJob } from './common.js';
@@ -50,6 +54,8 @@ export const NodeMessage = z.discriminatedUnion('type', [
     by: z.string().nullable(),
     until: z.string().nullable(),
   }),
+  /** a job stopped by the pause for vacate_after: requeue it elsewhere; its `finished` follows */
+  z.object({ type: z.literal('vacated'), attempt: AttemptId, reason: z.string() }),
   /** the node is stopping: place nothing more here */
   z.object({ type: z.literal('draining') }),
   /** answer to `read_log` */

@@ -10,7 +10,7 @@ export const command = new Command('head')
     const config = loadConfig(HeadConfig, opts.config);
     config.state_dir = resolveFrom(opts.config, config.state_dir);
     if (config.tls) config.tls = { cert: resolveFrom(opts.config, config.tls.cert), key: resolveFrom(opts.config, config.tls.key) };
-    if (opts.logLevel) config.log_level = opts.logLevel;
+    if (opts.logLevel) config.log_level = (await import('../../shared/log.js')).parseLogLevel(opts.logLevel);
     const head = await startHead(config);
     await new Promise<void>((done) => {
       const stop = () => {

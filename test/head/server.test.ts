@@ -76,7 +76,7 @@ describe('head server: auth and the node channel', () => {
     node.sendRaw(Buffer.from([0xc1, 0xff, 0x00, 0x13])); // 0xc1 is never valid msgpack
     const err1 = await node.next('error');
     assert.match(err1.message, /not msgpack|invalid/);
-    node.send({ type: 'started', attempt: -3, pid: 'x' }); // valid msgpack, invalid message
+    node.send({ type: 'started', attempt: -3, pid: 'x' } as Record<string, unknown>); // valid msgpack, invalid message
     const err2 = await node.next('error');
     assert.match(err2.message, /invalid message: attempt/);
     node.sendRaw('{"type":"heartbeat"}'); // text frame

@@ -118,6 +118,12 @@ export interface NodeSpec {
   memory?: string;
   gpus?: number;
   max_jobs?: number;
+  /** compute.yaml fields laid over the ones made from this spec (ca, sandbox, ...) */
+  config?: Record<string, unknown>;
+  /** wait for the node to register before returning; default true */
+  awaitRegistered?: boolean;
+  /** more arguments for `distribute compute` (--drain-timeout, --log-level) */
+  args?: string[];
 }
 
 export interface ClusterOptions {
@@ -144,6 +150,7 @@ export class TestCluster {
   /** every daemon started, replaced ones (restarts) included, oldest first */
   readonly history: Daemon[] = [];
   private headFields: Record<string, unknown> = {};
+  private readonly nodeArgs = new Map<string, string[]>();
   private readonly cleanup: () => void;
   private readonly userTokens = new Map<string, string>();
 
@@ -246,7 +253,7 @@ export class TestCluster {
 
   private spawnNode(name: string): Daemon {
     const config = join(this.root, `node-${name}`, 'compute.yaml');
-    const d = new Daemon(name, spawnCli(['compute', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    const d = new Daemon(name, spawnCli(['compute', '--config', config, ...(this.nodeArgs.get(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.nodes.set(name, d);
     this.history.push(d);
     return d;
@@ -262,10 +269,11 @@ export class TestCluster {
     if (n.memory) resources.memory = n.memory;
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
-    writeFileSync(join(dir, 'compute.yaml'), stringify(config));
+    writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
+    this.nodeArgs.set(n.name, n.args ?? []);
     const d = this.spawnNode(n.name);
     this.workDirs.set(n.name, join(dir, 'work'));
-    if (opts.token === undefined) await d.event('registered');
+    if (opts.token === undefined && n.awaitRegistered !== false) await d.event('registered');
     return d;
   }
 

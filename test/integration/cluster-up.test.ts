@@ -31,6 +31,10 @@ describe('distribute up, then the README\'s commands', () => {
     assert.match(config.head, /^ws:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(config.token, readFileSync(join(state, 'user.token'), 'utf8').trim());
     assert.match(stderr, /distribute add configs\/shell-batch\.yaml/);
+    // the dashboard link logs in with the user token written above
+    const link = /The dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=(\S+))/.exec(stderr);
+    assert.ok(link, stderr);
+    assert.equal(link[2], config.token);
   });
 
   it('runs configs/shell-batch.yaml added from another terminal, and pulls its results', async () => {
@@ -41,6 +45,9 @@ describe('distribute up, then the README\'s commands', () => {
     const status = await runCli(['status'], { cwd: REPO_ROOT, env });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^examples\/shell_example\s+done\s+0\s+0\s+0\s+0\s+8\s+0\s+0\s+8$/m);
+    const logs = await runCli(['logs', 'shell_example', 'hello'], { cwd: REPO_ROOT, env });
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, 'hello from hello\n');
     const save = join(tmp.dir, 'results');
     const pull = await runCli(['pull', 'configs/shell-batch.yaml', '--save-dir', save], { cwd: REPO_ROOT, env });
     assert.equal(pull.code, 0, pull.stderr);
