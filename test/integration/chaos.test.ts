@@ -1,7 +1,8 @@
 // The promise of issue 5 under fire: a job once added runs to completion and its result is
 // archived exactly once, whatever crashes in between. Four compute daemons run 300 short
-// jobs while a chaos loop SIGKILLs a random one about every second (and starts it again),
-// and the head is SIGKILLed and restarted twice. Then: every job done, each archive holds
+// jobs while a chaos loop SIGKILLs a random one about every second (and starts it again, at
+// once or after node_timeout; now and then it hangs one with SIGSTOP instead), and the head
+// is SIGKILLed and restarted twice. Then: every job done, each archive holds
 // its own job's output, the database one archived attempt per job (every other one lost,
 // refused or cancelled), and no job process left anywhere.
 //
@@ -89,7 +90,7 @@ describe('chaos', () => {
       head: { node_timeout: 1.5, heartbeat: 0.25, max_attempts: 30 },
       nodes: NODES.map((name) => ({ name, cpus: 2 })),
     });
-    const stats = { nodeKills: 0, headRestarts: 0 };
+    const stats = { nodeKills: 0, longOutages: 0, hangs: 0, headRestarts: 0 };
     let chaos: Promise<void> = Promise.resolve();
     let calm = false;
     try {
@@ -98,13 +99,39 @@ describe('chaos', () => {
       const added = await c.cli(['add', file]);
       assert.equal(added.code, 0, added.stderr);
 
+      // a round about every second: SIGKILL a node and start it again at once; or one time in
+      // five after longer than node_timeout, so the head gives up on it and whatever it
+      // finished meanwhile comes back stale; or one time in five hang it (SIGSTOP) as long
       chaos = (async () => {
+        const down = new Set<string>();
+        const outages: Promise<void>[] = [];
         while (!calm) {
-          await pause(700 + rand() * 600);
-          if (calm) break;
-          await c.restartNode(NODES[Math.floor(rand() * NODES.length)]!, { wait: false });
-          stats.nodeKills++;
+          const [wait, pick, kind, length] = [rand(), rand(), rand(), rand()];
+          await pause(700 + wait * 600);
+          const name = NODES[Math.floor(pick * NODES.length)]!;
+          if (calm || down.has(name)) continue;
+          down.add(name);
+          const outage = 1600 + length * 1000;
+          outages.push((async () => {
+            if (kind < 0.2) {
+              stats.hangs++;
+              const pid = c.node(name).pid;
+              process.kill(pid, 'SIGSTOP');
+              await pause(outage);
+              process.kill(pid, 'SIGCONT');
+            } else {
+              stats.nodeKills++;
+              await c.node(name).stop('SIGKILL');
+              if (kind < 0.4) {
+                stats.longOutages++;
+                await pause(outage);
+              }
+              await c.restartNode(name, { wait: false });
+            }
+            down.delete(name);
+          })());
         }
+        await Promise.all(outages);
       })();
 
       const deadline = Date.now() + 150_000;
@@ -126,8 +153,12 @@ describe('chaos', () => {
       }
       calm = true;
       await chaos;
-      t.diagnostic(`${stats.nodeKills} compute daemons and the head ${stats.headRestarts} times killed; head restarts at ${headAt.join(' and ')} jobs done`);
-      assert.ok(stats.nodeKills >= 5, `the chaos loop killed only ${stats.nodeKills} compute daemons`);
+      const stale = c.history.reduce((n, d) => n + d.count('result_stale') + d.count('drop'), 0);
+      t.diagnostic(
+        `${stats.nodeKills} compute daemons killed (${stats.longOutages} of them out longer than node_timeout), ${stats.hangs} hung as long, ` +
+          `the head killed ${stats.headRestarts} times (at ${headAt.join(' and ')} jobs done); ${stale} stale results or attempts refused or dropped`,
+      );
+      assert.ok(stats.nodeKills + stats.hangs >= 5, `the chaos loop struck only ${stats.nodeKills + stats.hangs} times`);
 
       // every node back (its leftovers killed), then not one job process anywhere
       await Promise.all(NODES.map((n) => c.node(n).event('registered', () => true, 20_000)));
