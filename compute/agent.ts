@@ -2,9 +2,9 @@
 // say hello (capabilities, resources, what it still runs or holds), heartbeat at the head's
 // pace, and take its orders (assign, cancel, drop, read_log). A lost connection is dialled
 // again with exponential backoff and jitter; jobs keep running meanwhile and their
-// results wait in the spool. For the head's node_timeout after a connection is lost, the
-// backoff stays under a quarter of it: a head that restarts finds its nodes back before it
-// would count them lost (and requeue all they run).
+// results wait in the spool. For a while after a connection is lost (a head restart takes
+// seconds), the backoff stays under a quarter of the head's node_timeout: a head that comes
+// back finds its nodes back before it would count them lost (and requeue all they run).
 import { WebSocket } from 'ws';
 import { Channel } from '../shared/protocol/channel.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
@@ -21,6 +21,9 @@ import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
+
+/** How long after losing the head the node keeps dialling at a quarter of node_timeout (at least). */
+const RESTART_WINDOW_MS = 60_000;
 
 export interface AgentOptions {
   head: HeadEndpoint;
@@ -260,7 +263,7 @@ export class ComputeAgent {
     const { min, max } = this.o.reconnectMs ?? { min: 250, max: 30_000 };
     if (wasWelcomed) this.disconnectedAt = Date.now();
     let ceiling = Math.min(max, min * 2 ** this.failures);
-    if (this.nodeTimeoutMs !== null && this.disconnectedAt !== null && Date.now() - this.disconnectedAt < this.nodeTimeoutMs) {
+    if (this.nodeTimeoutMs !== null && this.disconnectedAt !== null && Date.now() - this.disconnectedAt < Math.max(RESTART_WINDOW_MS, 10 * this.nodeTimeoutMs)) {
       ceiling = Math.min(ceiling, Math.max(min, this.nodeTimeoutMs / 4));
     }
     this.failures++;

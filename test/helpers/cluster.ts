@@ -236,9 +236,10 @@ export class TestCluster {
     this.url = String(listening.url);
   }
 
-  /** SIGKILLs the head (no warning, as a crash) and starts it again on the same port and state. */
-  async restartHead(): Promise<Daemon> {
+  /** SIGKILLs the head (no warning, as a crash) and starts it again, `downMs` later, on the same port and state. */
+  async restartHead(downMs = 0): Promise<Daemon> {
     await this.head.stop('SIGKILL');
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await this.startHead(this.headFields, new URL(this.url.replace(/^ws/, 'http')).host);
     return this.head;
   }

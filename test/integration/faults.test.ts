@@ -103,6 +103,30 @@ describe('faults: hung and killed nodes, a full disk, retries', () => {
     assert.deepEqual(c.head.lines.filter((l) => l.event === 'result_archived' && hungAttempts.includes(Number(l.attempt))), [], 'nothing of the hung node archived');
   });
 
+  it('keeps every running job through a SIGKILL of the head and a restart seconds later: its nodes are back within node_timeout', async () => {
+    c = await TestCluster.start({ head: { node_timeout: 1.5, heartbeat: 0.25 }, nodes: [{ name: 'a', cpus: 2 }, { name: 'b', cpus: 2 }] });
+    const started = join(c.root, 'started');
+    await add(c, batchFile(c, 'steady', ['w', 'x', 'y', 'z'].map((name) => ({ name, command: `echo "$DISTRIBUTE_ATTEMPT" >> ${started}-${name}; sleep 5; echo ${name} > "$DISTRIBUTE_SAVE/out"` }))));
+    await Promise.all(['a', 'b'].map((n) => c!.node(n).events('started', 2)));
+    const old = c.head;
+    // down for longer than node_timeout: the nodes' redials must not have backed off past it
+    const head = await c.restartHead(2500);
+    assert.notEqual(head, old);
+    // each node says hello again holding its two jobs; the head keeps them all
+    const joined = await Promise.all(['a', 'b'].map((n) => head.event('node_joined', (l) => l.node === n, 10_000)));
+    for (const j of joined) {
+      assert.equal((j.kept as unknown[]).length, 2, `node ${j.node} kept its jobs`);
+      assert.deepEqual(j.requeued, []);
+    }
+    const st = await settled(c, 'steady', 20_000);
+    assert.deepEqual(st.jobs.map((j) => [j.name, j.state, j.attempt]), [['w', 'done', 1], ['x', 'done', 1], ['y', 'done', 1], ['z', 'done', 1]]);
+    for (const name of ['w', 'x', 'y', 'z']) {
+      assert.equal(readFileSync(`${started}-${name}`, 'utf8'), '1\n', `${name} ran once`);
+      assert.equal(await archived(c, 'steady', name, 'out'), `${name}\n`);
+    }
+    assert.equal(head.count('node_lost'), 0);
+  });
+
   it('kills on restart the jobs a SIGKILLed compute daemon left running, and the head runs them again at once', async () => {
     // a long node_timeout: the requeue can only come from the restarted node's hello
     c = await TestCluster.start({ head: { node_timeout: 60 }, nodes: [{ name: 'n', cpus: 1 }] });
