@@ -1,6 +1,9 @@
 // Each batch's initialize step runs once on this node, before its first job here; the jobs
-// assigned meanwhile wait for it. The outcome is remembered for the batch (by the head's batch
-// id, so a batch added again under the same name builds again).
+// assigned meanwhile wait for it. A build that succeeded is remembered for the batch (by the
+// head's batch id, so a batch added again under the same name builds again) while the daemon
+// runs: its folder stays, and the batch's jobs reuse it. A build that failed is forgotten once
+// the jobs waiting for it have seen it: the head sends no more of the batch here, unless the
+// user retries it (say, after installing what was missing), and then it builds again.
 import { readFile } from 'node:fs/promises';
 import { startBuild, type BuildOptions, type BuildResult, type RunningBuild } from './runner.js';
 
@@ -10,7 +13,7 @@ export class BuildCache {
   watch: ((label: string, build: RunningBuild) => () => void) | null = null;
 
   /** The batch's build, started by the first caller. */
-  get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
+  async get(batchId: number, start: () => BuildOptions): Promise<BuildResult> {
     let b = this.builds.get(batchId);
     if (!b) {
       const opts = start();
@@ -19,7 +22,9 @@ export class BuildCache {
       b = { run, done: run.done.finally(() => release?.()) };
       this.builds.set(batchId, b);
     }
-    return b.done;
+    const result = await b.done;
+    if (!result.ok && this.builds.get(batchId) === b) this.builds.delete(batchId);
+    return result;
   }
 
   /** Kills the builds still running (the daemon is stopping); their results say cancelled. */

@@ -8,6 +8,8 @@
 // folder fsync and the one transaction that indexes the members and ends the job run in one
 // synchronous stretch after the last staleness check, so no other event can slip between.
 import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -77,26 +79,22 @@ export async function inspectArchive(file: string): Promise<Inspection> {
   const problems: string[] = [];
   let resultText: Promise<string> | null = null;
   try {
-    await tar.t({
-      file,
-      strict: true,
-      onReadEntry: (entry) => {
-        const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
-        if (problem) {
-          problems.push(problem);
-          entry.resume();
-          return;
-        }
-        const path = memberPath(entry.path);
-        if (entry.type !== 'Directory' && path !== '') {
-          members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
-        }
-        if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
-          resultText = collect(entry);
-        } else {
-          entry.resume();
-        }
-      },
+    await readArchive(file, (entry) => {
+      const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
+      if (problem) {
+        problems.push(problem);
+        entry.resume();
+        return;
+      }
+      const path = memberPath(entry.path);
+      if (entry.type !== 'Directory' && path !== '') {
+        members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
+      }
+      if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
+        resultText = collect(entry);
+      } else {
+        entry.resume();
+      }
     });
   } catch (err) {
     problems.push(`not a readable .tar.gz: ${(err as Error).message}`);
@@ -203,17 +201,57 @@ function fsyncDirSync(dir: string): void {
 }
 
 /**
- * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
- * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry.
+ * An archive as a plain tar stream. Gunzipped by Node's zlib, which inflates in bounded chunks
+ * with backpressure: node-tar's own gunzip inflates each input chunk whole, so a 16 MiB chunk of
+ * a result of zeros (~1000× smaller than its content) became a buffer of gigabytes, and its
+ * guard against that ratio refused such results outright.
  */
-export function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void): Promise<void> {
+async function tarStream(file: string): Promise<{ stream: Readable; close: () => void }> {
+  const magic = Buffer.alloc(2);
+  const fh = await open(file, 'r');
+  try {
+    await fh.read(magic, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  const raw = createReadStream(file);
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return { stream: raw, close: () => raw.destroy() };
+  const gunzip = createGunzip();
+  raw.on('error', (err) => gunzip.destroy(err));
+  raw.pipe(gunzip);
+  return {
+    stream: gunzip,
+    close: () => {
+      raw.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+/**
+ * Reads an archive entry by entry, with backpressure: the file is read only as fast as the
+ * entries' bodies are consumed. `onEntry` must consume (pipe) or `resume()` every entry. When
+ * `signal` aborts (the consumer went away and will never drain), the file is closed and the
+ * promise rejects, instead of waiting forever on a paused entry.
+ */
+export async function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
+  const input = await tarStream(file);
   return new Promise((resolve, reject) => {
     const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
-    const input = createReadStream(file);
-    input.on('error', reject);
-    parser.on('error', reject);
-    parser.on('end', () => resolve());
-    input.pipe(parser);
+    const abort = () => {
+      input.close();
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('archive read aborted'));
+    };
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    const settle = (fn: () => void) => {
+      signal?.removeEventListener('abort', abort);
+      fn();
+    };
+    input.stream.on('error', (err) => settle(() => reject(err)));
+    parser.on('error', (err: Error) => settle(() => reject(err)));
+    parser.on('end', () => settle(resolve));
+    input.stream.pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 

@@ -6,6 +6,9 @@
 
 import { notifyMigration } from './notify/schema.js';
 
+/** The sort key of `jobs_longest_first`: a job without a time limit counts as the longest. */
+export const LONGEST_FIRST = 'COALESCE(time_limit, 9007199254740991)';
+
 export interface Migration {
   version: number;
   name: string;
@@ -136,6 +139,46 @@ export const MIGRATIONS: Migration[] = [
   notifyMigration(3),
   {
     version: 4,
+    name: 'scheduling: time limits for sort, admin drain, when each user was last served',
+    // time_limit: the job's time limit in seconds (null: none), so a batch with `sort` reads
+    //   its queues longest first straight from an index (no limit counts as the longest).
+    // nodes.drained: an admin's `distribute drain`; unlike `draining` (the node itself is
+    //   stopping), it outlives the node's reconnects until `undrain`.
+    // fair_share.last_attempt: the newest attempt placed for the user's jobs — attempt ids
+    //   only grow, so it orders users by when they were last served, ties impossible.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN time_limit REAL;
+      UPDATE jobs SET time_limit = json_extract(spec, '$.job.resources.time');
+      CREATE INDEX jobs_longest_first ON jobs (state, batch_id, shape_id, ${LONGEST_FIRST} DESC, id);
+      ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE fair_share (
+        owner        TEXT PRIMARY KEY,
+        last_attempt INTEGER NOT NULL
+      );
+      INSERT INTO fair_share (owner, last_attempt)
+        SELECT b.owner, MAX(a.id) FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN batches b ON b.id = j.batch_id GROUP BY b.owner;
+    `,
+  },
+  {
+    version: 5,
+    name: 'removed batches: what rm deleted, and batch ids never used again',
+    // `batches.id` is an INTEGER PRIMARY KEY, which SQLite would hand out again after the
+    // newest batch is deleted; nodes remember builds by batch id, so a new batch must never get
+    // a removed one's id: queueBatch takes the next id above both tables.
+    sql: `
+      CREATE TABLE removed_batches (
+        id         INTEGER PRIMARY KEY,
+        namespace  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        removed    INTEGER NOT NULL,
+        removed_by TEXT NOT NULL,
+        bytes      INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 6,
     name: 'failed results retried, counted apart from lost nodes',
     // failed results (non-zero exit, signal, time limit) requeued under the job's `retries`
     // since a user last requeued it; `losses` counts lost nodes against max_attempts

@@ -12,12 +12,14 @@ import { errorMessage } from '../shared/errors.js';
 import { z } from 'zod';
 import type { HeadContext, LogChunk, NodeLink } from './context.js';
 import type { Principal } from './tokens.js';
-import { missingCapabilities } from './scheduler.js';
+import { staticMisfit } from './scheduler/feasibility.js';
+import { snapshotNode } from './snapshot.js';
 import {
   declareLost,
   markFinished,
   markStarted,
   recordBuildFailure,
+  type ShapeOfJobs,
   registerNode,
   setNodeDraining,
   setNodePaused,
@@ -234,13 +236,8 @@ export class NodeSessions implements NodeLink {
         return;
       }
       case 'build_failed': {
-        const batch = this.ctx.batches.get(m.batchId);
-        const capable = store
-          .nodes()
-          .filter((n) => batch && missingCapabilities(batch.meta.capabilities, JSON.parse(n.capabilities) as string[]).length === 0)
-          .map((n) => n.name);
-        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log, capable);
-        log.warn({ event: 'build_failed', node, batchId: m.batchId, attempt: m.attempt, failedBatch: outcome.failedBatch }, 'build failed on node');
+        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log, capableNodes(this.ctx, m.batchId));
+        log.warn({ event: 'build_failed', node, batchId: m.batchId, attempt: m.attempt, failedJobs: outcome.failedJobs }, 'build failed on node');
         this.ctx.schedule();
         return;
       }
@@ -305,6 +302,17 @@ export class NodeSessions implements NodeLink {
     }
     this.ctx.schedule();
   }
+}
+
+/** The known nodes (connected or not) that could run jobs of this shape of the batch, builds aside. */
+function capableNodes(ctx: HeadContext, batchId: number): (shape: ShapeOfJobs) => string[] {
+  const batch = ctx.batches.get(batchId);
+  const known = ctx.store.nodes().map((n) => snapshotNode(ctx.store, n, true));
+  return (shape) => {
+    if (!batch) return [];
+    const queue = { capabilities: batch.meta.capabilities, demand: shape, nodes: shape.nodes, buildFailedOn: [] };
+    return known.filter((n) => staticMisfit(queue, n) === null).map((n) => n.name);
+  };
 }
 
 function rawFrame(data: RawData): Buffer {

@@ -33,12 +33,17 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
     store.stmt('INSERT OR IGNORE INTO namespaces (name, owner, created) VALUES (?, ?, ?)').run(b.namespace, b.owner, now);
     const batchId = Number(
       store
-        .stmt('INSERT INTO batches (namespace, name, spec, owner, created) VALUES (?, ?, ?, ?, ?)')
+        // never the id of a removed batch (migration 5)
+        .stmt(
+          `INSERT INTO batches (id, namespace, name, spec, owner, created) VALUES (
+             (SELECT MAX(n) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS n FROM batches UNION ALL SELECT COALESCE(MAX(id), 0) FROM removed_batches)),
+             ?, ?, ?, ?, ?)`,
+        )
         .run(b.namespace, b.name, JSON.stringify(b.record), b.owner, now).lastInsertRowid,
     );
     const shapes = new Map<string, number>();
     const insertShape = store.stmt('INSERT INTO shapes (batch_id, cpus, memory, gpus, nodes) VALUES (?, ?, ?, ?, ?)');
-    const insertJob = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state) VALUES (?, ?, ?, ?, 'queued')`);
+    const insertJob = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state, time_limit) VALUES (?, ?, ?, ?, 'queued', ?)`);
     for (const j of b.jobs) {
       const r = j.record.job.resources;
       const nodes = j.record.nodes === null ? null : JSON.stringify([...j.record.nodes].sort());
@@ -48,7 +53,7 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
         shape = Number(insertShape.run(batchId, r.cpus, r.memory, r.gpus, nodes).lastInsertRowid);
         shapes.set(key, shape);
       }
-      insertJob.run(batchId, j.name, JSON.stringify(j.record), shape);
+      insertJob.run(batchId, j.name, JSON.stringify(j.record), shape, r.time);
     }
     return { ok: true, batchId };
   });

@@ -5,13 +5,15 @@ import { inputGet, inputPut, inputsMissing } from './api/inputs.js';
 import { resultPut } from './api/results.js';
 import { status } from './api/status.js';
 import { nodes } from './api/nodes.js';
+import { drain, undrain } from './api/drain.js';
 import { kill } from './api/kill.js';
 import { retry } from './api/retry.js';
 import { resolve } from './api/resolve.js';
 import { metrics } from './api/metrics.js';
 import { version } from './api/version.js';
 import { add } from './api/add.js';
-import { pull } from './api/pull.js';
+import { pull, pullPlan } from './api/pull.js';
+import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, kill, retry, resolve, pull, logs, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version];

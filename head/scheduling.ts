@@ -46,6 +46,9 @@ export class Scheduling {
       if (!msg || !nodes.send(a.node, msg)) {
         // the node's reconnect (hello) or loss requeues it
         log.warn({ event: 'assign_unsent', node: a.node, attempt: a.attempt, job: a.jobId }, 'could not send an assignment');
+      } else if (msg.type === 'assign') {
+        const owner = batches.get(a.batchId)?.owner;
+        log.info({ event: 'job_assigned', node: a.node, attempt: a.attempt, owner, namespace: msg.namespace, batch: msg.batch, job: msg.job.name, gpus: a.gpus }, 'job assigned');
       }
     }
     this.deps.metrics?.placementPass((performance.now() - (requestedAt ?? t0)) / 1000, assignments.length);

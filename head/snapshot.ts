@@ -2,24 +2,32 @@
 // attempts hold, and the head of each queue (batch × resource shape), at most as many jobs
 // per queue as could be placed at all — so the cost does not grow with the queue's length.
 import type { NodeResources } from '../shared/protocol/common.js';
-import type { ClusterSnapshot, SnapshotNode, SnapshotQueue } from './scheduler.js';
+import type { ClusterSnapshot, SnapshotNode, SnapshotQueue, SnapshotUser } from './scheduler.js';
+import { LONGEST_FIRST } from './migrations.js';
 import { parseBatchRecord, type BatchRecord, type NodeRow, type Store } from './store.js';
+
+export type CachedBatch = BatchRecord & { namespace: string; name: string; owner: string };
 
 /** Batch records are immutable once added: parsed once. */
 export class BatchCache {
-  private readonly records = new Map<number, BatchRecord & { namespace: string; name: string }>();
+  private readonly records = new Map<number, CachedBatch>();
 
   constructor(private readonly store: Store) {}
 
-  get(batchId: number): (BatchRecord & { namespace: string; name: string }) | undefined {
+  get(batchId: number): CachedBatch | undefined {
     let r = this.records.get(batchId);
     if (!r) {
       const row = this.store.batch(batchId);
       if (!row) return undefined;
-      r = { ...parseBatchRecord(row), namespace: row.namespace, name: row.name };
+      r = { ...parseBatchRecord(row), namespace: row.namespace, name: row.name, owner: row.owner };
       this.records.set(batchId, r);
     }
     return r;
+  }
+
+  /** Drops a removed batch (its id is never used again, but the memory is freed). */
+  forget(batchId: number): void {
+    this.records.delete(batchId);
   }
 }
 
@@ -45,7 +53,7 @@ export function snapshotNode(store: Store, row: NodeRow, connected: boolean): Sn
     maxJobs: row.max_jobs,
     lost: !connected || row.state === 'lost',
     paused: row.paused === 1,
-    draining: row.draining === 1,
+    draining: row.draining === 1 || row.drained === 1,
     used: { cpus: held.cpus ?? 0, memory: held.memory ?? 0, gpus, jobs: held.jobs },
   };
 }
@@ -67,29 +75,65 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
     if (n.lost || n.paused || n.draining) continue;
     room += n.maxJobs !== null ? Math.max(0, n.maxJobs - n.used.jobs) : Math.max(0, n.total.cpus - n.used.cpus);
   }
-  if (room === 0) return { nodes, queues: [] };
+  if (room === 0) return { nodes, queues: [], users: [] };
 
   const shapes = store
     .stmt<ShapeRow>(
       `SELECT s.* FROM shapes s WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.batch_id = s.batch_id AND j.shape_id = s.id)`,
     )
     .all();
-  const firstQueued = store.stmt<{ id: number }>(
-    `SELECT id FROM jobs WHERE state = 'queued' AND batch_id = ? AND shape_id = ? ORDER BY id LIMIT ?`,
+  const inSubmissionOrder = store.stmt<QueuedRow>(
+    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND batch_id = ? AND shape_id = ? ORDER BY id LIMIT ?`,
+  );
+  const longestFirst = store.stmt<QueuedRow>(
+    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND batch_id = ? AND shape_id = ? ORDER BY ${LONGEST_FIRST} DESC, id LIMIT ?`,
   );
   const failedOn = store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?');
   const queues: SnapshotQueue[] = [];
   for (const s of shapes) {
     const batch = batches.get(s.batch_id);
     if (!batch) continue;
+    const sort = batch.meta.sort ?? 'none';
+    const sorted = sort !== 'none';
+    const jobs = (sorted ? longestFirst : inSubmissionOrder).all(s.batch_id, s.id, room);
     queues.push({
       batchId: s.batch_id,
+      owner: batch.owner,
+      priority: batch.meta.priority ?? 0,
+      sort,
       capabilities: batch.meta.capabilities,
       demand: { cpus: s.cpus, memory: s.memory, gpus: s.gpus },
       nodes: s.nodes === null ? null : (JSON.parse(s.nodes) as string[]),
       buildFailedOn: failedOn.all(s.batch_id).map((r) => r.node),
-      jobIds: firstQueued.all(s.batch_id, s.id, room).map((r) => r.id),
+      jobIds: jobs.map((j) => j.id),
+      ...(sorted ? { times: jobs.map((j) => j.time_limit) } : {}),
     });
   }
-  return { nodes, queues };
+  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))) };
+}
+
+interface QueuedRow {
+  id: number;
+  time_limit: number | null;
+}
+
+/**
+ * Fair-share accounts of the users with queued jobs: their running jobs (from the index of
+ * open attempts: as many rows as jobs hold nodes, not the history) and when they were last
+ * served.
+ */
+export function fairShare(store: Store, owners: ReadonlySet<string>): SnapshotUser[] {
+  if (owners.size === 0) return [];
+  const running = new Map(
+    store
+      .stmt<{ owner: string; n: number }>(
+        `SELECT b.owner AS owner, COUNT(*) AS n FROM attempts a INDEXED BY attempts_open
+         JOIN jobs j ON j.id = a.job_id JOIN batches b ON b.id = j.batch_id
+         WHERE a.ended IS NULL GROUP BY b.owner`,
+      )
+      .all()
+      .map((r) => [r.owner, r.n]),
+  );
+  const served = store.stmt<{ last_attempt: number }>('SELECT last_attempt FROM fair_share WHERE owner = ?');
+  return [...owners].map((name) => ({ name, running: running.get(name) ?? 0, lastServed: served.get(name)?.last_attempt ?? 0 }));
 }

@@ -66,6 +66,8 @@ export interface JobRow {
   exit_code: number | null;
   node: string | null;
   error: string | null;
+  /** seconds; null = no limit (the `sort` key) */
+  time_limit: number | null;
 }
 
 export interface AttemptRow {
@@ -92,7 +94,10 @@ export interface NodeRow {
   max_jobs: number | null;
   state: 'online' | 'lost';
   paused: number;
+  /** the node itself is stopping */
   draining: number;
+  /** an admin drained it (`distribute drain`): no new jobs until `undrain` */
+  drained: number;
   last_seen: number;
   first_seen: number;
 }

@@ -52,12 +52,18 @@ export function applyPlacements(store: Store, placements: Placement[]): Assignme
     const update = store.stmt(
       `UPDATE jobs SET state = 'assigned', current_attempt = ?, attempt_count = ?, node = ?, exit_code = NULL, error = NULL WHERE id = ? AND state = 'queued'`,
     );
+    // fair share: when each owner was last served (attempt ids only grow)
+    const served = store.stmt(
+      `INSERT INTO fair_share (owner, last_attempt) SELECT owner, ? FROM batches WHERE id = ?
+       ON CONFLICT (owner) DO UPDATE SET last_attempt = MAX(last_attempt, excluded.last_attempt)`,
+    );
     for (const p of placements) {
       const job = store.job(p.jobId);
       if (!job || job.state !== 'queued') continue;
       const number = job.attempt_count + 1;
       const id = Number(insert.run(job.id, number, p.node, p.cpus, p.memory, JSON.stringify(p.gpus), now).lastInsertRowid);
       update.run(id, number, p.node, job.id);
+      served.run(id, job.batch_id);
       out.push({ attempt: id, number, jobId: job.id, batchId: job.batch_id, node: p.node, cpus: p.cpus, gpus: p.gpus });
     }
     return out;
@@ -265,13 +271,37 @@ export function setNodeDraining(store: Store, node: string): void {
   store.tx(() => store.stmt(`UPDATE nodes SET draining = 1 WHERE name = ?`).run(node));
 }
 
-export interface BuildFailureOutcome {
-  /** the batch's queued jobs failed: no capable node is left */
-  failedBatch: boolean;
+/** An admin drains (or undrains) the node: kept across the node's reconnects, unlike `draining`. */
+export function setNodeDrained(store: Store, node: string, drained: boolean): void {
+  store.tx(() => store.stmt(`UPDATE nodes SET drained = ? WHERE name = ?`).run(drained ? 1 : 0, node));
 }
 
-/** The batch's initialize step failed on the node: never again there; the job tries elsewhere. */
-export function recordBuildFailure(store: Store, node: string, batchId: number, attemptId: number, log: string, capableNodes: string[]): BuildFailureOutcome {
+export interface BuildFailureOutcome {
+  /** queued jobs failed because every node that could run them failed the build */
+  failedJobs: number;
+}
+
+/** What decides where a queue's jobs may run, as `capable` needs it. */
+export interface ShapeOfJobs {
+  cpus: number;
+  memory: number | null;
+  gpus: number;
+  nodes: string[] | null;
+}
+
+/**
+ * The batch's initialize step failed on the node: never again there; the job tries elsewhere.
+ * `capable` names the known nodes that could run jobs of a shape (capabilities, pin list,
+ * size); the queued jobs of a shape whose every capable node failed the build fail now.
+ */
+export function recordBuildFailure(
+  store: Store,
+  node: string,
+  batchId: number,
+  attemptId: number,
+  log: string,
+  capable: (shape: ShapeOfJobs) => string[],
+): BuildFailureOutcome {
   return store.tx(() => {
     const now = store.now();
     store
@@ -283,11 +313,22 @@ export function recordBuildFailure(store: Store, node: string, batchId: number, 
       store.stmt(`UPDATE jobs SET state = 'queued', node = NULL WHERE id = ?`).run(cur.job.id);
     }
     const failedOn = new Set(store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?').all(batchId).map((r) => r.node));
-    if (!capableNodes.every((n) => failedOn.has(n))) return { failedBatch: false };
-    const error = `its build failed on every capable node (${[...failedOn].sort().join(', ')})`;
-    store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE batch_id = ? AND state = 'queued'`).run(error, batchId);
-    batchChanged(store, batchId);
-    return { failedBatch: true };
+    const shapes = store
+      .stmt<ShapeOfJobs & { id: number; nodes: string | null }>(
+        `SELECT s.id, s.cpus, s.memory, s.gpus, s.nodes FROM shapes s
+         WHERE s.batch_id = ? AND EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.batch_id = s.batch_id AND j.shape_id = s.id)`,
+      )
+      .all(batchId);
+    let failedJobs = 0;
+    for (const s of shapes) {
+      const nodes = capable({ cpus: s.cpus, memory: s.memory, gpus: s.gpus, nodes: s.nodes === null ? null : (JSON.parse(s.nodes) as string[]) });
+      // jobs no known node can run wait for one to join (status says why); the build is not to blame
+      if (nodes.length === 0 || !nodes.every((n) => failedOn.has(n))) continue;
+      const error = `its build failed on every capable node (${[...nodes].sort().join(', ')})`;
+      failedJobs += store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE batch_id = ? AND shape_id = ? AND state = 'queued'`).run(error, batchId, s.id).changes;
+    }
+    if (failedJobs > 0) batchChanged(store, batchId);
+    return { failedJobs };
   });
 }
 
@@ -317,9 +358,13 @@ export function killJobs(store: Store, batchId: number, jobName?: string): KillO
   });
 }
 
-/** Requeues the batch's failed jobs; each runs again as a new attempt with fresh loss and retry counts. */
+/**
+ * Requeues the batch's failed jobs; each runs again as a new attempt with fresh loss and retry
+ * counts. The nodes where its build failed may build it again (something may have been installed).
+ */
 export function retryJobs(store: Store, batchId: number): number {
   return store.tx(() => {
+    store.stmt('DELETE FROM build_failures WHERE batch_id = ?').run(batchId);
     const requeued = store
       .stmt(`UPDATE jobs SET state = 'queued', losses = 0, failures = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
       .run(batchId).changes;

@@ -25,5 +25,8 @@ if (files.length === 0) {
   console.error('no test files found under', roots.length ? roots.join(' ') : 'test');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...passThrough, ...files], { stdio: 'inherit' });
+// A test that hangs (a process that should have died, an event that never comes) fails
+// after this long instead of holding the run until CI's own limit.
+const timeout = passThrough.some((a) => a.startsWith('--test-timeout')) ? [] : ['--test-timeout=240000'];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...timeout, ...passThrough, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

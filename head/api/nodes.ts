@@ -44,7 +44,7 @@ export function nodeInfos(ctx: HeadContext): NodeInfo[] {
 
 export function nodeState(n: NodeRow, connected: boolean, running: number): NodeState {
   if (!connected) return 'lost';
-  if (n.draining) return 'draining';
+  if (n.draining || n.drained) return 'draining';
   if (n.paused) return 'paused';
   return running > 0 ? 'busy' : 'idle';
 }

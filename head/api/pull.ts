@@ -1,19 +1,30 @@
-// Pull: the selected results of a batch as one tar stream of `<job>/<path>`.
-import { PullRequest } from '../../shared/protocol/api.js';
+// Pull: a plan (the selected members with sizes and mtimes, from the index) and the tar stream
+// of `<job>/<path>` members, chosen by the same rules or named one by one from a plan.
+import { PullPlanRequest, PullRequest, type PullRules } from '../../shared/protocol/api.js';
+import { compileRules, formatRuleProblem, type CompiledRules } from '../../shared/pull-rules.js';
 import { archivePath } from '../archive.js';
-import { HttpError, readJson } from '../http.js';
-import { selected, writePull, type PullRules, type PullSource } from '../pull.js';
+import { HttpError, readJson, sendJson } from '../http.js';
+import { planPull, selectionOfMembers, selectionOfPlan, type Selection } from '../pull-plan.js';
+import { ReaderGone, writePull } from '../pull.js';
 import { requireBatch, type Route } from './route.js';
 
-function compile(patterns: string[], what: string): RegExp[] {
-  return patterns.map((p) => {
-    try {
-      return new RegExp(p);
-    } catch (err) {
-      throw new HttpError(400, `${what} pattern ${JSON.stringify(p)} is not a valid regular expression: ${(err as Error).message}`);
-    }
-  });
+function rulesOf(body: PullRules): CompiledRules {
+  const compiled = compileRules(body);
+  if (!compiled.ok) throw new HttpError(400, `invalid pull rules: ${compiled.problems.map(formatRuleProblem).join('; ')}`);
+  return compiled.rules;
 }
+
+export const pullPlan: Route = {
+  method: 'POST',
+  path: /^\/v1\/pull\/plan$/,
+  who: 'user',
+  async handle(call) {
+    const body = await readJson(call.req, PullPlanRequest);
+    const rules = rulesOf(body);
+    const batch = requireBatch(call, body.namespace, body.batch);
+    sendJson(call.res, 200, planPull(call.ctx.store, batch, rules));
+  },
+};
 
 export const pull: Route = {
   method: 'POST',
@@ -21,23 +32,35 @@ export const pull: Route = {
   who: 'user',
   async handle(call) {
     const body = await readJson(call.req, PullRequest);
-    const rules: PullRules = { include: compile(body.include, 'include'), exclude: compile(body.exclude, 'exclude') };
+    const rules = body.members ? null : rulesOf(body);
     const batch = requireBatch(call, body.namespace, body.batch);
     const { store, settings, log } = call.ctx;
-    const jobs = store
-      .stmt<{ id: number; name: string }>(`SELECT id, name FROM jobs WHERE batch_id = ? AND EXISTS (SELECT 1 FROM archive_members m WHERE m.job_id = jobs.id) ORDER BY name`)
-      .all(batch.id);
-    const members = store.stmt<{ path: string }>('SELECT path FROM archive_members WHERE job_id = ? ORDER BY path');
-    const sources: PullSource[] = [];
-    let count = 0;
-    for (const j of jobs) {
-      const chosen = new Set(members.all(j.id).map((m) => m.path).filter((p) => selected(rules, `${j.name}/${p}`)));
-      if (chosen.size === 0) continue;
-      count += chosen.size;
-      sources.push({ job: j.name, file: archivePath(settings.stateDir, batch.namespace, batch.name, j.name), members: chosen });
+    let selection: Selection;
+    let missing = 0;
+    if (rules) {
+      selection = selectionOfPlan(planPull(store, batch, rules));
+    } else {
+      const s = selectionOfMembers(store, batch, body.members!);
+      selection = s;
+      missing = s.missing;
     }
-    call.res.writeHead(200, { 'content-type': 'application/x-tar', 'x-distribute-members': String(count), 'x-distribute-jobs': String(sources.length) });
-    await writePull(sources, call.res);
-    log.info({ event: 'pulled', user: call.principal.name, namespace: batch.namespace, batch: batch.name, jobs: sources.length, members: count }, 'results pulled');
+    const sources = [...selection.jobs].map(([job, members]) => ({ job, members, file: archivePath(settings.stateDir, batch.namespace, batch.name, job) }));
+    call.res.writeHead(200, {
+      'content-type': 'application/x-tar',
+      'x-distribute-members': String(selection.members),
+      'x-distribute-bytes': String(selection.bytes),
+      'x-distribute-missing': String(missing),
+    });
+    const what = { user: call.principal.name, namespace: batch.namespace, batch: batch.name, jobs: sources.length, members: selection.members, bytes: selection.bytes, missing, explicit: rules === null };
+    try {
+      await writePull(sources, call.res);
+    } catch (err) {
+      if (err instanceof ReaderGone) {
+        log.info({ event: 'pull_interrupted', ...what, error: (err as Error).message }, 'the client went away during a pull');
+        return;
+      }
+      throw err;
+    }
+    log.info({ event: 'pulled', ...what }, 'results pulled');
   },
 };

@@ -1,5 +1,5 @@
 // Batches the user may see, each job counted in exactly one state (DESIGN §8), with why a
-// failed job failed and why a queued job waits.
+// failed job failed, why a queued job waits, and the logs of the builds that failed.
 import type { JobState } from '../../shared/protocol/common.js';
 import type { StatusBatch } from '../../shared/protocol/api.js';
 import { why, type SnapshotNode } from '../scheduler.js';
@@ -48,6 +48,7 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
   const jobs = ctx.store
     .stmt<JobLine>('SELECT name, state, node, attempt_count, exit_code, error, shape_id FROM jobs WHERE batch_id = ? ORDER BY id')
     .all(b.id);
+  const builds = ctx.store.stmt<{ node: string; log: string; at: number }>('SELECT node, log, at FROM build_failures WHERE batch_id = ? ORDER BY node').all(b.id);
   const counts = { queued: 0, assigned: 0, running: 0, paused: 0, done: 0, failed: 0, cancelled: 0 };
   for (const j of jobs) counts[j.state]++;
   return {
@@ -64,6 +65,8 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
       waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
     })),
+    // only when there are some: the DESIGN shape stays as it was for every other batch
+    ...(builds.length ? { build_failures: builds } : {}),
   };
 }
 

@@ -5,9 +5,8 @@
 // Tails shown on the overview are cached by attempt id (an attempt's archive never changes)
 // and read one at a time in the background; when one is ready the dashboard is told
 // (`onReady`) and pushes again.
-import { createReadStream } from 'node:fs';
-import { Parser, type ReadEntry } from 'tar';
-import { archivePath } from '../archive.js';
+import type { ReadEntry } from 'tar';
+import { archivePath, readArchive } from '../archive.js';
 import type { Logger } from '../../shared/log.js';
 import type { TailSource } from './view.js';
 
@@ -20,32 +19,32 @@ const CACHE_SIZE = 1000;
  * The last `maxBytes` of one member of a .tar.gz, as text, or null when the archive or the
  * member does not exist.
  */
-export function readMemberTail(file: string, member: string, maxBytes: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const source = createReadStream(file);
-    let found = false;
-    let settled = false;
-    const finish = (value: string | null, err?: Error) => {
-      if (settled) return;
-      settled = true;
-      source.destroy();
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const parser = new Parser({
-      onReadEntry: (entry: ReadEntry) => {
-        if (found || entry.path.replace(/^\.\//, '') !== member) return void entry.resume(); // skip its data
-        found = true;
-        const tail = new TailBuffer(maxBytes);
-        entry.on('data', (chunk: Buffer) => tail.push(chunk));
-        entry.on('end', () => finish(tail.text()));
+export async function readMemberTail(file: string, member: string, maxBytes: number): Promise<string | null> {
+  const stop = new AbortController();
+  let tail: string | null = null;
+  try {
+    // readArchive gunzips with bounded chunks: a result of zeros cannot balloon the head
+    await readArchive(
+      file,
+      (entry: ReadEntry) => {
+        if (tail !== null || entry.path.replace(/^\.\//, '') !== member) return void entry.resume(); // skip its data
+        const buffer = new TailBuffer(maxBytes);
+        entry.on('data', (chunk: Buffer) => buffer.push(chunk));
+        entry.on('end', () => {
+          tail = buffer.text();
+          stop.abort(); // the member is read: no need to go through the rest of the archive
+        });
       },
-    });
-    parser.on('end', () => finish(null));
-    parser.on('error', (err: Error) => finish(null, new Error(`cannot read ${file}: ${err.message}`)));
-    source.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? finish(null) : finish(null, new Error(`cannot read ${file}: ${err.message}`))));
-    source.pipe(parser as unknown as NodeJS.WritableStream);
-  });
+      stop.signal,
+    );
+  } catch (err) {
+    if (tail !== null) return tail;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    // no archive, or a file that is not one: there is no tail to show
+    if (code === 'ENOENT' || code.startsWith('TAR_')) return null;
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return tail;
 }
 
 /** The last lines of a text, at most `lines` of them. */

@@ -10,10 +10,14 @@
 //   POST   /v1/batches              AddRequest → AddResponse | 400 BadBatch | 403/409 ApiError
 //   GET    /v1/status[?namespace=N&batch=B]       → StatusBatch[]
 //   GET    /v1/nodes                               → NodeInfo[]
+//   POST   /v1/nodes/:name/drain    (admins)       → DrainResponse: no new jobs there, running ones finish
+//   POST   /v1/nodes/:name/undrain  (admins)       → DrainResponse
 //   POST   /v1/batches/:ns/:batch/kill   KillRequest → KillResponse
 //   POST   /v1/batches/:ns/:batch/retry              → RetryResponse
 //   GET    /v1/logs/:ns/:batch/:job?stream=stdout|stderr&follow=1  → text, chunked while it runs
+//   POST   /v1/pull/plan            PullPlanRequest → PullPlan (from the archive index; no tarball opened)
 //   POST   /v1/pull                 PullRequest → application/x-tar stream of the selected members
+//   POST   /v1/batches/:ns/:batch/rm     RmRequest → RmResponse (deletes archived results)
 //   GET    /v1/resolve?batch=B[&namespace=N]       → { namespace, batch } (409 when ambiguous)
 //   PUT    /v1/results/:attempt     .tar.gz, streamed (node tokens) → 200 once fsynced | 409 stale
 //   WS     /v1/node                 the node protocol (messages.ts)
@@ -79,6 +83,8 @@ export const StatusBatch = z.object({
     done: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
   }),
   jobs: z.array(StatusJob),
+  /** nodes where the batch's initialize step failed, with the end of its logs; absent when none did */
+  build_failures: z.array(z.object({ node: z.string(), log: z.string(), at: z.number().int() })).optional(),
 });
 export type StatusBatch = z.infer<typeof StatusBatch>;
 
@@ -91,15 +97,86 @@ export const NodeInfo = z.object({
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
 
+export const DrainResponse = z.object({ node: z.string(), draining: z.boolean() });
+export type DrainResponse = z.infer<typeof DrainResponse>;
+
 export const KillRequest = z.object({ job: SafeName.optional() });
 export const KillResponse = z.object({ cancelled: z.number().int() });
 export const RetryResponse = z.object({ requeued: z.number().int() });
 
-export const PullRequest = z.object({
-  namespace: SafeName,
-  batch: SafeName,
-  /** regexes over `<job>/<path>`; none = everything is a candidate */
+/**
+ * Query rules of a pull, over the path `<job>/<file>` inside the batch. With no include and
+ * no glob, everything is a candidate; otherwise a path must match one include regex or one
+ * glob; any exclude match drops it (exclude wins). `job` regexes, when given, keep only jobs
+ * whose name matches one. Regexes are JavaScript's, unanchored (`RegExp.test`).
+ */
+export const PullRules = z.object({
   include: z.array(z.string()).default([]),
   exclude: z.array(z.string()).default([]),
+  glob: z.array(z.string()).default([]),
+  job: z.array(z.string()).default([]),
+});
+export type PullRules = z.infer<typeof PullRules>;
+
+export const PullPlanRequest = PullRules.extend({ namespace: SafeName, batch: SafeName });
+export type PullPlanRequest = z.infer<typeof PullPlanRequest>;
+
+/** One archived member: `path` inside its job's results, size in bytes, mtime in epoch ms. */
+export const PlannedMember = z.object({
+  job: SafeName,
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  mtime: z.number().int().nullable(),
+});
+export type PlannedMember = z.infer<typeof PlannedMember>;
+
+export const PullPlan = z.object({
+  namespace: SafeName,
+  batch: SafeName,
+  /** the selected members of finished jobs, by job then path */
+  members: z.array(PlannedMember),
+  bytes: z.number().int().nonnegative(),
+  jobs: z.object({
+    total: z.number().int(),
+    /** done or failed, with archived results */
+    finished: z.number().int(),
+    /** queued, assigned, running or paused: their results are still to come */
+    unfinished: z.number().int(),
+    /** finished jobs with at least one selected member */
+    selected: z.number().int(),
+  }),
+});
+export type PullPlan = z.infer<typeof PullPlan>;
+
+/**
+ * A pull: `members` (each `<job>/<file>`, as a plan listed them) when given, else the rules.
+ * Members that are no longer archived (removed, or the job runs again) are left out.
+ */
+export const PullRequest = PullRules.extend({
+  namespace: SafeName,
+  batch: SafeName,
+  members: z.array(z.string()).max(10_000_000).optional(),
 });
 export type PullRequest = z.infer<typeof PullRequest>;
+
+/** Delete archived results: the whole batch (its rows too), or one job's. */
+export const RmRequest = z.object({
+  job: SafeName.optional(),
+  /** kill unfinished jobs first instead of refusing */
+  force: z.boolean().default(false),
+});
+export type RmRequest = z.infer<typeof RmRequest>;
+
+export const RmResponse = z.object({
+  /** jobs whose results were deleted */
+  jobs: z.number().int(),
+  /** members in the deleted archives */
+  files: z.number().int(),
+  /** bytes of archive files deleted from the head's disk */
+  bytes: z.number().int(),
+  /** the batch itself is gone (its name can be used again) */
+  batch_removed: z.boolean(),
+  /** jobs killed first (with force) */
+  cancelled: z.number().int(),
+});
+export type RmResponse = z.infer<typeof RmResponse>;

@@ -1,67 +1,250 @@
-// Strict extraction of a tar stream into one folder: every member stays inside it. Refused,
-// with a reason: absolute paths, `..`, symbolic or hard links whose target leaves the folder,
-// devices and FIFOs. node-tar adds its own guard (nothing is written through a symlink).
-// Streams from source to disk: memory stays flat whatever the size.
-import { mkdir } from 'node:fs/promises';
-import { posix } from 'node:path';
+// Strict extraction of a pull's tar stream into one folder. Every member must stay inside it;
+// the first one that would not (an absolute path, a `..` leaving the folder, a link whose
+// target leaves it, a device or FIFO, a path through a symbolic link) stops the pull with an
+// error naming it. Nothing is ever written through a symbolic link: the folders on the way
+// to a member are checked with lstat, and a member lands by a rename, which replaces a link
+// rather than following it.
+//
+// Each file is written to a temp file beside its destination (`.dpart-<hash>`, a name fixed
+// by the destination so a later pull overwrites a leftover), given its mode and modification
+// time from the tar header, and renamed into place: a pull killed half-way leaves no partial
+// file under a real name, so the next pull, comparing size and mtime, fetches exactly what is
+// missing. Streams from source to disk with backpressure: memory stays flat whatever the size.
+import { createHash } from 'node:crypto';
+import { link, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { UserError } from '../../shared/errors.js';
 
 export interface Extracted {
+  /** members placed: files and links */
+  members: number;
+  /** regular files placed, and their bytes */
   files: number;
   bytes: number;
-  /** `member: reason` of every member not written */
-  refused: string[];
+  /** `member: reason` of members not written for a reason that is not a danger (a hard link whose target is absent) */
+  skipped: string[];
 }
 
-const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+export interface ExtractHooks {
+  /** body bytes written so far grew by `n` */
+  onBytes?(n: number): void;
+  /** a member is in place */
+  onMember?(path: string, size: number): void;
+}
 
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+const ALLOWED = new Set([...FILE_TYPES, 'Directory', 'SymbolicLink', 'Link']);
+
+function windowsAbsolute(path: string): boolean {
+  return /^[A-Za-z]:/.test(path) || path.startsWith('\\');
+}
+
+/** Lexically inside: not empty, not absolute, no `..` that climbs above the start. */
 function contained(path: string): boolean {
-  if (path === '' || path.includes('\0') || posix.isAbsolute(path) || /^[A-Za-z]:/.test(path)) return false;
+  if (path === '' || path.includes('\0') || posix.isAbsolute(path) || windowsAbsolute(path)) return false;
   const norm = posix.normalize(path);
   return !(norm === '..' || norm.startsWith('../'));
 }
 
-/** Why a member may not be extracted, or null when it may. */
+/**
+ * Why a member may not be extracted, or null when it may. A symbolic link's `..` may only lead
+ * its target (`../x`): after a name (`a/..`) it could climb out through another link (`a -> .`).
+ */
 export function refusalReason(path: string, type: string, linkpath: string | undefined): string | null {
-  if (posix.isAbsolute(path) || /^[A-Za-z]:/.test(path)) return 'absolute path';
+  if (posix.isAbsolute(path) || windowsAbsolute(path)) return 'absolute path';
   if (!contained(path)) return 'path leaves the folder';
+  if (path.split('/').includes('..')) return 'path contains ".."';
   if (!ALLOWED.has(type)) return `${type} entries are not extracted`;
   if (type === 'SymbolicLink') {
     const target = linkpath ?? '';
-    if (posix.isAbsolute(target) || !contained(posix.join(posix.dirname(path), target))) return `symbolic link to ${target} leaves the folder`;
+    if (posix.isAbsolute(target) || windowsAbsolute(target) || !contained(posix.join(posix.dirname(path), target))) return `symbolic link to ${target} leaves the folder`;
+    const parts = target.split('/');
+    const firstName = parts.findIndex((p) => p !== '..' && p !== '.' && p !== '');
+    if (firstName >= 0 && parts.slice(firstName).includes('..')) return `symbolic link to ${target} climbs with ".." after a name`;
   }
-  if (type === 'Link' && !contained(linkpath ?? '')) return `hard link to ${linkpath} leaves the folder`;
+  if (type === 'Link' && (!contained(linkpath ?? '') || (linkpath ?? '').split('/').includes('..'))) return `hard link to ${linkpath} leaves the folder`;
   return null;
 }
 
-export async function extractStrict(source: Readable, dest: string): Promise<Extracted> {
+export class UnsafeMember extends UserError {
+  constructor(readonly member: string, readonly reason: string, dest: string) {
+    super(`refused member ${JSON.stringify(member)} of the pull: ${reason}; the pull stopped and nothing was written outside ${dest}`, 1);
+    this.name = 'UnsafeMember';
+  }
+}
+
+/** The temp name a member is written under before its rename. */
+export function partName(base: string): string {
+  return `.dpart-${createHash('sha256').update(base).digest('hex').slice(0, 16)}`;
+}
+
+/** Folders inside `dest` known to be real folders (created or checked with lstat). */
+class Folders {
+  private readonly known = new Set<string>(['']);
+  constructor(private readonly dest: string, private readonly member: () => string) {}
+
+  /** Makes `rel` (a contained relative folder) exist as real folders, refusing any symlink on the way. */
+  async ensure(rel: string): Promise<void> {
+    if (rel === '.' || rel === '') return;
+    if (this.known.has(rel)) return;
+    await this.ensure(posix.dirname(rel));
+    const abs = join(this.dest, rel);
+    let st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (!st) {
+      await mkdir(abs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      st = await lstat(abs);
+    }
+    if (st.isSymbolicLink()) throw new UnsafeMember(this.member(), `its folder ${rel} is a symbolic link, which is never written through`, this.dest);
+    if (!st.isDirectory()) throw new UnsafeMember(this.member(), `its folder ${rel} is not a folder here`, this.dest);
+    this.known.add(rel);
+  }
+}
+
+/** Extracts `source` (a tar stream, gzipped or not) into `dest`; rejects at the first unsafe member. */
+export async function extractStrict(source: Readable, dest: string, hooks: ExtractHooks = {}): Promise<Extracted> {
   await mkdir(dest, { recursive: true });
-  const out: Extracted = { files: 0, bytes: 0, refused: [] };
-  const unpack = tar.x({
-    cwd: dest,
-    preserveOwner: false,
-    filter: (path, entry) => {
-      const e = entry as tar.ReadEntry;
-      const reason = refusalReason(path, e.type, e.linkpath);
-      if (reason) out.refused.push(`${path}: ${reason}`);
-      return reason === null;
-    },
-    onReadEntry: (entry) => {
-      if (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile') {
-        out.files++;
-        out.bytes += entry.size ?? 0;
+  const out: Extracted = { members: 0, files: 0, bytes: 0, skipped: [] };
+  let current = '';
+  const folders = new Folders(dest, () => current);
+  let pendingTmp: string | null = null;
+
+  const place = async (entry: tar.ReadEntry): Promise<void> => {
+    current = entry.path;
+    const reason = refusalReason(entry.path, entry.type, entry.linkpath);
+    if (reason) throw new UnsafeMember(entry.path, reason, dest);
+    const rel = posix.normalize(entry.path).replace(/\/+$/, '');
+    if (entry.type === 'Directory') {
+      entry.resume();
+      await folders.ensure(rel);
+      return;
+    }
+    const dir = posix.dirname(rel);
+    await folders.ensure(dir);
+    const final = join(dest, rel);
+    const tmp = join(dest, dir, partName(posix.basename(rel)));
+    await rm(tmp, { force: true });
+    pendingTmp = tmp;
+    const mtime = entry.mtime ?? null;
+    if (FILE_TYPES.has(entry.type)) {
+      const size = entry.size ?? 0;
+      const written = await writeBody(entry, tmp, ((entry.mode ?? 0o644) & 0o777) | 0o600, hooks);
+      if (written !== size) throw new UserError(`the pull stream ended inside ${entry.path} (${written} of ${size} bytes); run the pull again to resume`, 1);
+      if (mtime) await utimes(tmp, mtime, mtime);
+      out.files++;
+      out.bytes += size;
+    } else if (entry.type === 'SymbolicLink') {
+      entry.resume();
+      await symlink(entry.linkpath!, tmp);
+      if (mtime) await lutimes(tmp, mtime, mtime).catch(() => {});
+    } else {
+      // a hard link: to a real file of this folder, reached without a symbolic link
+      entry.resume();
+      const target = posix.normalize(entry.linkpath!);
+      const st = await lstat(join(dest, target)).catch(() => null);
+      if (!st || !st.isFile()) {
+        pendingTmp = null;
+        out.skipped.push(`${entry.path}: hard link to ${target}, which is not here`);
+        return;
       }
-    },
-    onwarn: (code, message) => {
-      out.refused.push(`${code}: ${String(message)}`);
-    },
+      await folders.ensure(posix.dirname(target));
+      await link(join(dest, target), tmp);
+    }
+    await renameInto(tmp, final, entry.path);
+    pendingTmp = null;
+    out.members++;
+    hooks.onMember?.(rel, entry.size ?? 0);
+  };
+
+  // Entries are placed one at a time, in order. A refused member stops everything; a broken
+  // stream still lets the members whose bodies fully arrived land, and abandons the others.
+  const parser = new tar.Parser({ strict: true });
+  let chain: Promise<void> = Promise.resolve();
+  let failed: unknown = null;
+  let refused = false;
+  let broken = false;
+  const open = new Set<tar.ReadEntry>();
+  const incomplete = (e: tar.ReadEntry) => broken && e.remain > 0;
+  const abandon = (e: tar.ReadEntry) => {
+    open.delete(e);
+    if (e.destroyed) return;
+    e.on('error', () => {});
+    e.destroy(new Error('the pull stream was cut'));
+  };
+  parser.on('entry', (entry: tar.ReadEntry) => {
+    if (refused || incomplete(entry)) return abandon(entry);
+    open.add(entry);
+    chain = chain.then(async () => {
+      if (refused || incomplete(entry)) return abandon(entry);
+      try {
+        await place(entry);
+      } catch (err) {
+        failed ??= err;
+        if (!broken) {
+          // stop reading at once: no later member is looked at
+          refused = true;
+          parser.abort(err instanceof Error ? err : new Error(String(err)));
+          source.destroy();
+        }
+        abandon(entry);
+      } finally {
+        open.delete(entry);
+      }
+    });
   });
-  await new Promise<void>((resolve, reject) => {
-    source.on('error', reject);
-    unpack.on('error', reject);
-    unpack.on('close', () => resolve());
-    source.pipe(unpack as unknown as NodeJS.WritableStream);
-  });
+  try {
+    await pipeline(source, parser as unknown as NodeJS.WritableStream);
+  } catch (err) {
+    if (!refused) failed ??= streamFailure(err);
+    broken = true;
+    for (const e of [...open]) if (incomplete(e)) abandon(e);
+  }
+  await chain.catch((err: unknown) => (failed ??= err));
+  if (failed) {
+    if (pendingTmp) await rm(pendingTmp, { force: true }).catch(() => {});
+    throw failed;
+  }
   return out;
+}
+
+/** A broken stream, in the words a user needs: what happened, and that pulling again resumes. */
+function streamFailure(err: unknown): unknown {
+  if (err instanceof UserError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const what = e.code === 'ECONNRESET' || e.message === 'aborted' ? 'the connection to the head was cut' : `the pull stream is broken (${e.message})`;
+  return new UserError(`${what}; the files already in place stay, run the pull again to fetch the rest`, 1);
+}
+
+/** Writes an entry's body to a new file, one awaited write per chunk (backpressure); returns its length. */
+async function writeBody(entry: tar.ReadEntry, file: string, mode: number, hooks: ExtractHooks): Promise<number> {
+  const fh = await open(file, 'wx', mode);
+  let written = 0;
+  try {
+    for await (const chunk of entry as AsyncIterable<Buffer>) {
+      await fh.write(chunk);
+      written += chunk.length;
+      hooks.onBytes?.(chunk.length);
+    }
+  } finally {
+    await fh.close();
+  }
+  return written;
+}
+
+async function renameInto(tmp: string, final: string, member: string): Promise<void> {
+  try {
+    await rename(tmp, final);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'EEXIST') throw new UserError(`cannot place ${member}: ${final} is a folder here`, 1);
+    throw err;
+  }
 }

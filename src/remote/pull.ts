@@ -1,11 +1,15 @@
-// `distribute pull BATCH.yaml`: the batch's results, streamed from the head as one tar and
-// extracted strictly into `<save_dir>/<batch_name>/<job>/...` (DESIGN §8).
+// `distribute pull`: ask the head for a plan (the members the rules select, from its index),
+// compare it with the save folder, fetch only what is missing as one tar stream, and extract it
+// strictly into `<save_dir>/<batch_name>/<job>/...` (DESIGN §8). Killed half-way, a pull leaves
+// whole files only; the next one fetches the rest.
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readBatchText } from '../../shared/spec/load.js';
 import { UserError, errorMessage } from '../../shared/errors.js';
+import { PullPlan, type PlannedMember, type PullRules } from '../../shared/protocol/api.js';
 import type { HeadClient } from '../client.js';
-import { extractStrict, type Extracted } from './extract.js';
+import { extractStrict, type ExtractHooks } from './extract.js';
+import { splitByPresence } from './present.js';
 import { checkName, type BatchTarget } from './target.js';
 
 /**
@@ -26,19 +30,86 @@ export async function readBatchIdentity(file: string): Promise<BatchTarget> {
   return { namespace: checkName(`${file}: meta.namespace`, meta.namespace), batch: checkName(`${file}: meta.batch_name`, meta.batch_name) };
 }
 
-export interface PullOutcome extends Extracted {
-  dest: string;
+export interface PullOptions {
+  saveDir: string;
+  rules: PullRules;
+  /** list what would come, fetch nothing */
+  dry?: boolean;
+  /** fetch every selected member, even those already here */
+  force?: boolean;
+  /** told the totals once known; its hooks see the bytes and files as they land */
+  progress?: (total: { files: number; bytes: number }) => ExtractHooks & { end?(): void };
 }
 
-export async function pullBatch(head: HeadClient, target: BatchTarget, saveDir: string, filters: { include: string[]; exclude: string[] }): Promise<PullOutcome> {
-  for (const re of [...filters.include, ...filters.exclude]) {
-    try {
-      new RegExp(re);
-    } catch (err) {
-      throw new UserError(`--include/--exclude: ${errorMessage(err)}`, 2);
-    }
+export interface Tally {
+  files: number;
+  bytes: number;
+}
+
+export interface PullOutcome {
+  namespace: string;
+  batch: string;
+  dest: string;
+  dry: boolean;
+  /** the members the rules select (finished jobs only) */
+  selected: Tally;
+  /** already in the save folder with the same size and mtime: not fetched */
+  present: Tally;
+  /** fetched now (with --dry: what would be) */
+  fetched: Tally;
+  /** selected by the plan but gone from the head before the fetch */
+  gone: number;
+  /** jobs still queued or running: their results are still to come */
+  unfinished: number;
+  finishedJobs: number;
+  /** `member: reason` of members not written (a hard link whose target is absent) */
+  skipped: string[];
+  /** with --dry: each member to fetch */
+  members: (PlannedMember & { present: boolean })[];
+}
+
+function tally(ms: PlannedMember[]): Tally {
+  return { files: ms.length, bytes: ms.reduce((n, m) => n + m.size, 0) };
+}
+
+export async function pullBatch(head: HeadClient, target: BatchTarget, opts: PullOptions): Promise<PullOutcome> {
+  const plan = await head.json('POST', '/v1/pull/plan', PullPlan, { namespace: target.namespace, batch: target.batch, ...opts.rules });
+  const dest = join(resolve(opts.saveDir), target.batch);
+  const { missing, present } = await splitByPresence(plan.members, dest, opts.force === true);
+  const out: PullOutcome = {
+    namespace: plan.namespace,
+    batch: plan.batch,
+    dest,
+    dry: opts.dry === true,
+    selected: tally(plan.members),
+    present: tally(present),
+    fetched: tally(missing),
+    gone: 0,
+    unfinished: plan.jobs.unfinished,
+    finishedJobs: plan.jobs.finished,
+    skipped: [],
+    members: [],
+  };
+  if (opts.dry) {
+    const here = new Set(present);
+    out.members = plan.members.map((m) => ({ ...m, present: here.has(m) }));
+    return out;
   }
-  const res = await head.stream('POST', '/v1/pull', { namespace: target.namespace, batch: target.batch, include: filters.include, exclude: filters.exclude });
-  const dest = join(resolve(saveDir), target.batch);
-  return { dest, ...(await extractStrict(res, dest)) };
+  if (missing.length === 0) return out;
+
+  const res = await head.stream('POST', '/v1/pull', { namespace: target.namespace, batch: target.batch, members: missing.map((m) => `${m.job}/${m.path}`) });
+  const bar = opts.progress?.(out.fetched);
+  try {
+    const got = await extractStrict(res, dest, bar ?? {});
+    out.fetched = { files: got.members, bytes: got.bytes };
+    out.skipped = got.skipped;
+    const announced = Number(res.headers['x-distribute-members']);
+    if (Number.isFinite(announced) && got.members + got.skipped.length < announced) {
+      throw new UserError(`the pull stream ended after ${got.members} of ${announced} files; the files in place stay, run the pull again to fetch the rest`, 1);
+    }
+  } finally {
+    bar?.end?.();
+  }
+  out.gone = Number(res.headers['x-distribute-missing'] ?? 0) || 0;
+  return out;
 }

@@ -27,6 +27,9 @@ export function formatStatus(batches: StatusBatch[], opts: { jobs: boolean }): s
           b.jobs.map((j) => [j.name, j.state, j.node ?? '-', String(j.attempt), j.exit_code === null ? '-' : String(j.exit_code), j.error ?? j.waiting ?? '']),
         ),
     );
+    for (const f of b.build_failures ?? []) {
+      parts.push(`\nbuild failed on node ${f.node} at ${new Date(f.at).toISOString()}:\n${f.log.replace(/^/gm, '  ')}`);
+    }
   }
   return parts.join('\n');
 }

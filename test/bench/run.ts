@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dask, gnuParallel, taskSpooler, xargs, type PeerResult } from './peers.js';
 import { printTable } from './table.js';
+import { placementSection } from './placement.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
 const work = mkdtempSync(join(tmpdir(), 'distribute-bench-'));
@@ -25,6 +26,7 @@ try {
       p.seconds === null || base === null ? '-' : `${((base / p.seconds) * 100).toFixed(0)}%`,
       p.note ?? '',
     ]));
+  results.placement = placementSection();
 } finally {
   rmSync(work, { recursive: true, force: true });
   mkdirSync('test-output', { recursive: true });

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberPath, memberProblem } from '../../head/archive.js';
-import { selected } from '../../head/pull.js';
 
 describe('archive members', () => {
   const table: [string, { path: string; type: string; linkpath?: string }, RegExp | null][] = [
@@ -31,14 +30,4 @@ describe('archive members', () => {
     assert.equal(memberPath('./a/b/'), 'a/b');
     assert.equal(memberPath('a'), 'a');
   });
-});
-
-describe('pull rules', () => {
-  const rules = (include: string[], exclude: string[]) => ({ include: include.map((r) => new RegExp(r)), exclude: exclude.map((r) => new RegExp(r)) });
-  it('takes everything without rules', () => assert.ok(selected(rules([], []), 'j/x')));
-  it('keeps what an include matches', () => {
-    assert.ok(selected(rules(['\\.csv$'], []), 'j/a.csv'));
-    assert.ok(!selected(rules(['\\.csv$'], []), 'j/a.txt'));
-  });
-  it('drops what an exclude matches, even when included', () => assert.ok(!selected(rules(['\\.csv$'], ['^j2/']), 'j2/a.csv')));
 });

@@ -158,7 +158,8 @@ describe('chaos', () => {
         `${stats.nodeKills} compute daemons killed (${stats.longOutages} of them out longer than node_timeout), ${stats.hangs} hung as long, ` +
           `the head killed ${stats.headRestarts} times (at ${headAt.join(' and ')} jobs done); ${stale} stale results or attempts refused or dropped`,
       );
-      assert.ok(stats.nodeKills + stats.hangs >= 5, `the chaos loop struck only ${stats.nodeKills + stats.hangs} times`);
+      // about one strike a second; a batch this short on a quiet machine still sees a few
+      assert.ok(stats.nodeKills + stats.hangs >= 3, `the chaos loop struck only ${stats.nodeKills + stats.hangs} times`);
 
       // every node back (its leftovers killed), then not one job process anywhere
       await Promise.all(NODES.map((n) => c.node(n).event('registered', () => true, 20_000)));

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { create } from 'tar';
 import { join } from 'node:path';
 import { silentLogger } from '../../../shared/log.js';
 import { lastLines, OVERVIEW_TAIL, readMemberTail, STDERR_MEMBER, TailCache } from '../../../head/dashboard/tails.js';
@@ -28,6 +29,21 @@ describe('stderr tails from result archives', () => {
   it('gives a short stderr whole, and an empty one as empty', async () => {
     assert.equal(await readMemberTail(await writeArchive(dir, 'ns', 'b', 'short', 'Traceback: boom\n'), STDERR_MEMBER, 4096), 'Traceback: boom\n');
     assert.equal(await readMemberTail(await writeArchive(dir, 'ns', 'b', 'empty', ''), STDERR_MEMBER, 4096), '');
+  });
+
+  it('reads past a member that compresses a thousandfold without holding it in memory', async () => {
+    // 256 MiB of zeros gzip to ~250 KiB: inflated whole per chunk this used to balloon or be refused
+    const src = join(dir, 'src', 'zeros');
+    mkdirSync(join(src, '_distribute'), { recursive: true });
+    const zeros = openSync(join(src, 'zeros.dat'), 'w');
+    for (let i = 0; i < 256; i++) writeSync(zeros, Buffer.alloc(1024 * 1024));
+    closeSync(zeros);
+    writeFileSync(join(src, '_distribute', 'stderr.log'), 'after the zeros\n');
+    const file = join(dir, 'zeros.tar.gz');
+    await create({ gzip: true, file, cwd: src, portable: true }, ['zeros.dat', '_distribute/stderr.log']);
+    const before = process.memoryUsage().rss;
+    assert.equal(await readMemberTail(file, STDERR_MEMBER, 4096), 'after the zeros\n');
+    assert.ok(process.memoryUsage().rss - before < 100 * 1024 * 1024, 'the archive was inflated in bounded chunks');
   });
 
   it('answers null for a missing archive, a missing member, or a file that is no archive', async () => {
