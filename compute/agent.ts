@@ -103,7 +103,11 @@ export class ComputeAgent {
    */
   async start(): Promise<void> {
     await this.spool.recover();
-    await this.attempts.reclaim();
+    try {
+      await this.attempts.reclaim();
+    } catch (err) {
+      this.log.error({ event: 'reclaim_failed', err: errorMessage(err) }, 'could not look for jobs left running by the previous run');
+    }
     this.dial();
   }
 

@@ -48,7 +48,13 @@ export function readProcStat(pid: number | 'self'): ProcStat | null {
 /** Live (not zombie) processes by process group, from one scan of /proc. */
 export function processGroups(): Map<number, ProcStat[]> {
   const groups = new Map<number, ProcStat[]>();
-  for (const name of readdirSync('/proc')) {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return groups; // no /proc (not Linux): nothing can be verified, so nothing is killed
+  }
+  for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     const st = readProcStat(Number(name));
     if (!st || st.state === 'Z' || st.state === 'X') continue;

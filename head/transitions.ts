@@ -239,6 +239,7 @@ export function registerNode(store: Store, hello: Hello, maxAttempts: number): H
         // connection or a head restart): what it held is free; the job awaits its result
         store.stmt(`UPDATE attempts SET state = 'finished', ended = ?, started = COALESCE(started, ?) WHERE id = ?`).run(now, now, id);
         store.stmt(`UPDATE jobs SET state = 'running' WHERE id = ?`).run(cur.job.id);
+        batchChanged(store, cur.job.batch_id);
       }
     }
     const held = new Set(out.kept);
