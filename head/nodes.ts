@@ -231,7 +231,9 @@ export class NodeSessions implements NodeLink {
       case 'finished': {
         const outcome = markFinished(store, node, m);
         log.info({ event: 'attempt_finished', node, attempt: m.attempt, exitCode: m.exitCode, signal: m.signal, timedOut: m.timedOut, cancelled: m.cancelled, error: m.error, outcome }, 'attempt finished');
-        if (outcome === 'stale' || outcome === 'released') this.dropStale(s, m.attempt, m.type);
+        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
+        // a cancelled attempt's end frees what it held; its result is not wanted
+        else if (outcome === 'released') s.channel?.send({ type: 'drop', attempt: m.attempt, reason: `attempt ${m.attempt} was cancelled` });
         this.ctx.schedule();
         return;
       }
