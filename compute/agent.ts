@@ -2,7 +2,9 @@
 // say hello (capabilities, resources, what it still runs or holds), heartbeat at the head's
 // pace, and take its orders (assign, cancel, drop, read_log). A lost connection is dialled
 // again with exponential backoff and jitter; jobs keep running meanwhile and their
-// results wait in the spool.
+// results wait in the spool. For a while after a connection is lost (a head restart takes
+// seconds), the backoff stays under a quarter of the head's node_timeout: a head that comes
+// back finds its nodes back before it would count them lost (and requeue all they run).
 import { WebSocket } from 'ws';
 import { Channel } from '../shared/protocol/channel.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
@@ -20,6 +22,9 @@ import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
+
+/** How long after losing the head the node keeps dialling at a quarter of node_timeout (at least). */
+const RESTART_WINDOW_MS = 60_000;
 
 export interface AgentOptions {
   head: HeadEndpoint;
@@ -64,6 +69,10 @@ export class ComputeAgent {
   private heartbeat: NodeJS.Timeout | null = null;
   private redial: NodeJS.Timeout | null = null;
   private lastHeard = 0;
+  /** the head's node_timeout, from its last welcome */
+  private nodeTimeoutMs: number | null = null;
+  /** when the last welcomed connection was lost */
+  private disconnectedAt: number | null = null;
   private draining = false;
   private stopping: Promise<void> | null = null;
   private onRegistered!: () => void;
@@ -90,9 +99,18 @@ export class ComputeAgent {
     if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));
   }
 
-  /** Picks up the results a previous run left, then dials the head (and keeps dialling). */
+  /**
+   * Picks up the results a previous run left, kills the jobs it left running (the head
+   * requeues them when this node's hello does not list them), then dials the head (and keeps
+   * dialling).
+   */
   async start(): Promise<void> {
     await this.spool.recover();
+    try {
+      await this.attempts.reclaim();
+    } catch (err) {
+      this.log.error({ event: 'reclaim_failed', err: errorMessage(err) }, 'could not look for jobs left running by the previous run');
+    }
     this.dial();
   }
 
@@ -214,6 +232,8 @@ export class ComputeAgent {
   private welcome(m: Extract<HeadMessage, { type: 'welcome' }>): void {
     this.welcomed = true;
     this.failures = 0;
+    this.nodeTimeoutMs = m.nodeTimeoutMs;
+    this.disconnectedAt = null;
     this.onRegistered();
     this.log.info(
       { event: 'registered', head: this.o.head.ws, capabilities: this.o.capabilities, resources: this.o.resources, max_jobs: this.o.maxJobs, heartbeat_ms: m.heartbeatMs, drop: m.drop },
@@ -248,7 +268,11 @@ export class ComputeAgent {
     this.stopHeartbeat();
     if (this.stopped) return;
     const { min, max } = this.o.reconnectMs ?? { min: 250, max: 30_000 };
-    const ceiling = Math.min(max, min * 2 ** this.failures);
+    if (wasWelcomed) this.disconnectedAt = Date.now();
+    let ceiling = Math.min(max, min * 2 ** this.failures);
+    if (this.nodeTimeoutMs !== null && this.disconnectedAt !== null && Date.now() - this.disconnectedAt < Math.max(RESTART_WINDOW_MS, 10 * this.nodeTimeoutMs)) {
+      ceiling = Math.min(ceiling, Math.max(min, this.nodeTimeoutMs / 4));
+    }
     this.failures++;
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     if (wasWelcomed) this.log.warn({ event: 'disconnected', reason: why, retry_ms: delay }, 'lost the head; reconnecting');

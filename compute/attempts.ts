@@ -1,6 +1,8 @@
 // The attempts this node holds, from `assign` to the result in the spool: fetch the inputs,
 // build the batch once, run the job with the runner, report `started` and `finished`, pack
-// the result. The head's `cancel`, `drop` and `read_log` act on them here.
+// the result. The head's `cancel`, `drop` and `read_log` act on them here. While a job's
+// process runs, its group is recorded in `<work_dir>/.running/` (leftovers.ts), so the next
+// start of the daemon can kill what this one, killed itself, left behind.
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HeadMessage, NodeMessage } from '../shared/protocol/messages.js';
@@ -10,6 +12,7 @@ import type { Logger } from '../shared/log.js';
 import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnstartedResult, type Assign } from './assignment.js';
 import { BuildCache, describeFailedBuild } from './builds.js';
 import type { InputCache } from './inputs.js';
+import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
 import type { WorkspacePool } from './workspace-pool.js';
 import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
@@ -60,9 +63,21 @@ export class Attempts {
   private readonly unsent = new Map<number, NodeMessage>();
   /** `vacated` messages that found no connection; they go before any `finished` */
   private readonly unsentVacates = new Map<number, NodeMessage>();
+  private readonly records: RunningRecords;
 
   constructor(private readonly o: AttemptsOptions) {
     this.builds.watch = o.watchBuild ?? null;
+    this.records = new RunningRecords(join(o.workDir, '.running'));
+  }
+
+  /**
+   * At start: kills the jobs a previous life of the daemon left running. Their attempts are
+   * not offered to the head (it requeues them); those whose results reached the spool are.
+   * Call after the spool's `recover`.
+   */
+  reclaim(): Promise<Leftover[]> {
+    const spooled = new Set(this.o.spool.pending());
+    return killLeftovers(this.records, { logger: this.o.logger, keepWorkspace: (attempt) => spooled.has(attempt) });
   }
 
   assign(a: Assign): void {
@@ -108,6 +123,8 @@ export class Attempts {
       h.dropped = true;
       h.cancelReason ??= reason;
       h.run?.cancel(reason);
+      // already reported finished and being packed: the spool throws it away once packed
+      if (h.state === 'packing') await this.o.spool.discard(attempt);
       return;
     }
     await this.o.spool.discard(attempt);
@@ -203,6 +220,14 @@ export class Attempts {
     return this.held.size;
   }
 
+  private recordRunning(attempt: number, pid: number, workspace: string, log: Logger): void {
+    try {
+      this.records.record(attempt, pid, workspace);
+    } catch (err) {
+      log.warn({ event: 'record_failed', pid, err: errorMessage(err) }, 'could not record the running job; a crash of this daemon would leave it running');
+    }
+  }
+
   private async carry(h: Held): Promise<void> {
     const a = h.assign;
     const log = this.o.logger.child({ attempt: a.attempt, namespace: a.namespace, batch: a.batch, job: a.job.name });
@@ -258,10 +283,13 @@ export class Attempts {
       if (h.cancelReason !== null) run.cancel(h.cancelReason);
       const pid = await run.started;
       if (pid !== null) {
+        this.recordRunning(a.attempt, pid, h.paths.root, log);
         this.o.send({ type: 'started', attempt: a.attempt, pid });
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
+      // the runner killed what was left of the group when its leader exited
+      if (pid !== null) this.records.forget(a.attempt);
       unwatch?.();
     }
     if (h.returned && !h.dropped) {

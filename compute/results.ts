@@ -106,14 +106,19 @@ export class ResultSpool {
     mkdirSync(this.dir, { recursive: true });
     const found = readJournal(this.dir);
     // an earlier version's spool: `<attempt>.json` naming the workspace, `<attempt>.tar.gz` packed
-    for (const name of await readdir(this.dir)) {
-      const m = /^(\d+)\.(json|tar\.gz)$/.exec(name);
-      if (m && !found.has(Number(m[1]))) {
-        const workspace = await readFile(join(this.dir, `${m[1]}.json`), 'utf8')
-          .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
-          .catch(() => '');
-        found.set(Number(m[1]), workspace);
-        this.legacy.add(Number(m[1]));
+    const names = await readdir(this.dir);
+    for (const name of names) {
+      const packed = /^(\d+)\.tar\.gz$/.exec(name);
+      const half = /^(\d+)\.json$/.exec(name);
+      if (packed && !found.has(Number(packed[1]))) {
+        const attempt = Number(packed[1]);
+        found.set(attempt, await this.workspaceFromSidecar(attempt));
+        this.legacy.add(attempt);
+      } else if (half && !names.includes(`${half[1]}.tar.gz`) && !found.has(Number(half[1]))) {
+        // that version died while packing: no result, so its workspace goes too
+        const attempt = Number(half[1]);
+        this.legacy.add(attempt);
+        await this.remove(attempt, await this.workspaceFromSidecar(attempt), false);
       } else if (name.endsWith('.tmp')) {
         await rm(join(this.dir, name), { force: true });
       }
@@ -127,6 +132,12 @@ export class ResultSpool {
     const attempts = [...found.keys()].sort((a, b) => a - b);
     if (attempts.length) this.log.info({ event: 'spool_recovered', attempts }, 'results left from a previous run');
     return attempts;
+  }
+
+  private workspaceFromSidecar(attempt: number): Promise<string> {
+    return readFile(this.sidecarPath(attempt), 'utf8')
+      .then((t) => String((JSON.parse(t) as { workspace?: unknown }).workspace ?? ''))
+      .catch(() => '');
   }
 
   /** Records the finished attempt in the spool and queues its upload. */

@@ -19,8 +19,8 @@ import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, openTemp } from './files.js';
 import { batchChanged } from './notify/index.js';
-import type { Store } from './store.js';
-import { currentAttempt } from './transitions.js';
+import type { AttemptRow, Store } from './store.js';
+import { currentAttempt, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
 export const RESULT_JSON = '_distribute/result.json';
 const RESULT_JSON_MAX = 1024 * 1024;
@@ -40,6 +40,8 @@ const ResultJson = z.object({
   signal: z.string().nullable().optional(),
   timed_out: z.boolean().optional(),
   cancelled: z.boolean().optional(),
+  /** why the attempt could not start its process */
+  error: z.string().nullable().optional(),
 });
 export type ResultJson = z.infer<typeof ResultJson>;
 
@@ -185,7 +187,7 @@ function collect(stream: tar.ReadEntry): Promise<string> {
 }
 
 export type AcceptOutcome =
-  | { status: 200; state: 'done' | 'failed'; members: number; path: string }
+  | { status: 200; state: SettleOutcome; members: number; path: string; exitCode: number | null; error: string | null }
   | { status: 400 | 403 | 409; error: string };
 
 /**
@@ -209,7 +211,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   const inspection = received.inspection;
 
   // synchronous from the check to the rename: no other event can change the job in between
-  let cur = currentAttempt(store, attemptId, node);
+  const cur = currentAttempt(store, attemptId, node);
   if (!cur) {
     await discard(received.tmp);
     return { status: 409, error: `attempt ${attemptId} became stale while its result was uploaded; discard this result` };
@@ -228,38 +230,44 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   }
 
   const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);
-  mkdirSync(dirname(dest), { recursive: true });
-  renameSync(received.tmp, dest);
+  try {
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(received.tmp, dest);
+  } catch (err) {
+    await discard(received.tmp);
+    throw err;
+  }
   await folderSyncs.sync(dirname(dest));
 
   // checked again: a kill or a lost node during the folder's fsync ends the attempt's claim
   // (its archive stays in place, unindexed, until the job's next result replaces it)
-  cur = currentAttempt(store, attemptId, node);
-  if (!cur) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
-  const { job, attempt: current } = cur;
-  const r = inspection.result;
-  const exitCode = r ? r.exit_code : current.exit_code;
-  const signal = r ? (r.signal ?? null) : current.signal;
-  const ok = r !== null && r.exit_code === 0 && !r.signal && !r.timed_out && !r.cancelled;
+  const settled = currentAttempt(store, attemptId, node);
+  if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
+  const { job } = settled;
+  const verdict = judge(inspection.result, settled.attempt);
+  const state = await store.commitDurably(() => {
+    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
+    const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
+    for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
+    return settleResult(store, job, attemptId, verdict);
+  });
+  return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error };
+}
+
+/** What a result says of its attempt; the attempt's own report when result.json is unreadable. */
+function judge(r: ResultJson | null, attempt: AttemptRow): ResultVerdict {
+  const exitCode = r ? r.exit_code : attempt.exit_code;
+  const signal = r ? (r.signal ?? null) : attempt.signal;
+  const ok = r !== null && r.exit_code === 0 && !r.signal && !r.timed_out && !r.cancelled && !r.error;
   const error = ok ? null
     : r === null ? `the result has no readable ${RESULT_JSON}`
     : r.timed_out ? 'timed out'
     : r.cancelled ? 'cancelled'
+    : r.error ? r.error
     : r.signal ? `killed by ${r.signal}`
     : `exited with code ${r.exit_code}`;
-  const state = ok ? 'done' : 'failed';
-  await store.commitDurably(() => {
-    const now = store.now();
-    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
-    const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
-    for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
-    store
-      .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ? WHERE id = ?`)
-      .run(now, exitCode, signal, attemptId);
-    store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(state, exitCode, error, job.id);
-    batchChanged(store, job.batch_id);
-  });
-  return { status: 200, state, members: inspection.members.length, path: dest };
+  const retryable = r !== null && !r.cancelled && !r.error && (r.timed_out === true || !!r.signal || (r.exit_code !== null && r.exit_code !== 0));
+  return { ok, retryable, exitCode, signal, error };
 }
 
 const folderSyncs = new FolderSyncs();

@@ -177,4 +177,11 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'failed results retried, counted apart from lost nodes',
+    // failed results (non-zero exit, signal, time limit) requeued under the job's `retries`
+    // since a user last requeued it; `losses` counts lost nodes against max_attempts
+    sql: `ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -222,13 +222,18 @@ export class NodeSessions implements NodeLink {
         return;
       case 'heartbeat':
         return;
-      case 'started':
-        if (!markStarted(store, node, m.attempt)) log.info({ event: 'stale_report', node, attempt: m.attempt, type: m.type }, 'ignored a report about a stale attempt');
-        else log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
+      case 'started': {
+        const outcome = markStarted(store, node, m.attempt);
+        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
+        else if (outcome === 'started') log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
         return;
+      }
       case 'finished': {
         const outcome = markFinished(store, node, m);
         log.info({ event: 'attempt_finished', node, attempt: m.attempt, exitCode: m.exitCode, signal: m.signal, timedOut: m.timedOut, cancelled: m.cancelled, error: m.error, outcome }, 'attempt finished');
+        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
+        // a cancelled attempt's end frees what it held; its result is not wanted
+        else if (outcome === 'released') s.channel?.send({ type: 'drop', attempt: m.attempt, reason: `attempt ${m.attempt} was cancelled` });
         this.ctx.schedule();
         return;
       }
@@ -262,6 +267,12 @@ export class NodeSessions implements NodeLink {
         return never;
       }
     }
+  }
+
+  /** A report about an attempt that is no longer current: refused, and the node told to drop it. */
+  private dropStale(s: Session, attempt: number, type: string): void {
+    this.ctx.log.info({ event: 'stale_report', node: s.node, attempt, type }, `refused ${type} of attempt ${attempt}: no longer current; told the node to drop it`);
+    s.channel?.send({ type: 'drop', attempt, reason: `attempt ${attempt} is no longer current on the head` });
   }
 
   /** The node spoke (or, at start, is expected back): restart its loss timer. */

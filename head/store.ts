@@ -67,6 +67,8 @@ export interface JobRow {
   current_attempt: number | null;
   attempt_count: number;
   losses: number;
+  /** failed results requeued under the job's `retries` */
+  failures: number;
   exit_code: number | null;
   node: string | null;
   error: string | null;

@@ -3,7 +3,8 @@
 // archive) decide when; these decide what, and never touch sockets.
 //
 // Job:     queued → assigned → running (⇄ paused) → done | failed | cancelled; queued again
-//          after a lost node (up to max_attempts) or a user's retry.
+//          after a lost node (up to max_attempts), a failed result while the job has
+//          `retries` left (counted apart from losses), or a user's retry.
 // Attempt: assigned → running → finished (resources free, result on its way) → archived;
 //          or lost (its node went silent), refused (stale or unusable), cancelled (killed;
 //          `ended` stays null until the node says the process is gone, so its resources stay
@@ -12,7 +13,7 @@
 // job is still in flight: that fences stale reports after a loss, a kill or a retry.
 import type { NodeMessage } from '../shared/protocol/messages.js';
 import type { Placement } from './scheduler.js';
-import type { AttemptRow, JobRow, Store } from './store.js';
+import { parseJobRecord, type AttemptRow, type JobRow, type Store } from './store.js';
 import { batchChanged } from './notify/index.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
@@ -69,19 +70,31 @@ export function applyPlacements(store: Store, placements: Placement[]): Assignme
   });
 }
 
-/** The node started the attempt's process. False when the report is stale. */
-export function markStarted(store: Store, node: string, attemptId: number): boolean {
+/**
+ * `started`: recorded; `duplicate`: the head already knew (a reconnect's hello said so);
+ * `stale`: the attempt is no longer its job's current one: the node must drop it.
+ */
+export type StartOutcome = 'started' | 'duplicate' | 'stale';
+
+/** The node started the attempt's process. */
+export function markStarted(store: Store, node: string, attemptId: number): StartOutcome {
   return store.tx(() => {
     const cur = currentAttempt(store, attemptId, node);
-    if (!cur || cur.attempt.state !== 'assigned') return false;
+    if (!cur) return 'stale';
+    if (cur.attempt.state !== 'assigned') return 'duplicate';
     store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(store.now(), attemptId);
     const paused = store.node(node)?.paused === 1;
     store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(paused ? 'paused' : 'running', cur.job.id);
-    return true;
+    return 'started';
   });
 }
 
-export type FinishOutcome = 'awaiting_result' | 'failed' | 'released' | 'stale';
+/**
+ * `released`: a cancelled attempt's process is gone (what it held is free); `duplicate`: the
+ * head already counted it finished (a reconnect's hello listed its result); `stale`: the
+ * attempt is no longer current: the node must drop it.
+ */
+export type FinishOutcome = 'awaiting_result' | 'failed' | 'released' | 'duplicate' | 'stale';
 
 /**
  * The attempt's process ended: its resources are free at once. The job becomes done or
@@ -101,7 +114,8 @@ export function markFinished(store: Store, node: string, msg: Finished): FinishO
       }
       return 'stale';
     }
-    if (attempt.state !== 'assigned' && attempt.state !== 'running') return 'stale';
+    // a `finished` again after a reconnect's hello counted it: its error, if any, still counts
+    if (!['assigned', 'running', 'finished'].includes(attempt.state)) return 'duplicate';
     const error = msg.error ?? (msg.timedOut ? 'timed out' : null);
     store
       .stmt(`UPDATE attempts SET state = 'finished', ended = ?, exit_code = ?, signal = ?, error = ?, started = COALESCE(started, ?) WHERE id = ?`)
@@ -114,6 +128,38 @@ export function markFinished(store: Store, node: string, msg: Finished): FinishO
     store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
     return 'awaiting_result';
   });
+}
+
+export interface ResultVerdict {
+  ok: boolean;
+  /** a failure the job's `retries` cover: non-zero exit, signal, time limit */
+  retryable: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+}
+
+export type SettleOutcome = 'done' | 'failed' | 'requeued';
+
+/**
+ * The result of the job's current attempt is in the archive: the attempt is archived and the
+ * job done, failed, or — a failure while it has `retries` left — queued again as a new
+ * attempt. Inside the transaction that indexes the archive.
+ */
+export function settleResult(store: Store, job: JobRow, attemptId: number, v: ResultVerdict): SettleOutcome {
+  const now = store.now();
+  store
+    .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ?, error = ? WHERE id = ?`)
+    .run(now, v.exitCode, v.signal, v.error, attemptId);
+  let outcome: SettleOutcome = v.ok ? 'done' : 'failed';
+  if (!v.ok && v.retryable && job.failures < parseJobRecord(job).retries) {
+    store.stmt(`UPDATE jobs SET state = 'queued', failures = failures + 1, node = NULL, exit_code = ?, error = NULL WHERE id = ?`).run(v.exitCode, job.id);
+    outcome = 'requeued';
+  } else {
+    store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(outcome, v.exitCode, v.error, job.id);
+  }
+  batchChanged(store, job.batch_id);
+  return outcome;
 }
 
 export interface LossOutcome {
@@ -188,6 +234,12 @@ export function registerNode(store: Store, hello: Hello, maxAttempts: number): H
       if (running.has(id)) {
         if (cur.attempt.state === 'assigned') store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(now, id);
         if (cur.attempt.state !== 'finished') store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(running.get(id) ? 'paused' : 'running', cur.job.id);
+      } else if (cur.attempt.state !== 'finished') {
+        // its process ended while the head did not hear (the `finished` was lost with a
+        // connection or a head restart): what it held is free; the job awaits its result
+        store.stmt(`UPDATE attempts SET state = 'finished', ended = ?, started = COALESCE(started, ?) WHERE id = ?`).run(now, now, id);
+        store.stmt(`UPDATE jobs SET state = 'running' WHERE id = ?`).run(cur.job.id);
+        batchChanged(store, cur.job.batch_id);
       }
     }
     const held = new Set(out.kept);
@@ -308,14 +360,14 @@ export function killJobs(store: Store, batchId: number, jobName?: string): KillO
 }
 
 /**
- * Requeues the batch's failed jobs; each runs again as a new attempt with a fresh loss count.
- * The nodes where its build failed may build it again (something may have been installed).
+ * Requeues the batch's failed jobs; each runs again as a new attempt with fresh loss and retry
+ * counts. The nodes where its build failed may build it again (something may have been installed).
  */
 export function retryJobs(store: Store, batchId: number): number {
   return store.tx(() => {
     store.stmt('DELETE FROM build_failures WHERE batch_id = ?').run(batchId);
     const requeued = store
-      .stmt(`UPDATE jobs SET state = 'queued', losses = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
+      .stmt(`UPDATE jobs SET state = 'queued', losses = 0, failures = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
       .run(batchId).changes;
     batchChanged(store, batchId);
     return requeued;

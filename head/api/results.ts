@@ -31,7 +31,10 @@ export const resultPut: Route = {
       log.warn({ event: 'result_refused', status: outcome.status, error: outcome.error }, outcome.error);
       throw new HttpError(outcome.status, outcome.error);
     }
-    log.info({ event: 'result_archived', state: outcome.state, members: outcome.members, path: outcome.path }, 'result archived');
+    log.info(
+      { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path },
+      outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
+    );
     ctx.metrics?.archived(statSync(outcome.path).size);
     ctx.schedule();
     sendJson(call.res, 200, { attempt, state: outcome.state, members: outcome.members });

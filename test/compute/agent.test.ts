@@ -147,8 +147,8 @@ describe('ComputeAgent', () => {
     head.send({ type: 'cancel', attempt: 5, reason: 'killed by the user' });
     const fin = await head.next('finished', (m) => m.attempt === 5);
     assert.equal(fin.cancelled, true);
-    assert.equal(isAlive(child!), false);
-    assert.equal(isAlive(shell!), false);
+    // SIGKILLed by now; on a busy machine the kernel may take a moment to finish them
+    await waitFor(() => !isAlive(child!) && !isAlive(shell!), 'the job\'s processes to be gone', 2000);
   });
 
   it('builds a batch once, and reports a failed build for each of its jobs', async () => {

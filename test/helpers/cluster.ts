@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { StatusBatch } from '../../shared/protocol/api.js';
 import { runCli, spawnCli, tempDir, type CliResult } from './cli.js';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
@@ -146,6 +147,10 @@ export class TestCluster {
   url = '';
   readonly nodes = new Map<string, Daemon>();
   readonly workDirs = new Map<string, string>();
+  /** every daemon started, replaced ones (restarts) included, oldest first */
+  readonly history: Daemon[] = [];
+  private headFields: Record<string, unknown> = {};
+  private readonly nodeArgs = new Map<string, string[]>();
   private readonly cleanup: () => void;
   private readonly userTokens = new Map<string, string>();
 
@@ -206,12 +211,53 @@ export class TestCluster {
     return JSON.parse(r.stdout) as T;
   }
 
-  private async startHead(fields: Record<string, unknown>): Promise<void> {
+  /**
+   * The batch's status straight from the head's HTTP API (cheaper than a CLI run, for tests
+   * that poll); null while the head is down or does not know the batch.
+   */
+  async statusOf(batch: string, user = 'alice'): Promise<StatusBatch | null> {
+    const token = await this.user(user);
+    try {
+      const res = await fetch(`${this.url.replace(/^ws/, 'http')}/v1/status?batch=${encodeURIComponent(batch)}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) return null;
+      return ((await res.json()) as StatusBatch[])[0] ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async startHead(fields: Record<string, unknown>, listen = '127.0.0.1:0'): Promise<void> {
+    this.headFields = fields;
     const file = join(this.root, 'head.yaml');
-    writeFileSync(file, stringify({ listen: '127.0.0.1:0', state_dir: this.stateDir, ...fields }));
+    writeFileSync(file, stringify({ listen, state_dir: this.stateDir, ...fields }));
     this.head = new Daemon('head', spawnCli(['head', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    this.history.push(this.head);
     const listening = await this.head.event('listening');
     this.url = String(listening.url);
+  }
+
+  /** SIGKILLs the head (no warning, as a crash) and starts it again, `downMs` later, on the same port and state. */
+  async restartHead(downMs = 0): Promise<Daemon> {
+    await this.head.stop('SIGKILL');
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.startHead(this.headFields, new URL(this.url.replace(/^ws/, 'http')).host);
+    return this.head;
+  }
+
+  /** SIGKILLs a compute daemon and starts it again with the same config and work dir; waits for its registration unless told not to. */
+  async restartNode(name: string, opts: { wait?: boolean } = {}): Promise<Daemon> {
+    await this.node(name).stop('SIGKILL');
+    const d = this.spawnNode(name);
+    if (opts.wait !== false) await d.event('registered');
+    return d;
+  }
+
+  private spawnNode(name: string): Daemon {
+    const config = join(this.root, `node-${name}`, 'compute.yaml');
+    const d = new Daemon(name, spawnCli(['compute', '--config', config, ...(this.nodeArgs.get(name) ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
+    this.nodes.set(name, d);
+    this.history.push(d);
+    return d;
   }
 
   /** Starts a compute daemon; with `token`, that one instead of a fresh node token, and no wait for registration. */
@@ -225,8 +271,8 @@ export class TestCluster {
     const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
     writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
-    const d = new Daemon(n.name, spawnCli(['compute', '--config', join(dir, 'compute.yaml'), ...(n.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
-    this.nodes.set(n.name, d);
+    this.nodeArgs.set(n.name, n.args ?? []);
+    const d = this.spawnNode(n.name);
     this.workDirs.set(n.name, join(dir, 'work'));
     if (opts.token === undefined && n.awaitRegistered !== false) await d.event('registered');
     return d;
