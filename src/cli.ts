@@ -19,7 +19,7 @@ const HELP_ORDER = [
  * than listed, so adding a command is adding its file. Heavy modules are imported inside
  * the actions, so `distribute --help` stays fast.
  */
-async function loadCommands(): Promise<Command[]> {
+async function loadCommands(only?: string): Promise<Command[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   let names: string[];
   try {
@@ -27,7 +27,10 @@ async function loadCommands(): Promise<Command[]> {
   } catch {
     names = [];
   }
-  const files = names.filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'));
+  let files = names.filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'));
+  // `distribute pause`: only its file (each import costs; `pause` is timed by the person at the desk)
+  const named = only === undefined ? [] : files.filter((f) => f.replace(/\.(js|ts)$/, '') === only);
+  if (named.length === 1) files = named;
   const loaded: Command[] = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { command?: Command };
@@ -47,19 +50,22 @@ function withExitOverride(cmd: Command): Command {
   return cmd;
 }
 
-export async function buildProgram(): Promise<Command> {
+/** The program with every subcommand, or with `only` alone when a file of that name exists. */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('distribute')
     .description('Run batches of jobs on a lab cluster, on this machine, or on Slurm/PBS/Kubernetes')
     .version(VERSION)
     .option('--debug', 'show stack traces for unexpected errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const cmd of await loadCommands()) program.addCommand(withExitOverride(cmd));
+  for (const cmd of await loadCommands(only)) program.addCommand(withExitOverride(cmd));
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram();
+  // the subcommand named first (no global option before it): only its module is loaded
+  const first = argv[2];
+  const program = await buildProgram(first !== undefined && /^[a-z]+$/.test(first) ? first : undefined);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -135,6 +135,8 @@ export interface BenchNode {
   name: string;
   cpus: number;
   memory?: string;
+  /** compute.yaml fields laid over the defaults */
+  config?: Record<string, unknown>;
 }
 
 export class BenchCluster {
@@ -213,7 +215,7 @@ export class BenchCluster {
     if (!this.nodes.has(n.name)) writeFileSync(tokenFile, (opts.token ?? (await this.token('node', n.name))) + '\n');
     const resources: Record<string, unknown> = { cpus: n.cpus, gpus: 0 };
     if (n.memory) resources.memory = n.memory;
-    writeFileSync(join(dir, 'compute.yaml'), stringify({ head: this.url, token_file: 'node.token', name: n.name, work_dir: 'work', resources }));
+    writeFileSync(join(dir, 'compute.yaml'), stringify({ head: this.url, token_file: 'node.token', name: n.name, work_dir: 'work', resources, ...n.config }));
     const d = this.spawnDaemon(`node-${n.name}-${Date.now()}`, ['compute', '--config', join(dir, 'compute.yaml')]);
     this.nodes.set(n.name, d);
     await d.event('registered');
