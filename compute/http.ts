@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { headUrls } from '../shared/config.js';
 import { tlsAdvice } from '../shared/tls.js';
@@ -50,8 +50,8 @@ export interface PutAnswer {
   text: string;
 }
 
-/** What a PUT sends: bytes in memory, or a stream made fresh for each try. */
-export type PutBody = { data: Buffer } | { open: () => Readable; size?: number };
+/** What a PUT sends: bytes in memory, a stream made fresh for each try, or a writer into the request. */
+export type PutBody = { data: Buffer } | { open: () => Readable; size?: number } | { writeTo: (sink: Writable) => Promise<void> };
 
 // Connections to the head are kept open between uploads: one TCP (and TLS) setup per node,
 // not one per result. An idle kept-alive socket does not hold a process open (node unrefs it).
@@ -87,7 +87,7 @@ export async function putBody(url: string, headers: Record<string, string>, body
 function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null): Promise<PutAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const size = 'data' in body ? body.data.length : body.size;
+  const size = 'data' in body ? body.data.length : 'open' in body ? body.size : undefined;
   const allHeaders = size === undefined ? headers : { ...headers, 'content-length': String(size) };
   return new Promise<PutAnswer>((resolve, reject) => {
     const req = send(target, { method: 'PUT', headers: allHeaders, agent: agentFor(target, ca), ...(ca ? { ca } : {}) }, (res) => {
@@ -102,6 +102,16 @@ function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca
     req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     if ('data' in body) {
       req.end(body.data);
+      return;
+    }
+    if ('writeTo' in body) {
+      body.writeTo(req).then(
+        () => req.end(),
+        (err: unknown) => {
+          req.destroy(err instanceof Error ? err : new Error(String(err)));
+          setTimeout(() => reject(err), 200);
+        },
+      );
       return;
     }
     // the head may answer (a refusal) and close before taking the whole body: let its answer,

@@ -1,7 +1,7 @@
 // Results of attempts waiting for the head. An attempt that finished here is recorded in the
 // spool's journal (`<work_dir>/.spool/journal`, naming its workspace), and its result is
-// packed from the workspace (pack.ts: one .tar.gz, the job's `distribute_save/` content at the
-// top level, `_distribute/` with its logs and result.json beside it) as it is streamed to the
+// packed from the workspace (pack.ts: one tar, gzip'd when that pays, the job's
+// `distribute_save/` content at the top level, `_distribute/` beside it) as it is streamed to the
 // head (`PUT /v1/results/:attempt`). The workspace and the spool entry are deleted only after
 // the head's 200 (the result is on its disk). A 409 means the attempt is stale, a 400 that the
 // head will never take this archive: either way it is discarded. Anything else (the head away,
@@ -266,6 +266,7 @@ export class ResultSpool {
   private async put(attempt: number): Promise<{ kind: 'stored'; bytes: number | null } | { kind: 'stale' | 'refused' | 'failed'; reason: string }> {
     const entry = this.entries.get(attempt)!;
     let body: PutBody;
+    let contentType = 'application/gzip';
     const legacy = this.legacyArchivePath(attempt);
     const legacySize = this.legacy.has(attempt) ? await stat(legacy).then((s) => s.size, () => null) : null;
     if (legacySize !== null) {
@@ -274,19 +275,20 @@ export class ResultSpool {
       try {
         const packed = packResult(entry.workspace);
         entry.small = packed.kind === 'buffer';
-        body = packed.kind === 'buffer' ? { data: packed.data } : { open: packed.open };
+        body = packed.kind === 'buffer' ? { data: packed.data } : { writeTo: packed.writeTo };
+        contentType = packed.kind === 'stream' && !packed.gzip ? 'application/x-tar' : 'application/gzip';
       } catch (err) {
         return { kind: 'stale', reason: `the attempt's workspace cannot be packed: ${errorMessage(err)}` };
       }
     }
     let res: { status: number; text: string };
     try {
-      res = await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': 'application/gzip' }, body, this.head.ca);
+      res = await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': contentType }, body, this.head.ca);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }
     const text = res.text;
-    if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: 'data' in body ? body.data.length : (body.size ?? null) };
+    if (res.status === 200 || res.status === 201) return { kind: 'stored', bytes: 'data' in body ? body.data.length : 'size' in body ? (body.size ?? null) : null };
     if (res.status === 409) return { kind: 'stale', reason: text.slice(0, 300) };
     // the head will never take this archive as it is: keeping it would retry forever
     if (res.status === 400 || res.status === 413) return { kind: 'refused', reason: `${res.status} ${text.slice(0, 300)}` };

@@ -1,0 +1,102 @@
+// A tar written straight into a Writable (the upload, or a gzip in front of it), file contents
+// read through two reused 1 MiB buffers. node-tar's packer allocates a fresh buffer for every
+// read and a job for every file of a folder at once; passing 1 GiB through it left tens of MB
+// of garbage between collections and put the compute daemon over 150 MB resident on a result
+// of 10,000 files. Headers are node-tar's own (Header, Pax for long names), in its portable
+// form (no owner names or ids), as its packer writes them.
+import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { Header, Pax } from 'tar';
+
+const BLOCK = 512;
+const CHUNK = 1024 * 1024;
+
+export interface TarSource {
+  /** the folder the paths are relative to */
+  root: string;
+  /** paths relative to root, each folder before what it holds */
+  paths: Iterable<string>;
+  /** whether a path goes into the archive */
+  keep: (path: string, stat: Stats) => boolean;
+  /** the name a path (or a link's target) takes in the archive */
+  rename: (path: string) => string;
+}
+
+/** Writes `chunk` and resolves once the sink has taken it (the buffer may then be reused). */
+function put(sink: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** As node-tar's portable packer: owner bits kept, group/other write dropped, folders listable. */
+function modeOf(stat: Stats): number {
+  let mode = ((stat.mode & 0o7777) | 0o600) & ~0o22;
+  if (stat.isDirectory()) {
+    if (mode & 0o400) mode |= 0o100;
+    if (mode & 0o40) mode |= 0o10;
+    if (mode & 0o4) mode |= 0o1;
+  }
+  return mode;
+}
+
+async function putHeader(sink: Writable, fields: { path: string; mode: number; size: number; mtime?: Date; type: 'File' | 'Directory' | 'SymbolicLink'; linkpath?: string }): Promise<void> {
+  const header = new Header(fields);
+  if (header.encode()) await put(sink, new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, mtime: fields.mtime }).encode());
+  await put(sink, header.block!);
+}
+
+/** Streams the file's first `size` bytes (zeros if it shrank meanwhile), padded to a block. */
+async function putContent(sink: Writable, file: string, size: number, buffers: [Buffer, Buffer]): Promise<void> {
+  const fd = openSync(file, 'r');
+  try {
+    let done = 0;
+    let turn = 0;
+    let writing: Promise<void> = Promise.resolve();
+    while (done < size) {
+      const buf = buffers[turn++ % 2]!;
+      const want = Math.min(buf.length, size - done);
+      let got = readSync(fd, buf, 0, want, done);
+      if (got < want) {
+        buf.fill(0, got, want);
+        got = want;
+      }
+      const padded = done + got === size && got % BLOCK !== 0 ? got + (BLOCK - (got % BLOCK)) : got;
+      if (padded > got) buf.fill(0, got, padded);
+      // the other buffer's write must be taken before this one goes (order), and this buffer's
+      // previous write was awaited a turn ago
+      await writing;
+      writing = put(sink, buf.subarray(0, padded));
+      done += got;
+    }
+    await writing;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes the archive (entries, then the two zero blocks that end a tar) into `sink`. */
+export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
+  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  for (const rel of src.paths) {
+    let st: Stats;
+    try {
+      st = lstatSync(join(src.root, rel));
+    } catch {
+      continue; // gone since it was listed
+    }
+    if (!src.keep(rel, st)) continue;
+    const name = src.rename(rel);
+    if (st.isDirectory()) {
+      if (name === '') continue;
+      await putHeader(sink, { path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' });
+    } else if (st.isSymbolicLink()) {
+      await putHeader(sink, { path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) });
+    } else if (st.isFile()) {
+      await putHeader(sink, { path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' });
+      await putContent(sink, join(src.root, rel), st.size, buffers);
+    }
+  }
+  await put(sink, Buffer.alloc(BLOCK * 2));
+}

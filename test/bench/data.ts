@@ -1,0 +1,110 @@
+// Data: a job whose result is 1 GiB — one file, or 10,000 files of ~105 KiB — on a head and
+// one compute daemon. Measured: from the job's end (the node's `finished` log line) to the
+// result archived (the head's `result_archived` line), and `distribute pull` of it into a
+// fresh folder, each in MB/s of the result's bytes; beside them `cp` (and `cp -r`) of the
+// same data on the same disk, alone and followed by `sync` (the head fsyncs what it archives;
+// a plain cp leaves it in the page cache). The data is random, so it does not compress (the
+// node packs it with gzip's stored blocks), and it is made by the job before the clock starts.
+// Peak resident memory (VmHWM) of the head, the compute daemon and the pulling CLI.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CLI } from '../helpers/cli.js';
+import { BenchCluster, memoryOf, type LogLine } from './cluster.js';
+
+export const GIB = 1024 ** 3;
+const SMALL_FILES = 10_000;
+
+export type DataShape = 'one file' | '10,000 files';
+
+export interface DataResult {
+  shape: DataShape;
+  bytes: number;
+  /** job end → archived on the head */
+  archiveSeconds: number;
+  /** `distribute pull` of the batch, start to exit */
+  pullSeconds: number;
+  cpSeconds: number;
+  cpSyncSeconds: number;
+  peakRss: { head: number; node: number; cli: number };
+}
+
+function time(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ seconds: number; peakRss: number }> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    let err = '';
+    let peak = 0;
+    // VmHWM only grows: the last reading before the exit is the peak, near enough
+    const poll = setInterval(() => {
+      memoryOf(child.pid!).then((m) => (peak = Math.max(peak, m.peak)), () => undefined);
+    }, 20);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.slice(-500)}`));
+      resolve({ seconds: Number(process.hrtime.bigint() - start) / 1e9, peakRss: peak });
+    });
+  });
+}
+
+/** The job: random data into its save folder, as one file or split into 10,000. */
+function jobCommand(shape: DataShape): string {
+  const one = `head -c ${GIB} /dev/urandom > "$DISTRIBUTE_SAVE/data.bin"`;
+  if (shape === 'one file') return one;
+  const size = Math.ceil(GIB / SMALL_FILES);
+  return `${one} && cd "$DISTRIBUTE_SAVE" && split -b ${size} -d -a 5 data.bin part_ && rm data.bin`;
+}
+
+const ms = (l: LogLine) => new Date(String(l.time)).getTime();
+
+export async function dataRun(shape: DataShape, dir: string): Promise<DataResult> {
+  const c = await BenchCluster.start({ nodes: [{ name: 'data', cpus: 1 }], prefix: 'data-', ...(process.env.BENCH_PROF ? { cpuProf: process.env.BENCH_PROF } : {}) });
+  const name = shape === 'one file' ? 'data_one' : 'data_many';
+  try {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, stringify({ meta: { batch_name: name, namespace: 'bench' }, shell: { jobs: [{ name: 'big', command: jobCommand(shape) }] } }));
+    const add = await c.cli(['add', file]);
+    if (add.code !== 0) throw new Error(`add failed: ${add.stderr}`);
+    const node = c.nodes.get('data')!;
+    const finished = await node.event('finished', () => true, 300_000);
+    const archived = await c.head.event('result_archived', () => true, 300_000);
+    if (archived.state !== 'done') throw new Error(`the data job ended ${String(archived.state)}: ${JSON.stringify(archived)}`);
+    const archiveSeconds = (ms(archived) - ms(finished)) / 1000;
+
+    const pulled = join(dir, `${name}-pulled`);
+    const pull = await time(process.execPath, [CLI, 'pull', file, '--save-dir', pulled], { env: c.env() });
+
+    // the same bytes copied on the same disk: from the pulled copy (the job's folder is gone)
+    const source = join(pulled, name, 'big');
+    const target = join(dir, `${name}-cp`);
+    const cp = await time('cp', ['-r', source, target]);
+    rmSync(target, { recursive: true, force: true });
+    const cpSync = await time('sh', ['-c', `cp -r "${source}" "${target}" && sync`]);
+    rmSync(target, { recursive: true, force: true });
+    rmSync(pulled, { recursive: true, force: true });
+    const [head, nodeMem] = await Promise.all([c.head.memory(), node.memory()]);
+    return {
+      shape,
+      bytes: GIB,
+      archiveSeconds,
+      pullSeconds: pull.seconds,
+      cpSeconds: cp.seconds,
+      cpSyncSeconds: cpSync.seconds,
+      peakRss: { head: head.peak, node: nodeMem.peak, cli: pull.peakRss },
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+export function mbps(bytes: number, seconds: number): number {
+  return bytes / 1e6 / seconds;
+}
+
+export function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
