@@ -75,7 +75,8 @@ export async function dataRun(shape: DataShape, dir: string): Promise<DataResult
     const archiveSeconds = (ms(archived) - ms(finished)) / 1000;
 
     const pulled = join(dir, `${name}-pulled`);
-    const pull = await time(process.execPath, [CLI, 'pull', file, '--save-dir', pulled], { env: c.env() });
+    const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, '--cpu-prof-name=pull.cpuprofile'] : [];
+    const pull = await time(process.execPath, [...prof, CLI, 'pull', file, '--save-dir', pulled], { env: c.env() });
 
     // the same bytes copied on the same disk: from the pulled copy (the job's folder is gone)
     const source = join(pulled, name, 'big');
