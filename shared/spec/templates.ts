@@ -37,7 +37,7 @@ const SHELL: Template = {
 # A shell batch: every job is a command run by /bin/sh -c in its own folder, with
 # $DISTRIBUTE_SAVE (archived results), $DISTRIBUTE_INPUT (required files), $DISTRIBUTE_BUILD,
 # $DISTRIBUTE_JOB_NAME and $DISTRIBUTE_CPUS set.
-${META('my_shell_batch', 'sh')}
+${META('my_shell_batch', 'shell')}
 shell:
   initialize:                     # optional: runs once per node before its first job
     command: echo "ready" > ready.txt

@@ -1,38 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActiveTimeLimit, MAX_TIMER_MS, type Clock } from '../../compute/time-limit.js';
-
-/** A clock whose time moves only when the test says so, firing due timers as it goes. */
-class ManualClock implements Clock {
-  t = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  now() {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown) {
-    this.timers.delete(h as number);
-  }
-  advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, v]) => v.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-  get pending() {
-    return this.timers.size;
-  }
-}
+import { ActiveTimeLimit, MAX_TIMER_MS } from '../../compute/time-limit.js';
+import { ManualClock } from './manual-clock.js';
 
 describe('ActiveTimeLimit', () => {
   it('expires after the limit of running time', () => {

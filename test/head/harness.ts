@@ -1,7 +1,7 @@
 // A real head on 127.0.0.1:0 in this process, tokens made the way `token create` makes them,
 // and a raw WebSocket node that speaks the real protocol, for the head's tests.
 import WebSocket from 'ws';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tar from 'tar';
@@ -252,3 +252,18 @@ export async function putResult(base: string, token: string, attempt: number, bo
   return { status: res.status, json: (await res.json()) as { error?: string; state?: string; members?: number } };
 }
 
+/** Lists a tar stream: member path → content. */
+export async function untar(body: ReadableStream<Uint8Array>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const parser = new tar.Parser({
+    onReadEntry: (e) => {
+      let text = '';
+      e.on('data', (d: Buffer) => (text += d.toString()));
+      e.on('end', () => out.set(e.path, text));
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    Readable.fromWeb(body as never).pipe(parser).on('end', resolve).on('error', reject);
+  });
+  return out;
+}

@@ -1,26 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import * as tar from 'tar';
 import { queueBatch } from '../../head/queue.js';
 import type { HeadMessage } from '../../shared/protocol/messages.js';
-import { hello, putResult, resultArchive, shellBatch, startTestHead, TestNode, type TestHead } from './harness.js';
-
-/** Lists a tar stream: member path → content. */
-async function untar(body: ReadableStream<Uint8Array>): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const parser = new tar.Parser({
-    onReadEntry: (e) => {
-      let text = '';
-      e.on('data', (d: Buffer) => (text += d.toString()));
-      e.on('end', () => out.set(e.path, text));
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    Readable.fromWeb(body as never).pipe(parser).on('end', resolve).on('error', reject);
-  });
-  return out;
-}
+import { hello, putResult, resultArchive, shellBatch, startTestHead, TestNode, untar, type TestHead } from './harness.js';
 
 describe('head: logs, pull, resolve', () => {
   let t: TestHead;
