@@ -7,7 +7,7 @@
 // node packs it with gzip's stored blocks), and it is made by the job before the clock starts.
 // Peak resident memory (VmHWM) of the head, the compute daemon and the pulling CLI.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLI } from '../helpers/cli.js';
@@ -103,9 +103,4 @@ export async function dataRun(shape: DataShape, dir: string): Promise<DataResult
 
 export function mbps(bytes: number, seconds: number): number {
   return bytes / 1e6 / seconds;
-}
-
-export function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }
