@@ -76,9 +76,32 @@ async function putContent(sink: Writable, file: string, size: number, buffers: [
   }
 }
 
+/**
+ * Header and body of a small file in `buf`, one write. False (nothing written) when its header
+ * needs a pax record (a long name): the caller writes it the ordinary way.
+ */
+function putSmall(sink: Writable, file: string, fields: { path: string; mode: number; size: number; mtime: Date; type: 'File' }, buf: Buffer, sent: (p: Promise<void>) => void): boolean {
+  const header = new Header(fields);
+  if (header.encode()) return false;
+  header.block!.copy(buf, 0);
+  const fd = openSync(file, 'r');
+  let got: number;
+  try {
+    got = readSync(fd, buf, BLOCK, fields.size, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const end = BLOCK + Math.ceil(fields.size / BLOCK) * BLOCK;
+  // a file that shrank since its size was read is padded with zeros, as in putContent
+  buf.fill(0, BLOCK + got, end);
+  sent(put(sink, buf.subarray(0, end)));
+  return true;
+}
+
 /** Writes the archive (entries, then the two zero blocks that end a tar) into `sink`. */
 export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let pending: Promise<void> = Promise.resolve();
   for (const rel of src.paths) {
     let st: Stats;
     try {
@@ -94,8 +117,13 @@ export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
     } else if (st.isSymbolicLink()) {
       await putHeader(sink, { path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) });
     } else if (st.isFile()) {
-      await putHeader(sink, { path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' });
-      await putContent(sink, join(src.root, rel), st.size, buffers);
+      const fields = { path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' as const };
+      // a small file goes as one write: its header and body together in a buffer
+      if (st.size <= CHUNK - 4 * BLOCK && putSmall(sink, join(src.root, rel), fields, buffers[0], (p) => (pending = p))) await pending;
+      else {
+        await putHeader(sink, fields);
+        await putContent(sink, join(src.root, rel), st.size, buffers);
+      }
     }
   }
   await put(sink, Buffer.alloc(BLOCK * 2));

@@ -1,8 +1,8 @@
 // Data: a job whose result is 1 GiB — one file, or 10,000 files of ~105 KiB — on a head and
 // one compute daemon. Measured: from the job's end (the node's `finished` log line) to the
 // result archived (the head's `result_archived` line), and `distribute pull` of it into a
-// fresh folder, each in MB/s of the result's bytes; beside them `cp` (and `cp -r`) of the
-// same data on the same disk, alone and followed by `sync` (the head fsyncs what it archives;
+// fresh folder, each in MB/s of the result's bytes; beside them `cp -r` of the same data on the
+// same disk (the faster of two), and once followed by `sync` (the head fsyncs what it archives;
 // a plain cp leaves it in the page cache). The data is random, so it does not compress (the
 // node packs it with gzip's stored blocks), and it is made by the job before the clock starts.
 // Peak resident memory (VmHWM) of the head, the compute daemon and the pulling CLI.
@@ -81,7 +81,10 @@ export async function dataRun(shape: DataShape, dir: string): Promise<DataResult
     // the same bytes copied on the same disk: from the pulled copy (the job's folder is gone)
     const source = join(pulled, name, 'big');
     const target = join(dir, `${name}-cp`);
+    // cp twice, the faster kept: on a shared machine one run can be caught by another's load
     const cp = await time('cp', ['-r', source, target]);
+    rmSync(target, { recursive: true, force: true });
+    const cpAgain = await time('cp', ['-r', source, target]);
     rmSync(target, { recursive: true, force: true });
     const cpSync = await time('sh', ['-c', `cp -r "${source}" "${target}" && sync`]);
     rmSync(target, { recursive: true, force: true });
@@ -92,7 +95,7 @@ export async function dataRun(shape: DataShape, dir: string): Promise<DataResult
       bytes: GIB,
       archiveSeconds,
       pullSeconds: pull.seconds,
-      cpSeconds: cp.seconds,
+      cpSeconds: Math.min(cp.seconds, cpAgain.seconds),
       cpSyncSeconds: cpSync.seconds,
       peakRss: { head: head.peak, node: nodeMem.peak, cli: pull.peakRss },
     };
