@@ -52,9 +52,11 @@ export const add: Route = {
 
     const queued = queueBatch(ctx.store, { namespace, name, owner: principal.name, admin: principal.admin, record: wire.record, jobs: wire.jobs });
     if (!queued.ok) throw new HttpError(queued.status, queued.error);
-    await ctx.store.synced();
+    // logged and scheduled as soon as it is committed (the scheduler sees it from now on);
+    // the user hears it is queued once the commit is on disk
     ctx.log.info({ event: 'batch_added', user: principal.name, namespace, batch: name, batchId: queued.batchId, jobs: batch.jobs.length, feasibleNodes: feasible }, 'batch queued');
     ctx.schedule();
+    await ctx.store.synced();
     sendJson(call.res, 200, response);
   },
 };
