@@ -37,9 +37,14 @@ function sweep(dir: string, namespace: string, name: string, jobs: number): stri
 
 /** Owners of the jobs the head assigned after `batch` was added, in order. */
 function assignedAfterAdding(lines: LogLine[], batch: string): string[] {
-  const added = lines.findIndex((l) => l.event === 'batch_added' && l.batch === batch);
-  assert.ok(added >= 0, `the head logged no batch_added for ${batch}`);
-  return lines.slice(added + 1).filter((l) => l.event === 'job_assigned').map((l) => String(l.owner));
+  const logged = lines.findIndex((l) => l.event === 'batch_added' && l.batch === batch);
+  assert.ok(logged >= 0, `the head logged no batch_added for ${batch}`);
+  // The batch is placeable once its transaction commits; `batch_added` is logged after the
+  // commit is also on disk, and a pass run in between may already place its first job. So the
+  // add happened no later than the first of the two lines.
+  const firstPlaced = lines.findIndex((l) => l.event === 'job_assigned' && l.batch === batch);
+  const added = firstPlaced >= 0 && firstPlaced < logged ? firstPlaced : logged + 1;
+  return lines.slice(added).filter((l) => l.event === 'job_assigned').map((l) => String(l.owner));
 }
 
 /** How many jobs of `batch` the head had assigned when it assigned the last job of `late`. */
