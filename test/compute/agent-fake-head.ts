@@ -28,7 +28,10 @@ export class FakeHead {
   private wss = new WebSocketServer({ noServer: true });
 
   constructor() {
-    this.server = createServer((req, res) => this.http(req, res));
+    this.server = createServer((req, res) => {
+      req.on('error', () => {});
+      this.http(req, res);
+    });
     this.server.on('upgrade', (req, sock, head) => {
       if (req.headers.authorization !== `Bearer ${this.token}`) {
         this.refusedUpgrades.push(req.headers.authorization ?? '');
@@ -96,6 +99,8 @@ export class FakeHead {
 
   private connected(ws: WebSocket): void {
     this.socket = ws;
+    // a node that hangs up hard (terminate, a stopped test) resets the connection: not a failure of the fake
+    ws.on('error', () => {});
     ws.on('message', (data) => {
       const d = decode(NodeMessage, data as Buffer);
       if (!d.ok) throw new Error(`the node sent an invalid frame: ${JSON.stringify(d.error)}`);
