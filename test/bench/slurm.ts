@@ -2,25 +2,12 @@
 // (tuned as there: no scheduling delay between passes), given the same N trivial jobs as one
 // job array (`--array=0-(N-1)`, each task `true`), timed from `sbatch` to the moment squeue no
 // longer lists any task of the array (polled every 100 ms).
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { slurmUnavailable, startSlurm } from '../e2e/slurm/cluster.js';
+import { runCommand as run, slurmUnavailable, startSlurm } from '../e2e/slurm/cluster.js';
 import type { PeerResult } from './peers.js';
 
 const NAME = 'Slurm (1 node, job array)';
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 export async function slurmPeer(n: number, dir: string): Promise<PeerResult> {
   const why = slurmUnavailable();

@@ -43,9 +43,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a command to completion, collecting its output. */
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(HERE, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -53,6 +54,10 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv) {
+  return runCommand('bash', [join(HERE, script), ...args], env);
 }
 
 /** Brings Slurm up with its state in `dir`; `extraConf` lines are appended to its slurm.conf. */
