@@ -5,17 +5,10 @@ import { loadBatch } from '../../../shared/spec/load.js';
 import { UserError } from '../../../shared/errors.js';
 import { writeBundle } from '../bundle.js';
 import { batchNotes, count, describeShapes, summary } from '../report.js';
-import { MANIFEST, kubeJobName, transpileKubernetes } from './transpile.js';
+import { MANIFEST, kubeJobName, transpileKubernetes, type KubernetesTranspileOptions } from './transpile.js';
 
-export interface KubernetesCliOptions {
+export interface KubernetesCliOptions extends KubernetesTranspileOptions {
   output: string;
-  strategy: string;
-  jobs?: number;
-  jobResources: string[];
-  image?: string;
-  volumeClaim?: string;
-  kubeNamespace?: string;
-  gpuResource?: string;
   apply?: boolean;
   force?: boolean;
   json?: boolean;
