@@ -18,6 +18,8 @@ import { authorization, type HeadEndpoint } from './http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
 import { WorkspacePool } from './workspace-pool.js';
+import { LocalSlots } from './local-slots.js';
+import { Launcher } from './launcher-client.js';
 import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
@@ -62,6 +64,7 @@ export class ComputeAgent {
   private readonly inputs: InputCache;
   private readonly spool: ResultSpool;
   private readonly attempts: Attempts;
+  private readonly launcher: Launcher;
   private channel: Channel<HeadMessage, NodeMessage> | null = null;
   private welcomed = false;
   private stopped = false;
@@ -83,6 +86,7 @@ export class ComputeAgent {
     this.log = o.logger.child({ node: o.node });
     this.inputs = new InputCache(join(o.workDir, '.inputs'), o.head, this.log);
     const pool = new WorkspacePool(o.workDir);
+    this.launcher = new Launcher(this.log);
     this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log, pool });
     this.attempts = new Attempts({
       pool,
@@ -94,6 +98,8 @@ export class ComputeAgent {
       send: (m) => this.send(m),
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
       sandbox: o.sandbox ?? null,
+      slots: new LocalSlots({ cpus: o.resources.cpus, memory: o.resources.memory, maxJobs: o.maxJobs }),
+      spawn: this.launcher.spawn,
       ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });
     if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));
@@ -139,6 +145,7 @@ export class ComputeAgent {
       if (this.redial) clearTimeout(this.redial);
       this.stopHeartbeat();
       this.spool.stop();
+      this.launcher.stop();
       this.channel?.close(1001, 'node stopping');
     })();
     return this.stopping;

@@ -15,6 +15,8 @@ import type { InputCache } from './inputs.js';
 import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
 import type { WorkspacePool } from './workspace-pool.js';
+import type { LocalSlots } from './local-slots.js';
+import type { Spawner } from './process-group.js';
 import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
@@ -38,6 +40,10 @@ export interface AttemptsOptions {
   watchBuild?: (batch: string, build: RunningBuild) => () => void;
   /** recycled attempt folders (workspace-pool.ts); none: each attempt makes its own */
   pool?: WorkspacePool;
+  /** what runs at once (jobs assigned ahead wait here); none: each starts when ready */
+  slots?: LocalSlots;
+  /** starts the jobs' processes (the launcher); none: this process does */
+  spawn?: Spawner;
 }
 
 interface Held {
@@ -51,6 +57,10 @@ interface Held {
   returned: boolean;
   /** handed back by the pause (vacate_after): killed, result discarded, head told */
   vacated: boolean;
+  /** aborted by cancel, drop or hand-back: a job still waiting for room leaves the wait */
+  ended: AbortController;
+  /** waiting for room (assigned ahead) */
+  waiting: boolean;
   lifecycle: Promise<void>;
 }
 
@@ -94,6 +104,8 @@ export class Attempts {
       dropped: false,
       returned: false,
       vacated: false,
+      ended: new AbortController(),
+      waiting: false,
       lifecycle: Promise.resolve(),
     };
     this.held.set(a.attempt, h);
@@ -110,6 +122,7 @@ export class Attempts {
     if (!h) return;
     this.o.logger.info({ event: 'cancel', attempt, reason }, 'cancelling job');
     h.cancelReason ??= reason;
+    h.ended.abort();
     h.run?.cancel(reason);
   }
 
@@ -122,6 +135,7 @@ export class Attempts {
     if (h) {
       h.dropped = true;
       h.cancelReason ??= reason;
+      h.ended.abort();
       h.run?.cancel(reason);
       // already reported finished and being packed: the spool throws it away once packed
       if (h.state === 'packing') await this.o.spool.discard(attempt);
@@ -143,7 +157,13 @@ export class Attempts {
     h.cancelReason ??= reason;
     const m: NodeMessage = { type: 'vacated', attempt, reason };
     if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
+    h.ended.abort();
     h.run?.cancel(reason);
+  }
+
+  /** Hands back (as `vacate` does) every job assigned ahead that still waits for room. */
+  returnWaiting(reason: string): void {
+    for (const h of this.held.values()) if (h.waiting) this.vacate(h.assign.attempt, reason);
   }
 
   /** Attempts not yet finished (hello's `running`). */
@@ -205,6 +225,7 @@ export class Attempts {
       h.returned = true;
       h.cancelReason ??= reason;
       this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
+      h.ended.abort();
       h.run?.cancel(reason);
     }
     this.builds.cancelAll(reason);
@@ -257,8 +278,16 @@ export class Attempts {
         error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
       }
     }
+    // a job assigned ahead waits here until the jobs before it leave room
+    let release: (() => void) | null = null;
+    if (error === null && h.cancelReason === null && this.o.slots) {
+      h.waiting = true;
+      release = await this.o.slots.acquire({ cpus: a.cpus, memory: a.job.resources.memory }, h.ended.signal);
+      h.waiting = false;
+    }
     let result: AttemptResult;
     if (error !== null || h.cancelReason !== null) {
+      release?.();
       result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
     } else {
       const workspaceReady = this.o.pool?.take(h.paths) ?? false;
@@ -276,6 +305,7 @@ export class Attempts {
         logger: this.o.logger,
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
         sandbox: this.o.sandbox ?? null,
+        ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
       });
       h.run = run;
       const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
@@ -288,6 +318,7 @@ export class Attempts {
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
+      release?.();
       // the runner killed what was left of the group when its leader exited
       if (pid !== null) this.records.forget(a.attempt);
       unwatch?.();

@@ -31,6 +31,9 @@ export interface ProcessGroup {
   signal(sig: NodeJS.Signals): boolean;
 }
 
+/** Starts a process group: `spawnGroup` here, or through the launcher (launcher-client.ts). */
+export type Spawner = (opts: GroupSpawnOptions) => ProcessGroup | Promise<ProcessGroup>;
+
 export function spawnGroup(opts: GroupSpawnOptions): ProcessGroup {
   const [program, ...args] = opts.argv;
   if (!program) throw new Error('cannot spawn an empty command line');

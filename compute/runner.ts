@@ -13,7 +13,7 @@ import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { findContainerRuntime } from './container.js';
-import { spawnGroup, type GroupExit } from './process-group.js';
+import { spawnGroup, type GroupExit, type Spawner } from './process-group.js';
 import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
@@ -95,6 +95,8 @@ export interface StartAttemptOptions {
   sandbox?: SandboxPolicy | null;
   /** the attempt folder exists already, empty, with its input/, distribute_save/ and _distribute/ (recycled) */
   workspaceReady?: boolean;
+  /** starts the job's process group; default: this process spawns it (the daemon uses its launcher) */
+  spawn?: Spawner;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -169,7 +171,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     const spawnedAt = new Date();
     let group;
     try {
-      group = spawnGroup({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
     } catch (err) {
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);

@@ -60,7 +60,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
   const metrics = new HeadMetrics();
-  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics });
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
   const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
   sessions.bind(ctx);
 

@@ -8,6 +8,8 @@
 //   feasibility  feasibility.ts  can it run on this node now, and if not why (`status` shows it)
 //   ranking      rank.ts         which of the nodes it fits takes it (GPUs to GPU jobs, then
 //                                packed), and which GPU indices it gets
+//   ahead        ahead.ts        once nothing more fits anywhere: a short queue of further jobs
+//                                per node, which it starts the moment a job of its own ends
 //
 // A queue is the jobs of one batch that share a resource shape and pin list: they fit the
 // same nodes, so when the head of a queue fits nowhere the whole queue is skipped for this
@@ -19,6 +21,7 @@ import type { SortOrder } from '../shared/spec/types.js';
 import { freeOf, hasRoom, available } from './scheduler/feasibility.js';
 import { QueueOrder } from './scheduler/order.js';
 import { bestNode, reserve } from './scheduler/rank.js';
+import { placeAhead } from './scheduler/ahead.js';
 
 export { why, missingCapabilities } from './scheduler/feasibility.js';
 
@@ -42,6 +45,8 @@ export interface SnapshotNode {
   draining: boolean;
   /** what live attempts hold */
   used: { cpus: number; memory: number; gpus: readonly number[]; jobs: number };
+  /** of those, attempts assigned whose process has not started (assigned ahead, or preparing) */
+  waiting?: number;
 }
 
 /** What decides where the jobs of a queue may run: the same for each of them. */
@@ -84,6 +89,8 @@ export interface ClusterSnapshot {
   queues: readonly SnapshotQueue[];
   /** owners not listed run nothing and were never served */
   users?: readonly SnapshotUser[];
+  /** jobs a node may hold waiting beyond those it runs (ahead.ts); 0 or unset: none */
+  ahead?: number;
 }
 
 export interface Placement {
@@ -116,5 +123,6 @@ export function place(snapshot: ClusterSnapshot, stats?: PlaceStats): Placement[
     order.served(c);
     if (!hasRoom(target)) free = free.filter((f) => f !== target);
   }
+  if (snapshot.ahead) placements.push(...placeAhead(snapshot.nodes, order, snapshot.ahead, stats));
   return placements;
 }

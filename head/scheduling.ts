@@ -14,7 +14,7 @@ export class Scheduling {
   private requested = false;
   private stopped = false;
 
-  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics }) {}
+  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics; ahead?: number }) {}
 
   request(): void {
     if (this.requested || this.stopped) return;
@@ -39,7 +39,7 @@ export class Scheduling {
   run(requestedAt?: number): Assignment[] {
     const { store, batches, nodes, log } = this.deps;
     const t0 = performance.now();
-    const snapshot = buildSnapshot(store, batches, nodes.connected());
+    const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0);
     const assignments = applyPlacements(store, place(snapshot));
     for (const a of assignments) {
       const msg = this.assignMessage(a);

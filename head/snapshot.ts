@@ -35,13 +35,15 @@ interface HeldRow {
   cpus: number | null;
   memory: number | null;
   jobs: number;
+  waiting: number | null;
   gpus: string | null;
 }
 
 export function snapshotNode(store: Store, row: NodeRow, connected: boolean): SnapshotNode {
   const held = store
     .stmt<HeldRow>(
-      `SELECT SUM(cpus) AS cpus, SUM(COALESCE(memory, 0)) AS memory, COUNT(*) AS jobs, json_group_array(json(gpus)) AS gpus
+      `SELECT SUM(cpus) AS cpus, SUM(COALESCE(memory, 0)) AS memory, COUNT(*) AS jobs, SUM(state = 'assigned') AS waiting,
+              json_group_array(json(gpus)) AS gpus
        FROM attempts WHERE node = ? AND ended IS NULL`,
     )
     .get(row.name)!;
@@ -55,6 +57,7 @@ export function snapshotNode(store: Store, row: NodeRow, connected: boolean): Sn
     paused: row.paused === 1,
     draining: row.draining === 1 || row.drained === 1,
     used: { cpus: held.cpus ?? 0, memory: held.memory ?? 0, gpus, jobs: held.jobs },
+    waiting: held.waiting ?? 0,
   };
 }
 
@@ -67,15 +70,19 @@ interface ShapeRow {
   nodes: string | null;
 }
 
-export function buildSnapshot(store: Store, batches: BatchCache, connected: ReadonlySet<string>): ClusterSnapshot {
+/**
+ * `ahead`: jobs a node may hold waiting beyond those it runs (scheduler/ahead.ts).
+ */
+export function buildSnapshot(store: Store, batches: BatchCache, connected: ReadonlySet<string>, ahead = 0): ClusterSnapshot {
   const nodes = store.nodes().filter((n) => connected.has(n.name)).map((n) => snapshotNode(store, n, true));
-  // each placement takes at least one cpu or one slot, so no queue can give more than this
+  // each placement takes at least one cpu, one slot or one place ahead, so no queue can give more than this
   let room = 0;
   for (const n of nodes) {
     if (n.lost || n.paused || n.draining) continue;
     room += n.maxJobs !== null ? Math.max(0, n.maxJobs - n.used.jobs) : Math.max(0, n.total.cpus - n.used.cpus);
+    room += Math.max(0, ahead - (n.waiting ?? 0));
   }
-  if (room === 0) return { nodes, queues: [], users: [] };
+  if (room === 0) return { nodes, queues: [], users: [], ahead };
 
   const shapes = store
     .stmt<ShapeRow>(
@@ -109,7 +116,7 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
       ...(sorted ? { times: jobs.map((j) => j.time_limit) } : {}),
     });
   }
-  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))) };
+  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead };
 }
 
 interface QueuedRow {

@@ -52,6 +52,8 @@ export const HeadConfig = z.strictObject({
   node_timeout: DurationMs.default(5000),
   heartbeat: DurationMs.default(1000),
   max_attempts: z.number().int().min(1).default(3),
+  /** jobs each node may hold waiting beyond those it runs, started there as soon as one ends; 0: none */
+  assign_ahead: z.number().int().min(0).max(64).default(2),
   tls: Tls.optional(),
   matrix: MatrixConfig.optional(),
   log_level: LogLevel.default('info'),

@@ -31,13 +31,15 @@ interface Account {
 }
 
 export class QueueOrder {
-  private readonly live: Cursor[];
+  private live: Cursor[];
+  private readonly all: readonly Cursor[];
   private readonly accounts = new Map<string, Account>();
   /** service stamps handed out in this pass come after every one the snapshot holds */
   private clock: number;
 
   constructor(queues: readonly SnapshotQueue[], users: readonly SnapshotUser[]) {
-    this.live = queues.filter((q) => q.jobIds.length > 0).map((queue) => ({ queue, at: 0 }));
+    this.all = queues.filter((q) => q.jobIds.length > 0).map((queue) => ({ queue, at: 0 }));
+    this.live = [...this.all];
     this.clock = 0;
     for (const u of users) {
       this.accounts.set(u.name, { running: u.running, lastServed: u.lastServed });
@@ -69,6 +71,11 @@ export class QueueOrder {
   drop(c: Cursor): void {
     const i = this.live.indexOf(c);
     if (i >= 0) this.live.splice(i, 1);
+  }
+
+  /** Offers again every queue that still has jobs, those dropped for want of room included. */
+  reopen(): void {
+    this.live = this.all.filter((c) => c.at < c.queue.jobIds.length);
   }
 
   private account(owner: string): Account {

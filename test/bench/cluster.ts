@@ -119,8 +119,15 @@ export class BenchDaemon {
     return memoryOf(this.pid);
   }
 
-  cpu(): Promise<{ self: number; children: number }> {
-    return cpuOf(this.pid);
+  /**
+   * CPU time of the daemon itself, and of its children: those it reaped, and the ones still
+   * running with what they reaped (a compute daemon's launcher and the jobs it started).
+   */
+  async cpu(): Promise<{ self: number; children: number }> {
+    const own = await cpuOf(this.pid);
+    const kids = (await readFile(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean);
+    const live = await Promise.all(kids.map((k) => cpuOf(Number(k)).catch(() => ({ self: 0, children: 0 }))));
+    return { self: own.self, children: own.children + live.reduce((a, c) => a + c.self + c.children, 0) };
   }
 
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

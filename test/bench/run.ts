@@ -56,7 +56,7 @@ try {
     printTable(`Throughput: ${JOBS} trivial jobs (true), two at a time`, ['system', 'seconds', 'jobs/s', 'vs xargs', 'note'],
       all.map((p) => [p.name, f(p.seconds, 2), f(rate(p)), base && rate(p) ? `${((rate(p)! / base) * 100).toFixed(0)}%` : '-', p.note ?? '']));
     const perJob = (s: number) => `${((s / d.jobs) * 1000).toFixed(2)} ms`;
-    printTable('distribute: CPU per job during that run (user + system)', ['head', 'nodes (both)', 'the jobs themselves', 'head peak RSS', 'node peak RSS'],
+    printTable('distribute: CPU per job during that run (user + system)', ['head', 'nodes (both)', 'launchers + jobs', 'head peak RSS', 'node peak RSS'],
       [[perJob(d.cpu.head), perJob(d.cpu.nodes.reduce((a, b) => a + b, 0)), perJob(d.cpu.jobs), mb(d.headPeakRss), mb(Math.max(...d.nodePeakRss))]]);
     results.throughput = { distribute: d, peers };
     const ourRate = rate(ours)!;

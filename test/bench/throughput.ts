@@ -10,7 +10,7 @@ export interface ThroughputResult {
   headPeakRss: number;
   nodePeakRss: number[];
   addSeconds: number;
-  /** CPU seconds used during the run: head, each node (its own), and the jobs (the nodes' children) */
+  /** CPU seconds used during the run: head, each node (its own), and its children (the launcher and the jobs it started) */
   cpu: { head: number; nodes: number[]; jobs: number };
 }
 

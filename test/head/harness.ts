@@ -34,7 +34,11 @@ export interface TestHead {
 }
 
 /** Durations in seconds (fractions allowed). */
-export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: number; maxAttempts?: number } = {}): Promise<TestHead> {
+/**
+ * A head in this process. `assignAhead` defaults to 0 here: these tests speak the node protocol
+ * by hand and expect one `assign` per free cpu (assigning ahead is tested with real daemons).
+ */
+export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: number; maxAttempts?: number; assignAhead?: number } = {}): Promise<TestHead> {
   const { dir, cleanup } = tempDir('distribute-head-');
   const logs: LogLine[] = [];
   const sink = new Writable({
@@ -50,6 +54,7 @@ export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: numbe
     node_timeout: o.nodeTimeout ?? 5,
     heartbeat: o.heartbeat ?? 1,
     max_attempts: o.maxAttempts ?? 3,
+    assign_ahead: o.assignAhead ?? 0,
   });
   const head = await startHead(config, { logger });
   const store = openStore(dir);

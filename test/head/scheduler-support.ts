@@ -15,6 +15,7 @@ export function node(name: string, o: NodeOptions = {}): SnapshotNode {
     paused: o.paused ?? false,
     draining: o.draining ?? false,
     used: { cpus: 0, memory: 0, gpus: [], jobs: 0, ...o.used },
+    ...(o.waiting !== undefined ? { waiting: o.waiting } : {}),
   };
 }
 

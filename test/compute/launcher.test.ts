@@ -1,0 +1,87 @@
+// The launcher (compute/launcher.ts, launcher-client.ts): a small child of the daemon starts
+// the jobs. Each job still leads its own process group with its output in its log files, its
+// exit comes back, a program that does not exist is an error, and a launcher that dies takes
+// the jobs it can no longer reap with it.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Launcher } from '../../compute/launcher-client.js';
+import { silentLogger } from '../../shared/log.js';
+import { tempDir } from '../helpers/cli.js';
+
+function statOf(pid: number): { ppid: number; pgrp: number; sid: number } | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(rest[1]), pgrp: Number(rest[2]), sid: Number(rest[3]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Waits for a condition, polling, up to a deadline. */
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('launcher', () => {
+  const { dir, cleanup } = tempDir('launcher-');
+  const launcher = new Launcher(silentLogger());
+  after(() => {
+    launcher.stop();
+    cleanup();
+  });
+  const logs = (name: string) => ({ stdoutPath: join(dir, `${name}.out`), stderrPath: join(dir, `${name}.err`) });
+
+  it('starts a job as the leader of its own group, in its folder, with its env and logs', async () => {
+    const g = await launcher.spawn({ argv: ['sh', '-c', 'echo "$GREETING $(pwd)"; echo oops >&2; sleep 0.2; exit 3'], cwd: dir, env: { PATH: process.env.PATH, GREETING: 'hello' }, ...logs('a') });
+    assert.ok(g.pid !== null);
+    const s = statOf(g.pid)!;
+    assert.equal(s.pgrp, g.pid, 'leads its process group');
+    assert.equal(s.sid, g.pid, 'and its session');
+    assert.notEqual(s.ppid, process.pid, 'started by the launcher, not this process');
+    assert.deepEqual(await g.exited, { code: 3, signal: null, error: null });
+    assert.ok(g.hasExited);
+    assert.equal(readFileSync(join(dir, 'a.out'), 'utf8'), `hello ${dir}\n`);
+    assert.equal(readFileSync(join(dir, 'a.err'), 'utf8'), 'oops\n');
+  });
+
+  it('signals reach the whole group', async () => {
+    const g = await launcher.spawn({ argv: ['sh', '-c', 'sleep 30 & sleep 30; wait'], cwd: dir, env: { PATH: process.env.PATH }, ...logs('b') });
+    assert.equal(g.signal('SIGTERM'), true);
+    const e = await g.exited;
+    assert.equal(e.signal, 'SIGTERM');
+  });
+
+  it('a program that does not exist is an error, not a crash', async () => {
+    const g = await launcher.spawn({ argv: ['no-such-program-here'], cwd: dir, env: { PATH: process.env.PATH }, ...logs('c') });
+    const e = await g.exited;
+    assert.equal(e.code, null);
+    assert.match(String(e.error?.message), /ENOENT/);
+    const bad = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, stdoutPath: join(dir, 'missing', 'x.out'), stderrPath: join(dir, 'x.err') });
+    assert.equal(bad.pid, null);
+    assert.match(String((await bad.exited).error?.message), /ENOENT/, 'a log that cannot be opened');
+    const ok = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, ...logs('d') });
+    assert.equal((await ok.exited).code, 0, 'the launcher goes on');
+  });
+
+  it('when the launcher dies, its jobs are killed and reported, and the next job gets a new launcher', async () => {
+    const g = await launcher.spawn({ argv: ['sleep', '30'], cwd: dir, env: { PATH: process.env.PATH }, ...logs('e') });
+    const launcherPid = statOf(g.pid!)!.ppid;
+    process.kill(launcherPid, 'SIGKILL');
+    const e = await g.exited;
+    assert.match(String(e.error?.message), /launcher process died/);
+    await until('the job to be gone', () => {
+      const s = statOf(g.pid!);
+      return s === null || readFileSync(`/proc/${g.pid}/stat`, 'utf8').includes(') Z');
+    });
+    const next = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, ...logs('f') });
+    assert.equal((await next.exited).code, 0);
+    assert.ok(existsSync(join(dir, 'f.out')));
+  });
+});

@@ -1,0 +1,87 @@
+// Assigning ahead with the real daemons (head.yaml `assign_ahead`, default 2): a busy node of one
+// cpu holds two more jobs, assigned and waiting, and starts each the moment the one before it
+// ends — never two at once. A waiting job can be killed without ever starting, and a pause hands
+// the waiting jobs back to the queue at once.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { TestCluster } from '../helpers/cluster.js';
+
+interface StatusJson {
+  state: string;
+  counts: Record<string, number>;
+  jobs: { name: string; state: string; node: string | null; exit_code: number | null }[];
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('cluster: assigning ahead', () => {
+  let c: TestCluster;
+  let sock: string;
+  const status = async (batch: string) => (await c.json<StatusJson[]>(['status', batch]))[0]!;
+
+  before(async () => {
+    c = await TestCluster.start({ nodes: [] });
+    sock = join(c.root, 'solo.sock');
+    await c.startNode({ name: 'solo', cpus: 1, config: { control_socket: sock } });
+  });
+  after(async () => c?.stop());
+
+  /**
+   * A batch of `n` jobs that each hold a lock folder while they run (a second job running at the
+   * same time fails with exit code 9) and wait for the gate file before they end.
+   */
+  function gated(name: string, n: number): { file: string; gate: string } {
+    const gate = join(c.root, `${name}.go`);
+    const lock = join(c.root, `${name}.lock`);
+    const file = join(c.root, `${name}.yaml`);
+    const command = `mkdir '${lock}' || exit 9; while [ ! -e '${gate}' ]; do sleep 0.02; done; rmdir '${lock}'`;
+    writeFileSync(file, ['meta:', `  batch_name: ${name}`, '  namespace: ahead', 'shell:', '  jobs:', `    - name: ${name}_{i}`, `      parameters: {i: [${Array.from({ length: n }, (_, i) => i + 1).join(', ')}]}`, `      command: ${JSON.stringify(command)}`, ''].join('\n'));
+    return { file, gate };
+  }
+
+  const oneRunningTwoWaiting = (s: StatusJson) => s.counts.running === 1 && s.counts.assigned === 2 && s.jobs.filter((j) => j.state === 'assigned').every((j) => j.node === 'solo');
+
+  it('a node of one cpu runs one job and holds two; they run one after the other; a waiting job is killed without starting', async () => {
+    const { file, gate } = gated('line', 5);
+    assert.equal((await c.cli(['add', file])).code, 0);
+    await until(async () => oneRunningTwoWaiting(await status('line')), 'one job running and two assigned ahead');
+    const s = await status('line');
+    assert.equal(s.counts.queued, 2, 'the rest stay queued on the head');
+
+    const victim = s.jobs.find((j) => j.state === 'assigned')!.name;
+    assert.equal((await c.cli(['kill', 'line', '--job', victim])).code, 0);
+    await until(async () => (await status('line')).jobs.find((j) => j.name === victim)!.state === 'cancelled', 'the waiting job to be cancelled');
+
+    writeFileSync(gate, '');
+    await until(async () => (await status('line')).state !== 'running', 'the batch to end', 60_000);
+    const end = await status('line');
+    for (const j of end.jobs.filter((j) => j.name !== victim)) assert.deepEqual([j.name, j.state, j.exit_code], [j.name, 'done', 0], 'no job ran beside another');
+    const started = c.node('solo').lines.filter((l) => l.event === 'started' && l.job === victim);
+    assert.deepEqual(started, [], 'the killed job never started a process');
+  });
+
+  it('a pause hands the waiting jobs back to the queue; resume runs them', async () => {
+    const { file, gate } = gated('desk', 3);
+    assert.equal((await c.cli(['add', file])).code, 0);
+    await until(async () => oneRunningTwoWaiting(await status('desk')), 'one job running and two assigned ahead');
+    assert.equal((await runCli(['pause', '--socket', sock])).code, 0);
+    await until(async () => {
+      const s = await status('desk');
+      return s.counts.queued === 2 && s.counts.paused === 1;
+    }, 'the two waiting jobs to be queued again and the running one paused');
+    assert.equal((await runCli(['resume', '--socket', sock])).code, 0);
+    writeFileSync(gate, '');
+    await until(async () => (await status('desk')).state !== 'running', 'the batch to end', 60_000);
+    const end = await status('desk');
+    assert.deepEqual(end.jobs.map((j) => [j.state, j.exit_code]), [['done', 0], ['done', 0], ['done', 0]]);
+  });
+});
