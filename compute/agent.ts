@@ -87,7 +87,7 @@ export class ComputeAgent {
     this.inputs = new InputCache(join(o.workDir, '.inputs'), o.head, this.log);
     const pool = new WorkspacePool(o.workDir);
     this.launcher = new Launcher(this.log);
-    this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log, pool });
+    this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log, pool, direct: (attempt, archive) => this.sendResult(attempt, archive) });
     this.attempts = new Attempts({
       pool,
       node: o.node,
@@ -149,6 +149,13 @@ export class ComputeAgent {
       this.channel?.close(1001, 'node stopping');
     })();
     return this.stopping;
+  }
+
+  /** A small result on the connection (`result`, answered by `result_taken`); null when not connected. */
+  private sendResult(attempt: number, archive: Buffer): Promise<{ status: number; text: string }> | null {
+    const ch = this.channel;
+    if (!ch || !this.welcomed || ch.socket.readyState !== WebSocket.OPEN) return null;
+    return ch.request<Extract<HeadMessage, { type: 'result_taken' }>>({ type: 'result', attempt, data: archive } as never, 60_000).then((a) => ({ status: a.status, text: a.message ?? '' }));
   }
 
   private send(m: NodeMessage): boolean {

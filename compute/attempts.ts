@@ -278,19 +278,20 @@ export class Attempts {
         error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
       }
     }
-    // a job assigned ahead waits here until the jobs before it leave room
-    let release: (() => void) | null = null;
-    if (error === null && h.cancelReason === null && this.o.slots) {
-      h.waiting = true;
-      release = await this.o.slots.acquire({ cpus: a.cpus, memory: a.job.resources.memory }, h.ended.signal);
-      h.waiting = false;
-    }
     let result: AttemptResult;
     if (error !== null || h.cancelReason !== null) {
-      release?.();
       result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
     } else {
       const workspaceReady = this.o.pool?.take(h.paths) ?? false;
+      // a job assigned ahead is prepared, then waits here until the jobs before it leave room
+      const slots = this.o.slots;
+      let release: (() => void) | null = null;
+      const admit = async (): Promise<boolean> => {
+        h.waiting = true;
+        release = await slots!.acquire({ cpus: a.cpus, memory: a.job.resources.memory }, h.ended.signal);
+        h.waiting = false;
+        return release !== null;
+      };
       const run = startAttempt({
         workspaceReady,
         batch: runnerBatch(a, local),
@@ -306,6 +307,7 @@ export class Attempts {
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
         sandbox: this.o.sandbox ?? null,
         ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
+        ...(slots ? { admit, exited: () => release?.() } : {}),
       });
       h.run = run;
       const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
@@ -318,7 +320,6 @@ export class Attempts {
         log.info({ event: 'started', pid }, 'job started');
       }
       result = await run.done;
-      release?.();
       // the runner killed what was left of the group when its leader exited
       if (pid !== null) this.records.forget(a.attempt);
       unwatch?.();

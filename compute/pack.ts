@@ -3,8 +3,9 @@
 //
 // Two ways, chosen by what the attempt left:
 // - small (a few files, under SMALL_BYTES in all — most jobs): packed synchronously into
-//   memory, gzip'd. It costs a fraction of a millisecond, where the streaming packer's
-//   per-file promises and the thread pool cost several.
+//   memory (tar-writer.ts `tarSync`), gzip'd at level 1. A fraction of a millisecond, where
+//   the streaming packer's per-file promises and the thread pool cost several, and node-tar's
+//   own synchronous packer was most of the compute daemon's CPU per trivial job.
 // - anything else: written as a tar into the upload as it goes (tar-writer.ts: two reused
 //   buffers, memory flat whatever the size or the number of files): gzip level 1
 //   when a sample of its largest file compresses well (text, CSV: ~3x smaller at ~70 MB/s),
@@ -16,9 +17,8 @@
 import { lstatSync, readdirSync, readlinkSync, readSync, openSync, closeSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
-import { createGzip, deflateRawSync } from 'node:zlib';
-import * as tar from 'tar';
-import { writeTar } from './tar-writer.js';
+import { createGzip, deflateRawSync, gzipSync } from 'node:zlib';
+import { tarSync, writeTar } from './tar-writer.js';
 
 const SAVE = 'distribute_save';
 const META = '_distribute';
@@ -116,20 +116,6 @@ function survey(root: string): Survey {
   return { entries, small, largest };
 }
 
-function packOptions(root: string, gzip: tar.TarOptionsWithAliases['gzip']): tar.TarOptionsWithAliasesAsyncNoFile {
-  const prefix = `${SAVE}/`;
-  return {
-    gzip,
-    cwd: root,
-    portable: true,
-    filter: (path: string, stat: Stats | tar.ReadEntry) => packable(root, path, stat as Stats),
-    onWriteEntry(entry: tar.WriteEntry) {
-      if (entry.path.startsWith(prefix)) entry.path = entry.path.slice(prefix.length);
-      if (entry.linkpath?.startsWith(prefix)) entry.linkpath = entry.linkpath.slice(prefix.length);
-    },
-  };
-}
-
 /** Whether deflate pays on this file: a sample from its start compresses well. */
 function compressible(file: string): boolean {
   let fd: number;
@@ -156,14 +142,9 @@ export type PackedResult =
 /** Packs the attempt folder `root` (see the header for how). */
 export function packResult(root: string): PackedResult {
   const s = survey(root);
-  if (s.small) {
-    const chunks: Buffer[] = [];
-    const pack = tar.c({ ...packOptions(root, true), sync: true } as tar.TarOptionsWithAliasesSyncNoFile, s.entries);
-    pack.on('data', (c: Buffer) => chunks.push(c));
-    return { kind: 'buffer', data: Buffer.concat(chunks) };
-  }
-  const gzip = s.largest !== null && compressible(join(root, s.largest));
   const keep = (path: string, stat: Stats) => packable(root, path, stat);
+  if (s.small) return { kind: 'buffer', data: gzipSync(tarSync({ root, paths: walk(root, s.entries), keep, rename: archived }), { level: 1 }) };
+  const gzip = s.largest !== null && compressible(join(root, s.largest));
   return {
     kind: 'stream',
     gzip,

@@ -2,7 +2,8 @@
 // spool's journal (`<work_dir>/.spool/journal`, naming its workspace), and its result is
 // packed from the workspace (pack.ts: one tar, gzip'd when that pays, the job's
 // `distribute_save/` content at the top level, `_distribute/` beside it) as it is streamed to the
-// head (`PUT /v1/results/:attempt`). The workspace and the spool entry are deleted only after
+// head (`PUT /v1/results/:attempt`), or, when small and the node is connected, sent whole in a
+// `result` message on the node's WebSocket (no HTTP request per job; the same answers). The workspace and the spool entry are deleted only after
 // the head's 200 (the result is on its disk). A 409 means the attempt is stale, a 400 that the
 // head will never take this archive: either way it is discarded. Anything else (the head away,
 // a token refused, a 5xx) keeps it and tries again with backoff; a daemon that restarts finds
@@ -31,7 +32,12 @@ export interface UploaderOptions {
   logger?: Logger;
   /** where emptied attempt folders go for reuse (workspace-pool.ts) instead of being deleted */
   pool?: WorkspacePool;
+  /** sends a small packed result over the node's connection; null when not connected (then HTTP) */
+  direct?: DirectSend;
 }
+
+/** Sends a result archive and resolves with the head's answer, as an HTTP status and text. */
+export type DirectSend = (attempt: number, archive: Buffer) => Promise<{ status: number; text: string }> | null;
 
 interface Spooled {
   attempt: number;
@@ -59,6 +65,7 @@ export class ResultSpool {
   private outcomeWaiters = new Map<number, (() => void)[]>();
   private readonly pool: WorkspacePool | null;
   private journal: SpoolJournal | null = null;
+  private readonly direct: DirectSend | null;
   /** attempts found in an earlier version's spool files */
   private readonly legacy = new Set<number>();
 
@@ -70,8 +77,10 @@ export class ResultSpool {
     this.log = opts.logger ?? silentLogger();
     this.retryMs = opts.retryMs ?? 1000;
     this.maxRetryMs = opts.maxRetryMs ?? 30_000;
-    this.concurrency = opts.concurrency ?? 2;
+    // small results go as messages the head commits in groups: more at once make bigger groups
+    this.concurrency = opts.concurrency ?? 8;
     this.pool = opts.pool ?? null;
+    this.direct = opts.direct ?? null;
   }
 
   private openJournal(): SpoolJournal {
@@ -282,8 +291,9 @@ export class ResultSpool {
       }
     }
     let res: { status: number; text: string };
+    const sent = 'data' in body && this.direct ? this.direct(attempt, body.data) : null;
     try {
-      res = await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': contentType }, body, this.head.ca);
+      res = sent ? await sent : await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': contentType }, body, this.head.ca);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }

@@ -97,6 +97,13 @@ export interface StartAttemptOptions {
   workspaceReady?: boolean;
   /** starts the job's process group; default: this process spawns it (the daemon uses its launcher) */
   spawn?: Spawner;
+  /**
+   * Waits for room to run (the node's LocalSlots), once the attempt folder is ready, so a job
+   * assigned ahead is prepared while the one before it still runs; false: cancelled meanwhile.
+   */
+  admit?: () => Promise<boolean>;
+  /** told the moment the job's process has exited (its room is free again), before result.json is written */
+  exited?: () => void;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -163,7 +170,17 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: ${errorMessage(err)}`);
     }
+    if (opts.admit && !sup.cancelled && !(await opts.admit())) {
+      resolveStarted(null);
+      return finish(notStarted, start, null);
+    }
+    let exited = opts.exited;
+    const free = () => {
+      exited?.();
+      exited = undefined;
+    };
     if (sup.cancelled) {
+      free();
       resolveStarted(null);
       return finish(notStarted, start, null);
     }
@@ -173,6 +190,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     try {
       group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
     } catch (err) {
+      free();
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
@@ -181,6 +199,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     resolveStarted(pid);
     log.info({ pid, argv }, 'attempt started');
     const exit = await group.exited;
+    free();
     sup.finish();
     const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
     return finish(exit, spawnedAt, error);

@@ -98,6 +98,47 @@ function putSmall(sink: Writable, file: string, fields: { path: string; mode: nu
   return true;
 }
 
+/**
+ * The same archive built in memory at once, synchronously: for a small result (a few files,
+ * under 1 MiB in all), where node-tar's packer cost most of the compute daemon's CPU per job.
+ */
+export function tarSync(src: TarSource): Buffer {
+  const parts: Buffer[] = [];
+  const header = (fields: { path: string; mode: number; size: number; mtime?: Date; type: 'File' | 'Directory' | 'SymbolicLink'; linkpath?: string }) => {
+    const h = new Header(fields);
+    if (h.encode()) parts.push(new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, mtime: fields.mtime }).encode());
+    parts.push(h.block!);
+  };
+  for (const rel of src.paths) {
+    let st: Stats;
+    try {
+      st = lstatSync(join(src.root, rel));
+    } catch {
+      continue; // gone since it was listed
+    }
+    if (!src.keep(rel, st)) continue;
+    const name = src.rename(rel);
+    if (st.isDirectory()) {
+      if (name !== '') header({ path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' });
+    } else if (st.isSymbolicLink()) {
+      header({ path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) });
+    } else if (st.isFile()) {
+      header({ path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' });
+      // zeros past what is read: a file that shrank since its size was taken is padded, as in putContent
+      const body = Buffer.alloc(Math.ceil(st.size / BLOCK) * BLOCK);
+      const fd = openSync(join(src.root, rel), 'r');
+      try {
+        readSync(fd, body, 0, st.size, 0);
+      } finally {
+        closeSync(fd);
+      }
+      parts.push(body);
+    }
+  }
+  parts.push(Buffer.alloc(BLOCK * 2));
+  return Buffer.concat(parts);
+}
+
 /** Writes the archive (entries, then the two zero blocks that end a tar) into `sink`. */
 export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];

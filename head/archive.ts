@@ -10,7 +10,7 @@
 import { createReadStream, mkdirSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -140,6 +140,19 @@ export class ArchiveInspector {
     }
   }
 
+  /**
+   * The whole archive at once (a small result that came in one message): gunzipped and parsed
+   * synchronously, without the thread pool trips of the streaming path. Then call `end()`.
+   */
+  writeAll(archive: Buffer): void {
+    this.sniffed = true;
+    try {
+      this.parser.write(archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive) : archive);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
   async end(): Promise<Inspection> {
     if (!this.failed) {
       try {
@@ -202,13 +215,14 @@ export type AcceptOutcome =
  * file is on disk before it is renamed, the rename before the database says archived, and
  * the commit before the node hears 200.
  */
-export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable): Promise<AcceptOutcome> {
+export async function acceptResult(store: Store, stateDir: string, node: string, attemptId: number, body: Readable | Buffer): Promise<AcceptOutcome> {
   const attempt = store.attempt(attemptId);
   if (!attempt) return { status: 409, error: `attempt ${attemptId} is unknown to this head; discard this result` };
   if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
   if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
-  const received = await receiveResult(body, join(archiveDir(stateDir), '.tmp'));
+  const tmpDir = join(archiveDir(stateDir), '.tmp');
+  const received = Buffer.isBuffer(body) ? await receiveBuffer(body, tmpDir) : await receiveResult(body, tmpDir);
   const inspection = received.inspection;
 
   // synchronous from the check to the rename: no other event can change the job in between
@@ -312,6 +326,23 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
   }
   await file.close();
   return { tmp, size, inspection: await inspector.end() };
+}
+
+/** The same for an archive that came whole, in one message. */
+async function receiveBuffer(archive: Buffer, tmpDir: string): Promise<{ tmp: string; size: number; inspection: Inspection }> {
+  const inspector = new ArchiveInspector();
+  inspector.writeAll(archive);
+  const { tmp, file } = await openTemp(tmpDir);
+  try {
+    await file.write(archive);
+    await file.sync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await discard(tmp);
+    throw err;
+  }
+  await file.close();
+  return { tmp, size: archive.length, inspection: await inspector.end() };
 }
 
 /**

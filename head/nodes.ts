@@ -26,6 +26,7 @@ import {
   touchNode,
 } from './transitions.js';
 import { vacateAttempt } from './vacate.js';
+import { takeResult } from './result-intake.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 
@@ -256,6 +257,13 @@ export class NodeSessions implements NodeLink {
         setNodeDraining(store, node);
         log.info({ event: 'node_draining', node }, 'node is draining');
         return;
+      case 'result': {
+        const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        void takeResult(this.ctx, node, m.attempt, data).then((a) => {
+          if (a) s.channel?.send({ type: 'result_taken', re: m.id, status: a.status, message: a.status === 200 ? null : a.error });
+        });
+        return;
+      }
       case 'log_data':
         log.debug({ event: 'late_answer', node, re: m.re }, 'an answer nobody waits for any more');
         return;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SAFE_NAME } from '../paths.js';
 
 /** Version of the node protocol; a node of another version is refused at hello. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const SafeName = z.string().regex(SAFE_NAME, 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
 /** Globally unique id of one attempt of one job (the head's attempts table rowid). */

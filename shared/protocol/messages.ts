@@ -4,8 +4,11 @@
 // Conversation:
 //   node → hello (version, name, capabilities, resources, what it still runs or holds)
 //   head → welcome (timings; which held attempts to drop and which results to upload) | error
-//   head → assign … node → started … node → finished … node PUTs the result archive over
-//   HTTP (`PUT /v1/results/:attempt`); the HTTP 200 is the acknowledgement that it is on disk.
+//   head → assign … node → started … node → finished … then the result archive: a small one
+//   (most jobs) in a `result` message, answered by `result_taken` once it is on the head's
+//   disk; a big one, or any when the node is not connected, over HTTP
+//   (`PUT /v1/results/:attempt`), whose 200 is that acknowledgement. Same statuses either way.
+//   Since version 2 (1 had no `result`).
 //   node → heartbeat every heartbeatMs; silent for nodeTimeoutMs = lost.
 //   head → cancel (kill the job) | drop (a stale attempt: kill it, discard its result).
 //   node → paused (the person at the desk took the machine back, or gave it back);
@@ -58,6 +61,8 @@ export const NodeMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('vacated'), attempt: AttemptId, reason: z.string() }),
   /** the node is stopping: place nothing more here */
   z.object({ type: z.literal('draining') }),
+  /** a small result archive (gzip'd tar), as `PUT /v1/results/:attempt` would carry it; answered by `result_taken` */
+  z.object({ type: z.literal('result'), id: z.number().int(), attempt: AttemptId, data: z.instanceof(Uint8Array) }),
   /** answer to `read_log` */
   z.object({ type: z.literal('log_data'), re: z.number().int(), data: z.instanceof(Uint8Array), size: z.number().int(), running: z.boolean() }),
   z.object({ type: z.literal('error'), re: z.number().int().nullable(), message: z.string() }),
@@ -89,6 +94,8 @@ export const HeadMessage = z.discriminatedUnion('type', [
     gpus: z.array(z.number().int().nonnegative()),
   }),
   z.object({ type: z.literal('cancel'), attempt: AttemptId, reason: z.string() }),
+  /** answer to `result`, with the HTTP status the upload would have had: 200 stored, 409 stale, 400 refused, 500 try again */
+  z.object({ type: z.literal('result_taken'), re: z.number().int(), status: z.number().int(), message: z.string().nullable() }),
   z.object({ type: z.literal('drop'), attempt: AttemptId, reason: z.string() }),
   /** read part of a job's log: stream stdout|stderr from offset, at most max bytes */
   z.object({ type: z.literal('read_log'), id: z.number().int(), attempt: AttemptId, stream: z.enum(['stdout', 'stderr']), offset: z.number().int().nonnegative(), max: z.number().int().positive() }),

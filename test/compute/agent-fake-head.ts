@@ -16,8 +16,9 @@ export class FakeHead {
   readonly inputs = new Map<string, Buffer>();
   readonly inputGets = new Map<string, number>();
   readonly results = new Map<number, Buffer>();
-  readonly resultPuts: { attempt: number; status: number }[] = [];
-  /** status the next PUT of a result answers; 200 when it returns undefined */
+  /** every result the node sent: over HTTP (PUT) or in a `result` message, and the status answered */
+  readonly resultPuts: { attempt: number; status: number; via: 'http' | 'message' }[] = [];
+  /** status the next result (PUT or message) is answered with; 200 when it returns undefined */
   resultStatus: (attempt: number) => number = () => 200;
   readonly received: NodeMessage[] = [];
   readonly refusedUpgrades: string[] = [];
@@ -107,6 +108,12 @@ export class FakeHead {
       const m = d.value;
       this.received.push(m);
       if (m.type === 'hello') ws.send(encode({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 100, nodeTimeoutMs: 2000, drop: this.drop } satisfies HeadMessage));
+      if (m.type === 'result') {
+        const status = this.resultStatus(m.attempt);
+        this.resultPuts.push({ attempt: m.attempt, status, via: 'message' });
+        if (status === 200) this.results.set(m.attempt, Buffer.from(m.data));
+        ws.send(encode({ type: 'result_taken', re: m.id, status, message: status === 200 ? null : 'no' } satisfies HeadMessage));
+      }
       for (const w of [...this.waiters]) {
         if (w.match(m)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -140,7 +147,7 @@ export class FakeHead {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const status = this.resultStatus(attempt);
-        this.resultPuts.push({ attempt, status });
+        this.resultPuts.push({ attempt, status, via: 'http' });
         if (status === 200) this.results.set(attempt, Buffer.concat(chunks));
         res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{}' : '{"error":"no"}');
       });

@@ -122,6 +122,16 @@ describe('ComputeAgent', () => {
     assert.match(members.get('_distribute/stderr.log')!, /cannot fetch input/);
   });
 
+  it('sends a small result in a message on its connection, a big one over HTTP', async () => {
+    await startAgent();
+    await head.next('hello');
+    head.send(shellAssign(20, 'small', 'echo small > distribute_save/s'));
+    head.send(shellAssign(21, 'big', 'head -c 3000000 /dev/urandom > distribute_save/b'));
+    assert.equal((await tarMembers(await head.result(20))).get('s'), 'small\n');
+    await head.result(21, 20_000);
+    assert.deepEqual(head.resultPuts.filter((p) => p.attempt >= 20).map((p) => [p.attempt, p.via]).sort(), [[20, 'message'], [21, 'http']]);
+  });
+
   it('keeps a result the head could not take and sends it again; a 409 discards it', async () => {
     await startAgent();
     await head.next('hello');

@@ -1,0 +1,41 @@
+// Taking a node's result archive, however it came (an HTTP upload, or a `result` message for a
+// small one): store it (archive.ts), log it, count it, and place the next jobs. The answer is
+// the HTTP status the node acts on: 200 on disk, 409 stale (discard), 400/403 refused
+// (discard), 500 (keep it and try again).
+import { statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { errorMessage } from '../shared/errors.js';
+import { acceptResult } from './archive.js';
+import type { HeadContext } from './context.js';
+
+export type IntakeAnswer =
+  | { status: 200; state: string; members: number }
+  | { status: 400 | 403 | 409 | 500; error: string };
+
+/** `aborted`: the sender went away mid-upload; then there is no one to answer (null). */
+export async function takeResult(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean = () => false): Promise<IntakeAnswer | null> {
+  const log = ctx.log.child({ node, attempt });
+  let outcome;
+  try {
+    outcome = await acceptResult(ctx.store, ctx.settings.stateDir, node, attempt, body);
+  } catch (err) {
+    if (aborted()) {
+      log.warn({ event: 'result_aborted', err: errorMessage(err) }, 'the node broke off its result upload');
+      return null;
+    }
+    // disk full, I/O error: the node keeps its copy and tries again
+    log.error({ event: 'result_write_failed', err }, `could not store a result: ${errorMessage(err)}`);
+    return { status: 500, error: `the head could not store the result of attempt ${attempt}: ${errorMessage(err)}` };
+  }
+  if (outcome.status !== 200) {
+    log.warn({ event: 'result_refused', status: outcome.status, error: outcome.error }, outcome.error);
+    return outcome;
+  }
+  log.info(
+    { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path },
+    outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
+  );
+  ctx.metrics?.archived(Buffer.isBuffer(body) ? body.length : statSync(outcome.path).size);
+  ctx.schedule();
+  return { status: 200, state: outcome.state, members: outcome.members };
+}
