@@ -1,5 +1,6 @@
 // Taking a node's result archive, however it came (an HTTP upload, or a `result` message for a
-// small one): store it (archive.ts), log it, count it, and place the next jobs. The answer is
+// small one): store it (archive.ts), log it, count it, and place the job again when it is to
+// be retried. The answer is
 // the HTTP status the node acts on: 200 on disk, 409 stale (discard), 400/403 refused
 // (discard), 500 (keep it and try again).
 import { statSync } from 'node:fs';
@@ -36,6 +37,7 @@ export async function takeResult(ctx: HeadContext, node: string, attempt: number
     outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
   );
   ctx.metrics?.archived(Buffer.isBuffer(body) ? body.length : statSync(outcome.path).size);
-  ctx.schedule();
+  // the attempt's resources were freed at its `finished`; only a retry queued now is news
+  if (outcome.state === 'requeued') ctx.schedule();
   return { status: 200, state: outcome.state, members: outcome.members };
 }
