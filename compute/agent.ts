@@ -18,7 +18,6 @@ import { authorization, type HeadEndpoint } from './http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
 import { WorkspacePool } from './workspace-pool.js';
-import { LocalSlots } from './local-slots.js';
 import { Launcher } from './launcher-client.js';
 import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
@@ -86,7 +85,7 @@ export class ComputeAgent {
     this.log = o.logger.child({ node: o.node });
     this.inputs = new InputCache(join(o.workDir, '.inputs'), o.head, this.log);
     const pool = new WorkspacePool(o.workDir);
-    this.launcher = new Launcher(this.log);
+    this.launcher = new Launcher(this.log, { cpus: o.resources.cpus, memory: o.resources.memory, maxJobs: o.maxJobs });
     this.spool = new ResultSpool(join(o.workDir, '.spool'), o.head, { logger: this.log, pool, direct: (attempt, archive) => this.sendResult(attempt, archive) });
     this.attempts = new Attempts({
       pool,
@@ -98,7 +97,6 @@ export class ComputeAgent {
       send: (m) => this.send(m),
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
       sandbox: o.sandbox ?? null,
-      slots: new LocalSlots({ cpus: o.resources.cpus, memory: o.resources.memory, maxJobs: o.maxJobs }),
       spawn: this.launcher.spawn,
       ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });

@@ -15,7 +15,6 @@ import type { InputCache } from './inputs.js';
 import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
 import type { WorkspacePool } from './workspace-pool.js';
-import type { LocalSlots } from './local-slots.js';
 import type { Spawner } from './process-group.js';
 import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
@@ -40,8 +39,6 @@ export interface AttemptsOptions {
   watchBuild?: (batch: string, build: RunningBuild) => () => void;
   /** recycled attempt folders (workspace-pool.ts); none: each attempt makes its own */
   pool?: WorkspacePool;
-  /** what runs at once (jobs assigned ahead wait here); none: each starts when ready */
-  slots?: LocalSlots;
   /** starts the jobs' processes (the launcher); none: this process does */
   spawn?: Spawner;
 }
@@ -59,7 +56,7 @@ interface Held {
   vacated: boolean;
   /** aborted by cancel, drop or hand-back: a job still waiting for room leaves the wait */
   ended: AbortController;
-  /** waiting for room (assigned ahead) */
+  /** its process has not started yet (being prepared, or waiting for room: assigned ahead) */
   waiting: boolean;
   lifecycle: Promise<void>;
 }
@@ -283,15 +280,6 @@ export class Attempts {
       result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
     } else {
       const workspaceReady = this.o.pool?.take(h.paths) ?? false;
-      // a job assigned ahead is prepared, then waits here until the jobs before it leave room
-      const slots = this.o.slots;
-      let release: (() => void) | null = null;
-      const admit = async (): Promise<boolean> => {
-        h.waiting = true;
-        release = await slots!.acquire({ cpus: a.cpus, memory: a.job.resources.memory }, h.ended.signal);
-        h.waiting = false;
-        return release !== null;
-      };
       const run = startAttempt({
         workspaceReady,
         batch: runnerBatch(a, local),
@@ -307,13 +295,16 @@ export class Attempts {
         ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
         sandbox: this.o.sandbox ?? null,
         ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
-        ...(slots ? { admit, exited: () => release?.() } : {}),
+        // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
+        room: { need: { cpus: a.cpus, memory: a.job.resources.memory }, cancelled: h.ended.signal },
       });
       h.run = run;
       const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
       h.state = 'running';
       if (h.cancelReason !== null) run.cancel(h.cancelReason);
+      h.waiting = true;
       const pid = await run.started;
+      h.waiting = false;
       if (pid !== null) {
         this.recordRunning(a.attempt, pid, h.paths.root, log);
         this.o.send({ type: 'started', attempt: a.attempt, pid });

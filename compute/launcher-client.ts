@@ -1,13 +1,15 @@
 // The compute daemon's side of the launcher (launcher.ts): starts it on first use, sends it a
 // job per line and turns its answers into the same ProcessGroup the daemon would get by
-// spawning the job itself. If the launcher dies, the groups it started can no longer be
+// spawning the job itself. A job that asks for room (`room`) waits in the launcher; aborting
+// its signal meanwhile tells the launcher not to start it. If the launcher dies, the groups it started can no longer be
 // reaped: they are killed and reported as failed to start properly, and the next job starts a
 // new launcher.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/log.js';
-import type { GroupExit, ProcessGroup, Spawner } from './process-group.js';
+import type { Capacity } from './local-slots.js';
+import type { GroupExit, GroupSpawnOptions, ProcessGroup } from './process-group.js';
 
 const SCRIPT = new URL(import.meta.url.endsWith('.ts') ? './launcher.ts' : './launcher.js', import.meta.url);
 
@@ -28,9 +30,10 @@ export class Launcher {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly log: Logger) {}
+  /** `capacity`: the node's room, shared by the jobs that ask for some */
+  constructor(private readonly log: Logger, private readonly capacity: Capacity = { cpus: 1, memory: 0, maxJobs: null }) {}
 
-  readonly spawn: Spawner = (opts) => {
+  readonly spawn: (opts: GroupSpawnOptions) => Promise<ProcessGroup> = (opts) => {
     const child = this.running();
     const id = this.nextId++;
     return new Promise<ProcessGroup>((resolve) => {
@@ -67,7 +70,15 @@ export class Launcher {
       };
       this.pending.set(id, p);
       this.hold(true);
-      child.stdin!.write(JSON.stringify({ id, argv: opts.argv, cwd: opts.cwd, env: opts.env, stdout: opts.stdoutPath, stderr: opts.stderrPath }) + '\n');
+      const room = opts.room;
+      child.stdin!.write(JSON.stringify({ id, argv: opts.argv, cwd: opts.cwd, env: opts.env, stdout: opts.stdoutPath, stderr: opts.stderrPath, ...(room ? { need: room.need } : {}) }) + '\n');
+      if (room) {
+        const cancel = () => {
+          if (p.pid === null && this.pending.has(id) && this.child === child) child.stdin!.write(JSON.stringify({ cancel: id }) + '\n');
+        };
+        if (room.cancelled.aborted) cancel();
+        else room.cancelled.addEventListener('abort', cancel, { once: true });
+      }
     });
   };
 
@@ -81,7 +92,7 @@ export class Launcher {
     if (this.child) return this.child;
     // under tsx (the tests) the launcher's source needs the same loader
     const flags = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = spawn(process.execPath, [...flags, fileURLToPath(SCRIPT)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...flags, fileURLToPath(SCRIPT), JSON.stringify(this.capacity)], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child = child;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let a: Answer;

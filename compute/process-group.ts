@@ -4,6 +4,7 @@
 // logs keep growing on disk as the job runs (for `logs --follow`).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import type { Need } from './local-slots.js';
 
 export interface GroupSpawnOptions {
   argv: string[];
@@ -11,6 +12,13 @@ export interface GroupSpawnOptions {
   env: NodeJS.ProcessEnv;
   stdoutPath: string;
   stderrPath: string;
+  /**
+   * Start only once the node has room for it (the launcher's LocalSlots), and give the room
+   * back when it exits; a job assigned ahead waits so. Aborting `cancelled` while it waits
+   * means it never starts: its group comes back with pid null and an exit without error.
+   * Ignored by `spawnGroup`, which starts at once.
+   */
+  room?: { need: Need; cancelled: AbortSignal };
 }
 
 export interface GroupExit {

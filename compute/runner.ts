@@ -13,7 +13,7 @@ import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { findContainerRuntime } from './container.js';
-import { spawnGroup, type GroupExit, type Spawner } from './process-group.js';
+import { spawnGroup, type GroupExit, type GroupSpawnOptions, type Spawner } from './process-group.js';
 import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
@@ -97,13 +97,8 @@ export interface StartAttemptOptions {
   workspaceReady?: boolean;
   /** starts the job's process group; default: this process spawns it (the daemon uses its launcher) */
   spawn?: Spawner;
-  /**
-   * Waits for room to run (the node's LocalSlots), once the attempt folder is ready, so a job
-   * assigned ahead is prepared while the one before it still runs; false: cancelled meanwhile.
-   */
-  admit?: () => Promise<boolean>;
-  /** told the moment the job's process has exited (its room is free again), before result.json is written */
-  exited?: () => void;
+  /** wait for room on the node before the process starts (see GroupSpawnOptions.room); the folder is prepared first */
+  room?: GroupSpawnOptions['room'];
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -170,36 +165,25 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: ${errorMessage(err)}`);
     }
-    if (opts.admit && !sup.cancelled && !(await opts.admit())) {
-      resolveStarted(null);
-      return finish(notStarted, start, null);
-    }
-    let exited = opts.exited;
-    const free = () => {
-      exited?.();
-      exited = undefined;
-    };
     if (sup.cancelled) {
-      free();
       resolveStarted(null);
       return finish(notStarted, start, null);
     }
     const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
-    const spawnedAt = new Date();
     let group;
     try {
-      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.room ? { room: opts.room } : {}) });
     } catch (err) {
-      free();
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
+    // after any wait for room: when the process started
+    const spawnedAt = new Date();
     pid = group.pid;
     if (pid !== null) sup.attach(group);
     resolveStarted(pid);
-    log.info({ pid, argv }, 'attempt started');
+    if (pid !== null) log.info({ pid, argv }, 'attempt started');
     const exit = await group.exited;
-    free();
     sup.finish();
     const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
     return finish(exit, spawnedAt, error);

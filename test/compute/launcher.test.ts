@@ -4,7 +4,7 @@
 // the jobs it can no longer reap with it.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Launcher } from '../../compute/launcher-client.js';
 import { silentLogger } from '../../shared/log.js';
@@ -31,7 +31,7 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 
 describe('launcher', () => {
   const { dir, cleanup } = tempDir('launcher-');
-  const launcher = new Launcher(silentLogger());
+  const launcher = new Launcher(silentLogger(), { cpus: 1, memory: 1024 ** 3, maxJobs: null });
   after(() => {
     launcher.stop();
     cleanup();
@@ -68,6 +68,35 @@ describe('launcher', () => {
     assert.match(String((await bad.exited).error?.message), /ENOENT/, 'a log that cannot be opened');
     const ok = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, ...logs('d') });
     assert.equal((await ok.exited).code, 0, 'the launcher goes on');
+  });
+
+  it('a job that asks for room waits for the one before it to exit, and starts then; one cancelled while it waits never starts', async () => {
+    const gate = join(dir, 'gate');
+    const env = { PATH: process.env.PATH };
+    const room = () => ({ need: { cpus: 1, memory: null }, cancelled: new AbortController().signal });
+    const first = await launcher.spawn({ argv: ['sh', '-c', `while [ ! -e '${gate}' ]; do sleep 0.01; done`], cwd: dir, env, ...logs('r1'), room: room() });
+    assert.ok(first.pid !== null);
+    let secondStarted = false;
+    const second = launcher.spawn({ argv: ['sh', '-c', 'echo second'], cwd: dir, env, ...logs('r2'), room: room() }).then((g) => {
+      secondStarted = true;
+      return g;
+    });
+    const cancel = new AbortController();
+    const third = launcher.spawn({ argv: ['sh', '-c', 'echo third'], cwd: dir, env, ...logs('r3'), room: { need: { cpus: 1, memory: null }, cancelled: cancel.signal } });
+    // the launcher answers in order: the cancelled third one is answered, the second still waits
+    cancel.abort();
+    const never = await third;
+    assert.equal(never.pid, null);
+    assert.deepEqual(await never.exited, { code: null, signal: null, error: null });
+    assert.equal(secondStarted, false, 'no room while the first one runs');
+    assert.equal(existsSync(join(dir, 'r2.out')), false, 'not even its log was opened');
+    writeFileSync(gate, '');
+    assert.equal((await first.exited).code, 0);
+    const g = await second;
+    assert.ok(g.pid !== null);
+    assert.equal((await g.exited).code, 0);
+    assert.equal(readFileSync(join(dir, 'r2.out'), 'utf8'), 'second\n');
+    assert.equal(existsSync(join(dir, 'r3.out')), false, 'the cancelled one never ran');
   });
 
   it('when the launcher dies, its jobs are killed and reported, and the next job gets a new launcher', async () => {
