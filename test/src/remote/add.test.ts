@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { prepareAdd } from '../../../src/remote/add.js';
 import { UserError } from '../../../shared/errors.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
@@ -18,6 +19,8 @@ describe('prepareAdd', () => {
     assert.deepEqual(p.files['python/run.py'], { hash: sha(run), size: readFileSync(run).length });
     assert.equal(p.byHash.get(sha(run))?.path, run);
     assert.equal(p.text, readFileSync(file, 'utf8'));
+    // what the head is sent to validate again: the YAML as data, unexpanded
+    assert.deepEqual(p.document, parse(p.text));
   });
 
   it('refuses an invalid batch with every problem, before any network', async () => {
