@@ -2,7 +2,7 @@
 // batch name already used there, and insert the batch, its queues (shapes) and every job in
 // one transaction — all of it or nothing. The caller awaits `store.synced()` before telling
 // the user it is queued (the commit's fsync, shared with other commits: store.ts).
-import type { BatchRecord, JobRecord, Store } from './store.js';
+import { serializeJobRecord, type BatchRecord, type JobRecord, type Store } from './store.js';
 
 export interface NewBatch {
   namespace: string;
@@ -65,7 +65,7 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
       }
       values[filled++] = batchId;
       values[filled++] = j.name;
-      values[filled++] = JSON.stringify(j.record);
+      values[filled++] = serializeJobRecord(j.record);
       values[filled++] = shape;
       values[filled++] = r.time;
       if (filled === values.length) {

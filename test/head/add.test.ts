@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { parseBatch } from '../../shared/spec/parse.js';
 import type { FileRef } from '../../shared/spec/types.js';
+import { parseJobRecord } from '../../head/store.js';
 import { hello, startTestHead, TestNode, type TestHead } from './harness.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -278,8 +279,7 @@ describe('head: add', () => {
     const expected = [...ids(250, 0).map((i) => `small${i}`), ...ids(150, 250).map((i) => `wide${i}`), 'last'];
     assert.deepEqual(rows.map((row) => row.name), expected);
     for (const row of rows) {
-      const spec = JSON.parse(row.spec) as { job: { name: string; command: string; resources: { cpus: number; time: number | null } } };
-      assert.equal(spec.job.name, row.name);
+      const spec = parseJobRecord(row);
       assert.equal(spec.job.command, row.name === 'last' ? 'true' : `echo ${row.name.replace(/^\D+/, '')}`);
       assert.equal(row.cpus, spec.job.resources.cpus);
       assert.equal(row.time_limit, spec.job.resources.time);

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
+import { parseJobRecord } from '../../head/store.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 const JOBS = 100_000;
@@ -37,8 +38,8 @@ describe('cluster: add of 100,000 jobs', () => {
       assert.equal(rows.length, JOBS);
       let wrong = 0;
       rows.forEach((row, i) => {
-        const spec = JSON.parse(row.spec) as { job: { name: string; command: string }; nodes: string[] };
-        if (row.name !== `j${i}` || spec.job.name !== row.name || spec.job.command !== `echo ${i}` || spec.nodes[0] !== 'elsewhere' || row.state !== 'queued') wrong++;
+        const spec = parseJobRecord(row);
+        if (row.name !== `j${i}` || spec.job.command !== `echo ${i}` || spec.nodes?.[0] !== 'elsewhere' || row.state !== 'queued') wrong++;
       });
       assert.equal(wrong, 0, `${wrong} of ${JOBS} jobs are not the job of their place in the list`);
     } finally {
