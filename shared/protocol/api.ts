@@ -41,8 +41,9 @@ export const MissingInputsResponse = z.object({ missing: z.array(Sha256) });
 /**
  * A batch to queue. The CLI sends `document`, the YAML it has read and validated as plain data;
  * the head validates it again with the same rules (shared/spec/document.ts), without parsing
- * YAML. `yaml`, the text as written, is what heads before `document` parse; a head that gets
- * both uses the document. A client without a YAML parser may send `yaml` alone.
+ * YAML. Or `yaml`, the text as written, which the head parses: what older CLIs send, and what
+ * a client without a YAML parser may send. A head that gets both uses the document. (Heads
+ * from before `document` require `yaml`; the CLI sends them that when they refuse a document.)
  */
 export const AddRequest = z.object({
   /** the batch file read into plain data (the head checks every field of it) */
