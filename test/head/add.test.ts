@@ -13,8 +13,8 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * What a client does for `add`: hash the batch's files, upload the missing ones, post the batch
- * as the CLI does (the YAML read into a document, and the text) — or, `yamlOnly` or when the
- * YAML is invalid here, the text alone, as an older client or a client without a YAML parser.
+ * as the CLI does (the YAML read into a document) — or, `yamlOnly` or when the YAML is invalid
+ * here, its text, as an older client or a client without a YAML parser.
  */
 async function addBatch(t: TestHead, token: string, file: string, o: { dry?: boolean; skipUpload?: boolean; yamlOnly?: boolean; tamper?: (files: Record<string, { hash: string; size: number }>) => void } = {}) {
   const text = readFileSync(file, 'utf8');
@@ -45,8 +45,8 @@ async function addBatch(t: TestHead, token: string, file: string, o: { dry?: boo
     }
   }
   o.tamper?.(files);
-  const document = parsed.ok && !o.yamlOnly ? { document: parsed.document } : {};
-  const r = await t.http('POST', '/v1/batches', token, { ...document, yaml: text, file: relative(process.cwd(), file), files, dry: o.dry ?? false });
+  const batch = parsed.ok && !o.yamlOnly ? { document: parsed.document } : { yaml: text };
+  const r = await t.http('POST', '/v1/batches', token, { ...batch, file: relative(process.cwd(), file), files, dry: o.dry ?? false });
   return { ...r, uploads };
 }
 
