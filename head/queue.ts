@@ -2,7 +2,7 @@
 // batch name already used there, and insert the batch, its queues (shapes) and every job in
 // one transaction — all of it or nothing. The caller awaits `store.synced()` before telling
 // the user it is queued (the commit's fsync, shared with other commits: store.ts).
-import type { BatchRecord, JobRecord, Store } from './store.js';
+import { serializeJobRecord, type BatchRecord, type JobRecord, type Store } from './store.js';
 
 export interface NewBatch {
   namespace: string;
@@ -13,6 +13,12 @@ export interface NewBatch {
   record: BatchRecord;
   jobs: { name: string; record: JobRecord }[];
 }
+
+// Jobs go in ROWS_PER_INSERT rows per INSERT statement: one call into SQLite per row was a
+// third of the time of queueing 100,000 jobs (the rows keep their order, so their ids).
+const JOB_ROW = `(?, ?, ?, ?, 'queued', ?)`;
+const JOB_VALUES = 5;
+const ROWS_PER_INSERT = 200;
 
 export type QueueOutcome = { ok: true; batchId: number } | { ok: false; status: 403 | 409; error: string };
 
@@ -44,7 +50,10 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
     );
     const shapes = new Map<string, number>();
     const insertShape = store.stmt('INSERT INTO shapes (batch_id, cpus, memory, gpus, nodes) VALUES (?, ?, ?, ?, ?)');
-    const insertJob = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state, time_limit) VALUES (?, ?, ?, ?, 'queued', ?)`);
+    const insertRows = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state, time_limit) VALUES ${JOB_ROW}${`, ${JOB_ROW}`.repeat(ROWS_PER_INSERT - 1)}`);
+    const insertRow = store.stmt(`INSERT INTO jobs (batch_id, name, spec, shape_id, state, time_limit) VALUES ${JOB_ROW}`);
+    const values: unknown[] = new Array(ROWS_PER_INSERT * JOB_VALUES);
+    let filled = 0;
     for (const j of b.jobs) {
       const r = j.record.job.resources;
       const nodes = j.record.nodes === null ? null : JSON.stringify([...j.record.nodes].sort());
@@ -54,8 +63,17 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
         shape = Number(insertShape.run(batchId, r.cpus, r.memory, r.gpus, nodes).lastInsertRowid);
         shapes.set(key, shape);
       }
-      insertJob.run(batchId, j.name, JSON.stringify(j.record), shape, r.time);
+      values[filled++] = batchId;
+      values[filled++] = j.name;
+      values[filled++] = serializeJobRecord(j.record);
+      values[filled++] = shape;
+      values[filled++] = r.time;
+      if (filled === values.length) {
+        insertRows.run(values);
+        filled = 0;
+      }
     }
+    for (let i = 0; i < filled; i += JOB_VALUES) insertRow.run(values.slice(i, i + JOB_VALUES));
     return { ok: true, batchId };
   });
 }

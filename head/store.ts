@@ -33,7 +33,7 @@ export interface BatchRecord {
   file?: string;
 }
 
-/** What the head keeps of a job (jobs.spec). */
+/** What the head keeps of a job (jobs.spec, as serializeJobRecord writes it). */
 export interface JobRecord {
   job: WireJob;
   nodes: string[] | null;
@@ -290,8 +290,48 @@ export function parseBatchRecord(row: BatchRow): BatchRecord {
   return JSON.parse(row.spec) as BatchRecord;
 }
 
-export function parseJobRecord(row: JobRow): JobRecord {
-  return JSON.parse(row.spec) as JobRecord;
+/**
+ * jobs.spec is the JobRecord without what most jobs share: fields at their default (no file,
+ * no command, no required files, 1 cpu, no memory, no GPU, no time limit, no pins, no
+ * retries) are left out, and so is the name (the row's own column). A 100,000-job sweep of
+ * one command writes half the bytes to the WAL (and fsyncs them) at add. `parseJobRecord`
+ * fills them back, and reads rows written whole, before this form, alike.
+ */
+export function serializeJobRecord(r: JobRecord): string {
+  const j = r.job;
+  const job: Partial<Omit<WireJob, 'resources'>> & { resources?: Partial<WireJob['resources']> } = {};
+  if (j.file !== null) job.file = j.file;
+  if (j.command !== null) job.command = j.command;
+  if (j.requiredFiles.length > 0) job.requiredFiles = j.requiredFiles;
+  const { cpus, memory, gpus, time } = j.resources;
+  if (cpus !== 1 || memory !== null || gpus !== 0 || time !== null) {
+    job.resources = {};
+    if (cpus !== 1) job.resources.cpus = cpus;
+    if (memory !== null) job.resources.memory = memory;
+    if (gpus !== 0) job.resources.gpus = gpus;
+    if (time !== null) job.resources.time = time;
+  }
+  const out: { job: typeof job; nodes?: string[]; retries?: number } = { job };
+  if (r.nodes !== null) out.nodes = r.nodes;
+  if (r.retries !== 0) out.retries = r.retries;
+  return JSON.stringify(out);
+}
+
+export function parseJobRecord(row: Pick<JobRow, 'name' | 'spec'>): JobRecord {
+  const stored = JSON.parse(row.spec) as { job: Partial<Omit<WireJob, 'resources'>> & { resources?: Partial<WireJob['resources']> }; nodes?: string[] | null; retries?: number };
+  const j = stored.job;
+  const r = j.resources ?? {};
+  return {
+    job: {
+      name: row.name,
+      file: j.file ?? null,
+      command: j.command ?? null,
+      requiredFiles: j.requiredFiles ?? [],
+      resources: { cpus: r.cpus ?? 1, memory: r.memory ?? null, gpus: r.gpus ?? 0, time: r.time ?? null },
+    },
+    nodes: stored.nodes ?? null,
+    retries: stored.retries ?? 0,
+  };
 }
 
 export function parseNodeResources(row: NodeRow): NodeResources {

@@ -1,10 +1,13 @@
-// Add a batch: never trust the client. The YAML is parsed and validated again here; every
-// file it names must have been uploaded (by content hash); the namespace must be the user's
-// (or free); some known node must have every capability. Then all jobs are queued in one
-// transaction and a scheduling pass runs. `dry` answers the same without queueing.
+// Add a batch: never trust the client. The batch is validated again here, with the rules the
+// CLI applied — from the document the CLI read from the YAML (shared/spec/document.ts; no YAML
+// parse on the head), or from the YAML text when a client sends only that. Every file it names
+// must have been uploaded (by content hash); the namespace must be the user's (or free); some
+// known node must have every capability. Then all jobs are queued in one transaction and a
+// scheduling pass runs. `dry` answers the same without queueing.
 import { posix, relative, sep } from 'node:path';
 import { AddRequest, type AddResponse } from '../../shared/protocol/api.js';
 import type { WireFile, WireInitialize, WireJob } from '../../shared/protocol/common.js';
+import { checkBatchDocument } from '../../shared/spec/document.js';
 import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
 import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js';
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
@@ -22,12 +25,7 @@ export const add: Route = {
   async handle(call) {
     const { ctx, principal } = call;
     const body = await readJson(call.req, AddRequest);
-    const parsed = parseBatch(body.yaml, { file: body.file, checkFiles: false });
-    if (!parsed.ok) {
-      const problems = parsed.errors.map(formatSpecError);
-      throw new HttpError(400, `${body.file} is not a valid batch (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
-    }
-    const batch = parsed.batch;
+    const batch = validBatch(body);
     const { namespace, batch_name: name } = batch.meta;
 
     const refusal = namespaceRefusal(ctx.store, namespace, principal.name, principal.admin);
@@ -60,6 +58,21 @@ export const add: Route = {
     sendJson(call.res, 200, response);
   },
 };
+
+/** The batch of a request, validated; a 400 listing every problem when it is not valid. */
+function validBatch(body: AddRequest): BatchSpec {
+  let problems: string[];
+  if (body.document !== undefined) {
+    const checked = checkBatchDocument(body.document, { file: body.file });
+    if (checked.ok) return checked.batch;
+    problems = checked.problems;
+  } else {
+    const parsed = parseBatch(body.yaml ?? '', { file: body.file, checkFiles: false });
+    if (parsed.ok) return parsed.batch;
+    problems = parsed.errors.map(formatSpecError);
+  }
+  throw new HttpError(400, `${body.file} is not a valid batch (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
+}
 
 type Uploaded = Record<string, { hash: string; size: number }>;
 

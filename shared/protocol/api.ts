@@ -7,7 +7,7 @@
 //   POST   /v1/inputs/missing       MissingInputsRequest → MissingInputsResponse
 //   PUT    /v1/inputs/:sha256       raw bytes, streamed; the head checks the hash → 201
 //   GET    /v1/inputs/:sha256       raw bytes, streamed (node tokens)
-//   POST   /v1/batches              AddRequest → AddResponse | 400 BadBatch | 403/409 ApiError
+//   POST   /v1/batches              AddRequest → AddResponse | 400 BadBatch | 403/409 ApiError (the batch as JSON, or its YAML)
 //   GET    /v1/status[?namespace=N&batch=B]       → StatusBatch[]
 //   GET    /v1/nodes                               → NodeInfo[]
 //   POST   /v1/nodes/:name/drain    (admins)       → DrainResponse: no new jobs there, running ones finish
@@ -38,15 +38,24 @@ export type Version = z.infer<typeof Version>;
 export const MissingInputsRequest = z.object({ hashes: z.array(Sha256).max(1_000_000) });
 export const MissingInputsResponse = z.object({ missing: z.array(Sha256) });
 
+/**
+ * A batch to queue. The CLI sends `document`, the YAML it has read and validated as plain data;
+ * the head validates it again with the same rules (shared/spec/document.ts), without parsing
+ * YAML. Or `yaml`, the text as written, which the head parses: what older CLIs send, and what
+ * a client without a YAML parser may send. A head that gets both uses the document. (Heads
+ * from before `document` require `yaml`; the CLI sends them that when they refuse a document.)
+ */
 export const AddRequest = z.object({
-  /** the batch YAML as written; the head parses and validates it again */
-  yaml: z.string(),
+  /** the batch file read into plain data (the head checks every field of it) */
+  document: z.unknown().optional(),
+  /** the batch YAML as written; parsed only when there is no `document` */
+  yaml: z.string().optional(),
   /** the name to use in error messages (the file as the user named it) */
   file: z.string(),
   /** every file the batch names, by its path as written in the YAML (relative to the YAML) */
   files: z.record(z.string(), z.object({ hash: Sha256, size: z.number().int().nonnegative() })),
   dry: z.boolean().default(false),
-});
+}).refine((r) => r.document !== undefined || r.yaml !== undefined, { error: 'a batch needs its document (or its yaml)', path: ['document'] });
 export type AddRequest = z.infer<typeof AddRequest>;
 
 export const AddResponse = z.object({
@@ -60,7 +69,7 @@ export const AddResponse = z.object({
 });
 export type AddResponse = z.infer<typeof AddResponse>;
 
-/** 400 answer to an invalid batch: compiler-style lines `FILE:LINE:COL: path: message`. */
+/** 400 answer to an invalid batch, a line per problem: `FILE: path: message` for a document, `FILE:LINE:COL: path: message` for YAML text. */
 export const BadBatch = z.object({ error: z.string(), problems: z.array(z.string()) });
 
 export const StatusJob = z.object({

@@ -28,15 +28,18 @@ export function parameterSets(params: Record<string, ParamValue[]>, mode: 'produ
       const sizes = names.map((n, i) => `${n}: ${lists[i]!.length}`).join(', ');
       return { ok: false, param: odd, error: `parameter_mode zip needs lists of equal length (${sizes})` };
     }
+    if (len > MAX_EXPANDED_JOBS) return { ok: false, error: `parameters expand to ${len} jobs; at most ${MAX_EXPANDED_JOBS} are allowed in one batch` };
     return { ok: true, sets: Array.from({ length: len }, (_, k) => Object.fromEntries(names.map((n, i) => [n, lists[i]![k]!]))) };
   }
   const total = lists.reduce((acc, l) => acc * l.length, 1);
   if (total > MAX_EXPANDED_JOBS) return { ok: false, error: `parameters expand to ${total} jobs; at most ${MAX_EXPANDED_JOBS} are allowed in one batch` };
-  let sets: ParamSet[] = [{}];
-  for (let i = 0; i < names.length; i++) {
-    const next: ParamSet[] = [];
-    for (const set of sets) for (const v of lists[i]!) next.push({ ...set, [names[i]!]: v });
-    sets = next;
+  // set k takes value (k / stride_i) mod len_i of parameter i; the last parameter varies fastest
+  const strides = lists.map((_, i) => lists.slice(i + 1).reduce((acc, l) => acc * l.length, 1));
+  const sets: ParamSet[] = new Array(total);
+  for (let k = 0; k < total; k++) {
+    const set: ParamSet = {};
+    for (let i = 0; i < names.length; i++) set[names[i]!] = lists[i]![Math.floor(k / strides[i]!) % lists[i]!.length]!;
+    sets[k] = set;
   }
   return { ok: true, sets };
 }
@@ -60,6 +63,38 @@ export function fillPlaceholders(template: string, values: ParamSet): Filled {
     return v;
   });
   return unknown.length ? { ok: false, unknown } : { ok: true, value };
+}
+
+/**
+ * `fillPlaceholders` for a template filled once per parameter set: the template is split
+ * once, and each fill is a concatenation (a 100,000-job sweep fills its name and command
+ * 100,000 times). Every placeholder must name a parameter of the sets it is given (the
+ * caller has checked them); one that does not is left as written.
+ */
+export function compileTemplate(template: string): (values: ParamSet) => string {
+  // literal text at even indexes, parameter names at odd ones
+  const parts: string[] = [];
+  let literal = '';
+  let last = 0;
+  for (const m of template.matchAll(TOKEN)) {
+    literal += template.slice(last, m.index);
+    last = m.index + m[0].length;
+    if (m[0] === '{{') literal += '{';
+    else if (m[0] === '}}') literal += '}';
+    else if (m[1] === undefined) literal += m[0];
+    else {
+      parts.push(literal, m[1]);
+      literal = '';
+    }
+  }
+  literal += template.slice(last);
+  if (parts.length === 0) return () => literal;
+  parts.push(literal);
+  return (values) => {
+    let out = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) out += (values[parts[i]!] ?? `{${parts[i]}}`) + parts[i + 1]!;
+    return out;
+  };
 }
 
 /** Names of the placeholders a template uses. */

@@ -2,12 +2,12 @@
 // checked, resources, nodes, retries and slurm laid over the batch's defaults.
 import { isSafeName, unsafeNameReason } from '../paths.js';
 import { BUILD_FOLDER } from './command.js';
-import { describeSet, fillPlaceholders, parameterSets, placeholdersOf, type ParamSet } from './expand.js';
+import { compileTemplate, describeSet, parameterSets, placeholdersOf, type ParamSet } from './expand.js';
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import type { FieldPath } from './positions.js';
 import { mergeResources, mergeSlurm, slurmBlock } from './resources.js';
 import type { RawFileRef, RawJob, RawResources } from './schema.js';
-import type { JobKind, JobSpec, SlurmBlock } from './types.js';
+import type { FileRef, JobKind, JobSpec, SlurmBlock } from './types.js';
 
 export interface JobContext extends FileContext {
   kind: JobKind;
@@ -47,6 +47,17 @@ function templates(raw: RawJob, path: FieldPath): { at: FieldPath; text: string 
 function fillRef(ref: RawFileRef, fill: (s: string) => string): RawFileRef {
   if (typeof ref === 'string') return fill(ref);
   return ref.alias === undefined ? { path: fill(ref.path) } : { path: fill(ref.path), alias: fill(ref.alias) };
+}
+
+/** Fills the job's strings for one parameter set, each template split once for all sets. */
+function filler(): (set: ParamSet | null) => (s: string) => string {
+  const compiled = new Map<string, (values: ParamSet) => string>();
+  return (set) => (s) => {
+    if (!set) return s;
+    let t = compiled.get(s);
+    if (!t) compiled.set(s, (t = compileTemplate(s)));
+    return t(set);
+  };
 }
 
 /** The parameter sets of a job: `[null]` for a job without parameters. Problems go to ctx. */
@@ -94,15 +105,14 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
   const out: ExpandedJob[] = [];
   const resources = mergeResources(ctx.defaultResources, raw.resources);
   const slurm = mergeSlurm(ctx.batchSlurm, slurmBlock(raw.slurm));
+  const nodes = raw.nodes ?? ctx.defaultNodes;
+  const retries = raw.retries ?? ctx.defaultRetries;
+  const hasFiles = raw.file !== undefined || (raw.required_files?.length ?? 0) > 0;
+  const fillFor = filler();
   let nameReported = false;
   for (const set of setsOf(raw, path, ctx)) {
-    const fill = (s: string) => {
-      if (!set) return s;
-      const r = fillPlaceholders(s, set);
-      return r.ok ? r.value : s;
-    };
+    const fill = fillFor(set);
     const name = fill(raw.name);
-    const note = set ? ` (job "${name}": ${describeSet(set)})` : '';
     let ok = true;
     if (!isSafeName(name)) {
       ok = false;
@@ -115,10 +125,15 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
       ok = false;
       ctx.problems.push({ path: [...path, 'name'], target: 'value', message: `job name "${BUILD_FOLDER}" is reserved: the batch's initialize step runs in the folder of that name` });
     }
-    const before = ctx.problems.length;
-    const file = raw.file === undefined ? null : resolveFile(fillRef(raw.file, fill), [...path, 'file'], ctx, { note, aliasUsed: false });
-    const requiredFiles = resolveFiles(raw.required_files?.map((r) => fillRef(r, fill)), [...path, 'required_files'], ctx, new Map(ctx.initAliases), note);
-    if (ctx.problems.length !== before) ok = false;
+    let file: FileRef | null = null;
+    let requiredFiles: FileRef[] = [];
+    if (hasFiles) {
+      const note = set ? ` (job "${name}": ${describeSet(set)})` : '';
+      const before = ctx.problems.length;
+      file = raw.file === undefined ? null : resolveFile(fillRef(raw.file, fill), [...path, 'file'], ctx, { note, aliasUsed: false });
+      requiredFiles = resolveFiles(raw.required_files?.map((r) => fillRef(r, fill)), [...path, 'required_files'], ctx, new Map(ctx.initAliases), note);
+      if (ctx.problems.length !== before) ok = false;
+    }
     out.push({
       origin: path,
       set,
@@ -129,8 +144,8 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
         command: raw.command === undefined ? null : fill(raw.command),
         requiredFiles,
         resources: { ...resources },
-        nodes: raw.nodes ?? ctx.defaultNodes,
-        retries: raw.retries ?? ctx.defaultRetries,
+        nodes,
+        retries,
         slurm: { ...slurm },
       },
     });

@@ -6,6 +6,7 @@ import { formatPath, type FieldPath } from './positions.js';
 import { problemsFromZod, type Problem } from './issues.js';
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import { expandJob, type ExpandedJob } from './jobs.js';
+import { MAX_EXPANDED_JOBS } from './expand.js';
 import { slurmBlock } from './resources.js';
 import {
   ApptainerInit, BatchFile, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
@@ -16,8 +17,8 @@ import type { BatchSpec, Initialize, JobKind, Meta, SlurmBlock } from './types.j
 export interface NormalizeContext extends FileContext {
   /** the YAML file, absolute */
   file: string;
-  /** `line N` of a path, to point at the other half of a duplicate */
-  lineOf: (path: FieldPath) => number;
+  /** `line N` of a path, to point at the other half of a duplicate; absent for a document without positions (JSON) */
+  lineOf?: (path: FieldPath) => number;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -116,15 +117,16 @@ function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
     const key = `${formatPath(job.origin)} ${job.spec.name}`;
     if (reported.has(key)) continue;
     reported.add(key);
-    const where = other.origin === job.origin ? 'another job from the same parameters' : `${formatPath(other.origin)} at line ${ctx.lineOf([...other.origin, 'name'])}`;
+    const line = ctx.lineOf ? ` at line ${ctx.lineOf([...other.origin, 'name'])}` : '';
+    const where = other.origin === job.origin ? 'another job from the same parameters' : `${formatPath(other.origin)}${line}`;
     const from = job.set ? ` from parameters (put every parameter in the name)` : '';
     ctx.problems.push({ path: [...job.origin, 'name'], target: 'value', message: `duplicate job name "${job.spec.name}"${from}; also used by ${where}` });
   }
 }
 
 /**
- * Checks a document already read from YAML (`data`) against the schema and the rules zod
- * cannot see, and builds the BatchSpec. Returns the batch only when there is no problem.
+ * Checks a document already read from YAML or JSON (`data`) against the schema and the rules
+ * zod cannot see, and builds the BatchSpec. Returns the batch only when there is no problem.
  */
 export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec | null {
   const problems = ctx.problems;
@@ -133,7 +135,8 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
     return null;
   }
   const whole = BatchFile.safeParse(data);
-  if (!whole.success) problems.push(...problemsFromZod(whole.error.issues, data));
+  // one by one: a hostile document can have more issues than a call takes arguments
+  if (!whole.success) for (const p of problemsFromZod(whole.error.issues, data)) problems.push(p);
 
   const kind = kindOf(data, problems);
   const metaParsed = MetaSchema.safeParse(data.meta);
@@ -154,32 +157,42 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
   const jobs: ExpandedJob[] = [];
-  // jobs with other problems still take part in the search for duplicate names
+  // in the order of the file: jobs with other problems still take part in the search for duplicate names
   const named: Named[] = [];
   if (Array.isArray(section.jobs)) {
-    section.jobs.forEach((rawJob, i) => {
+    for (let i = 0; i < section.jobs.length; i++) {
+      const rawJob: unknown = section.jobs[i];
       const parsed = JOB_SCHEMAS[kind].safeParse(rawJob);
       if (!parsed.success) {
         if (isRecord(rawJob) && typeof rawJob.name === 'string' && rawJob.parameters === undefined) {
           named.push({ origin: [kind, 'jobs', i], set: null, spec: { name: rawJob.name } });
         }
-        return;
+        continue;
       }
-      jobs.push(
-        ...expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
-          ...ctx,
-          kind,
-          defaultResources: defaults.resources,
-          defaultNodes: defaults.nodes ?? null,
-          defaultRetries: defaults.retries ?? 0,
-          batchSlurm,
-          initAliases: init?.aliases ?? new Map(),
-        }),
-      );
-    });
+      const expanded = expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
+        ...ctx,
+        kind,
+        defaultResources: defaults.resources,
+        defaultNodes: defaults.nodes ?? null,
+        defaultRetries: defaults.retries ?? 0,
+        batchSlurm,
+        initAliases: init?.aliases ?? new Map(),
+      });
+      if (jobs.length + expanded.length > MAX_EXPANDED_JOBS) {
+        // the entries after this one are not expanded: the limit bounds the work of a hostile document too
+        problems.push({
+          path: [kind, 'jobs', i],
+          target: 'value',
+          message: `the batch comes to ${jobs.length + expanded.length} jobs with this entry, more than the ${MAX_EXPANDED_JOBS} allowed in one batch`,
+        });
+        break;
+      }
+      for (const job of expanded) {
+        jobs.push(job);
+        named.push(job);
+      }
+    }
   }
-  named.push(...jobs);
-  named.sort((a, b) => (a.origin[2] as number) - (b.origin[2] as number));
   checkDuplicateNames(named, ctx);
   if (problems.length > 0 || !meta || !init) return null;
   return {

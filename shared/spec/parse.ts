@@ -26,7 +26,8 @@ export interface ParseOptions {
   checkFiles?: boolean;
 }
 
-export type ParseResult = { ok: true; batch: BatchSpec } | { ok: false; errors: SpecError[] };
+/** `document`: the YAML as plain data (anchors and merge keys resolved), what `add` sends the head. */
+export type ParseResult = { ok: true; batch: BatchSpec; document: unknown } | { ok: false; errors: SpecError[] };
 
 export function parseBatch(text: string, opts: ParseOptions): ParseResult {
   const lineCounter = new LineCounter();
@@ -37,7 +38,8 @@ export function parseBatch(text: string, opts: ParseOptions): ParseResult {
   }
   const abs = resolve(opts.file);
   const problems: Problem[] = [];
-  const batch = normalizeBatch(doc.toJS({ maxAliasCount: 1000 }), {
+  const document: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const batch = normalizeBatch(document, {
     file: abs,
     dir: dirname(abs),
     checkFiles: opts.checkFiles ?? true,
@@ -45,7 +47,7 @@ export function parseBatch(text: string, opts: ParseOptions): ParseResult {
     statCache: new Map(),
     lineOf: (path) => locate(doc, lineCounter, path, 'value').line,
   });
-  if (batch && problems.length === 0) return { ok: true, batch };
+  if (batch && problems.length === 0) return { ok: true, batch, document };
   const errors = problems.map((p): SpecError => {
     const pos = locate(doc, lineCounter, p.path, p.target);
     return { file: opts.file, line: pos.line, col: pos.col, path: formatPath(p.path), message: p.message };

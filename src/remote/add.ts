@@ -1,6 +1,8 @@
 // `distribute add`: validate the batch here (nothing is sent when it is invalid), hash every
 // file it names, upload the ones the head lacks (a file shared by 500 jobs goes once), then
-// hand the head the YAML and the files by their path relative to it. The head validates again.
+// hand the head the batch as the plain data read from the YAML (the head validates it again,
+// without parsing YAML) and the files by their path relative to it. A head older than that
+// refuses a request without the YAML text; it is then sent the text instead.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -64,6 +66,8 @@ export interface AddOutcome {
 export interface PreparedAdd {
   file: string;
   text: string;
+  /** the YAML as plain data (a valid batch holds only JSON's values: zod refuses .inf and .nan) */
+  document: unknown;
   batch: BatchSpec;
   files: AddRequest['files'];
   /** local path and size of each hash */
@@ -85,8 +89,14 @@ export async function prepareAdd(file: string): Promise<PreparedAdd> {
   });
   const files: AddRequest['files'] = {};
   for (const h of hashed) files[fileKey(batch, h.ref)] = { hash: h.hash, size: h.size };
-  return { file, text, batch, files, byHash: new Map(hashed.map((h) => [h.hash, { path: h.ref.path, size: h.size }])) };
+  return { file, text, document: parsed.document, batch, files, byHash: new Map(hashed.map((h) => [h.hash, { path: h.ref.path, size: h.size }])) };
 }
+
+/**
+ * How a head from before `document` refuses a request without `yaml` (its request schema
+ * required the text; it validated nothing else yet, so nothing was queued).
+ */
+const YAML_ONLY_HEAD = /^invalid request: (.*; )?yaml: /;
 
 /** Uploads the inputs the head lacks, then queues (or, dry, only checks) the batch. */
 export async function sendAdd(head: HeadClient, p: PreparedAdd, opts: { dry: boolean }): Promise<AddOutcome> {
@@ -99,8 +109,14 @@ export async function sendAdd(head: HeadClient, p: PreparedAdd, opts: { dry: boo
     await head.upload(`/v1/inputs/${hash}`, local.path);
     uploadedBytes += local.size;
   });
-  const request: AddRequest = { yaml: p.text, file: p.file, files: p.files, dry: opts.dry };
-  const response = await head.json('POST', '/v1/batches', AddResponse, request);
+  const request: AddRequest = { document: p.document, file: p.file, files: p.files, dry: opts.dry };
+  let response: AddResponse;
+  try {
+    response = await head.json('POST', '/v1/batches', AddResponse, request);
+  } catch (err) {
+    if (!(err instanceof UserError) || !YAML_ONLY_HEAD.test(err.message)) throw err;
+    response = await head.json('POST', '/v1/batches', AddResponse, { yaml: p.text, file: p.file, files: p.files, dry: opts.dry } satisfies AddRequest);
+  }
   return { response, uploaded: missing.length, uploadedBytes, files: p.byHash.size };
 }
 

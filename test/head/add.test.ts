@@ -5,13 +5,18 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { parseBatch } from '../../shared/spec/parse.js';
 import type { FileRef } from '../../shared/spec/types.js';
+import { parseJobRecord } from '../../head/store.js';
 import { hello, startTestHead, TestNode, type TestHead } from './harness.js';
 import { tempDir } from '../helpers/cli.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** What a client does for `add`: hash the batch's files, upload the missing ones, post the YAML. */
-async function addBatch(t: TestHead, token: string, file: string, o: { dry?: boolean; skipUpload?: boolean; tamper?: (files: Record<string, { hash: string; size: number }>) => void } = {}) {
+/**
+ * What a client does for `add`: hash the batch's files, upload the missing ones, post the batch
+ * as the CLI does (the YAML read into a document) — or, `yamlOnly` or when the YAML is invalid
+ * here, its text, as an older client or a client without a YAML parser.
+ */
+async function addBatch(t: TestHead, token: string, file: string, o: { dry?: boolean; skipUpload?: boolean; yamlOnly?: boolean; tamper?: (files: Record<string, { hash: string; size: number }>) => void } = {}) {
   const text = readFileSync(file, 'utf8');
   const parsed = parseBatch(text, { file, checkFiles: true });
   const files: Record<string, { hash: string; size: number }> = {};
@@ -40,7 +45,8 @@ async function addBatch(t: TestHead, token: string, file: string, o: { dry?: boo
     }
   }
   o.tamper?.(files);
-  const r = await t.http('POST', '/v1/batches', token, { yaml: text, file: relative(process.cwd(), file), files, dry: o.dry ?? false });
+  const batch = parsed.ok && !o.yamlOnly ? { document: parsed.document } : { yaml: text };
+  const r = await t.http('POST', '/v1/batches', token, { ...batch, file: relative(process.cwd(), file), files, dry: o.dry ?? false });
   return { ...r, uploads };
 }
 
@@ -175,6 +181,110 @@ describe('head: add', () => {
     assert.equal(forgotten.status, 400);
     assert.match(forgotten.json.problems[0], /p\.json was not uploaded/);
     assert.equal(t.store.batchByName('lab', 'files'), undefined);
+  });
+
+  /** Posts a batch document as a raw HTTP client would. */
+  function postDocument(token: string, document: unknown, o: { file?: string; yaml?: string; files?: Record<string, { hash: string; size: number }> } = {}) {
+    return t.http('POST', '/v1/batches', token, { document, file: o.file ?? 'raw.yaml', files: o.files ?? {}, ...(o.yaml === undefined ? {} : { yaml: o.yaml }) });
+  }
+
+  it('queues a batch sent as its YAML text alone, as older clients do', async () => {
+    const f = write('text.yaml', 'meta: {batch_name: text, namespace: lab}\nshell:\n  jobs:\n    - {name: a, command: "true"}\n    - {name: b, command: "true"}\n');
+    const r = await addBatch(t, alice, f, { yamlOnly: true });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.jobs, 2);
+    assert.equal(count(t, `SELECT COUNT(*) FROM jobs j JOIN batches b ON b.id = j.batch_id WHERE b.name = 'text'`), 2);
+  });
+
+  it('refuses a malformed batch document with a 400 naming each bad field, and queues nothing', async () => {
+    const batches = count(t, 'SELECT COUNT(*) FROM batches');
+    const r = await postDocument(alice, {
+      meta: { batch_name: 'evil', namespace: 'lab' },
+      shell: {
+        jobs: [
+          { name: '../../escape', command: 'true' },
+          { name: 'b', command: 'true', resources: { cpus: 0, memory: 'lots' } },
+          { name: 'c', command: 'true', required_files: [{ path: 'x.dat', alias: '../x.dat' }] },
+          { name: 'b', command: 'true' },
+        ],
+      },
+    }, { file: 'evil.yaml' });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json.error, /^evil\.yaml is not a valid batch \(\d+ problems\)$/);
+    const problems = (r.json.problems as string[]).join('\n');
+    assert.match(problems, /^evil\.yaml: shell\.jobs\[0\]\.name: job name not usable as a folder name/m);
+    assert.match(problems, /^evil\.yaml: shell\.jobs\[1\]\.resources\.cpus: /m);
+    assert.match(problems, /^evil\.yaml: shell\.jobs\[1\]\.resources\.memory: /m);
+    assert.match(problems, /^evil\.yaml: shell\.jobs\[2\]\.required_files\[0\]\.alias: alias not usable as a file name/m);
+    assert.match(problems, /^evil\.yaml: shell\.jobs\[3\]\.name: duplicate job name "b"; also used by shell\.jobs\[1\]$/m);
+    assert.equal(count(t, 'SELECT COUNT(*) FROM batches'), batches);
+  });
+
+  it('refuses a document with an unsafe namespace, a wrong shape, or no batch at all, naming the field', async () => {
+    const unsafe = await postDocument(alice, { meta: { batch_name: 'x', namespace: '../other' }, shell: { jobs: [{ name: 'a', command: 'true' }] } });
+    assert.equal(unsafe.status, 400);
+    assert.match(unsafe.json.problems.join('\n'), /^raw\.yaml: meta\.namespace: not usable as a folder name/m);
+    const shape = await postDocument(alice, { meta: 5, shell: { jobs: 'all of them' } });
+    assert.equal(shape.status, 400);
+    assert.match(shape.json.problems.join('\n'), /^raw\.yaml: meta: /m);
+    assert.match(shape.json.problems.join('\n'), /^raw\.yaml: shell\.jobs: /m);
+    const list = await postDocument(alice, ['meta', 'shell']);
+    assert.equal(list.status, 400);
+    assert.deepEqual(list.json.problems, ['raw.yaml: a batch file is a map with meta: and one of python:, apptainer:, shell:']);
+    const none = await t.http('POST', '/v1/batches', alice, { file: 'none.yaml', files: {} });
+    assert.equal(none.status, 400);
+    assert.match(none.json.error, /document: a batch needs its document \(or its yaml\)/);
+    assert.equal(t.store.namespaceOwner('other'), undefined);
+  });
+
+  it('refuses a document whose jobs come to more than 100,000, before expanding the rest', async () => {
+    const values = Array.from({ length: 60_000 }, (_, i) => i);
+    const r = await postDocument(alice, {
+      meta: { batch_name: 'huge', namespace: 'lab' },
+      shell: { jobs: [{ name: 'a{i}', command: 'true', parameters: { i: values } }, { name: 'b{i}', command: 'true', parameters: { i: values } }, { name: 'c{i}', command: 'true', parameters: { i: values } }] },
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json.problems, ['raw.yaml: shell.jobs[1]: the batch comes to 120000 jobs with this entry, more than the 100000 allowed in one batch']);
+    assert.equal(t.store.batchByName('lab', 'huge'), undefined);
+  });
+
+  it('uses the document, not the YAML text, when a client sends both', async () => {
+    const r = await postDocument(alice, { meta: { batch_name: 'from_document', namespace: 'lab' }, shell: { jobs: [{ name: 'd', command: 'true' }] } }, {
+      yaml: 'meta: {batch_name: from_text, namespace: lab}\nshell:\n  jobs:\n    - {name: t, command: "true"}\n',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.batch, 'from_document');
+    assert.equal(t.store.batchByName('lab', 'from_text'), undefined);
+  });
+
+  it('queues every job of a document in order with its own shape, across many-row INSERTs', async () => {
+    // 401 jobs: two full INSERTs of 200 rows and one of a single row; two shapes interleaved
+    const ids = (n: number, from: number) => Array.from({ length: n }, (_, i) => from + i);
+    const r = await postDocument(alice, {
+      meta: { batch_name: 'ordered', namespace: 'lab' },
+      shell: {
+        jobs: [
+          { name: 'small{i}', command: 'echo {i}', parameters: { i: ids(250, 0) } },
+          { name: 'wide{i}', command: 'echo {i}', parameters: { i: ids(150, 250) }, resources: { cpus: 2, time: '5m' } },
+          { name: 'last', command: 'true' },
+        ],
+      },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.jobs, 401);
+    const batch = t.store.batchByName('lab', 'ordered')!;
+    const rows = t.store.db
+      .prepare('SELECT j.name, j.spec, j.time_limit, s.cpus FROM jobs j JOIN shapes s ON s.id = j.shape_id WHERE j.batch_id = ? ORDER BY j.id')
+      .all(batch.id) as { name: string; spec: string; time_limit: number | null; cpus: number }[];
+    const expected = [...ids(250, 0).map((i) => `small${i}`), ...ids(150, 250).map((i) => `wide${i}`), 'last'];
+    assert.deepEqual(rows.map((row) => row.name), expected);
+    for (const row of rows) {
+      const spec = parseJobRecord(row);
+      assert.equal(spec.job.command, row.name === 'last' ? 'true' : `echo ${row.name.replace(/^\D+/, '')}`);
+      assert.equal(row.cpus, spec.job.resources.cpus);
+      assert.equal(row.time_limit, spec.job.resources.time);
+    }
+    assert.equal(rows.filter((row) => row.cpus === 2 && row.time_limit === 300).length, 150);
   });
 
   it('refuses an upload whose bytes do not match its hash', async () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { migrate, openStore } from '../../head/store.js';
+import { migrate, openStore, parseJobRecord, serializeJobRecord, type JobRecord } from '../../head/store.js';
 import { MIGRATIONS } from '../../head/migrations.js';
 import { authenticate, createToken } from '../../head/tokens.js';
 import { tempDir } from '../helpers/cli.js';
@@ -94,5 +94,26 @@ describe('store', () => {
       head.close();
       cleanup();
     }
+  });
+
+  it('keeps a job record without its defaults and its name, and reads it back whole, as it reads records written whole', () => {
+    const row = (name: string, spec: string) => ({ name, spec });
+    const plain: JobRecord = {
+      job: { name: 'j1', file: null, command: 'true', requiredFiles: [], resources: { cpus: 1, memory: null, gpus: 0, time: null } },
+      nodes: null,
+      retries: 0,
+    };
+    assert.equal(serializeJobRecord(plain), '{"job":{"command":"true"}}');
+    assert.deepEqual(parseJobRecord(row('j1', serializeJobRecord(plain))), plain);
+    const file = { alias: 'run.py', hash: 'a'.repeat(64), size: 12 };
+    const full: JobRecord = {
+      job: { name: 'j2', file, command: null, requiredFiles: [{ ...file, alias: 'p.json' }], resources: { cpus: 4, memory: 8 * 2 ** 30, gpus: 1, time: 7200 } },
+      nodes: ['ws1', 'ws2'],
+      retries: 2,
+    };
+    assert.deepEqual(parseJobRecord(row('j2', serializeJobRecord(full))), full);
+    // rows written before the compact form
+    assert.deepEqual(parseJobRecord(row('j1', JSON.stringify(plain))), plain);
+    assert.deepEqual(parseJobRecord(row('j2', JSON.stringify(full))), full);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { fillPlaceholders, parameterSets, MAX_EXPANDED_JOBS } from '../../shared/spec/expand.js';
+import { compileTemplate, fillPlaceholders, parameterSets, MAX_EXPANDED_JOBS } from '../../shared/spec/expand.js';
+import { normalizeBatch } from '../../shared/spec/normalize.js';
+import type { Problem } from '../../shared/spec/issues.js';
 import { parseIn, yaml } from './spec-fixture.js';
 
 describe('parameter sets', () => {
@@ -9,6 +11,9 @@ describe('parameter sets', () => {
     const r = parameterSets({ re: [100, 200], mesh: ['a', 'b', 'c'] });
     assert.ok(r.ok);
     assert.deepEqual(r.sets.map((s) => `${s.re}/${s.mesh}`), ['100/a', '100/b', '100/c', '200/a', '200/b', '200/c']);
+    const three = parameterSets({ a: [1, 2], b: ['x'], c: [true, false] });
+    assert.ok(three.ok);
+    assert.deepEqual(three.sets, [{ a: '1', b: 'x', c: 'true' }, { a: '1', b: 'x', c: 'false' }, { a: '2', b: 'x', c: 'true' }, { a: '2', b: 'x', c: 'false' }]);
   });
 
   it('pairs the lists in zip mode', () => {
@@ -22,6 +27,9 @@ describe('parameter sets', () => {
     const r = parameterSets({ a: big, b: big });
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.error : '', new RegExp(`1000000 jobs; at most ${MAX_EXPANDED_JOBS}`));
+    const long = Array.from({ length: MAX_EXPANDED_JOBS + 1 }, (_, i) => i);
+    const zip = parameterSets({ a: long, b: long }, 'zip');
+    assert.match(!zip.ok ? zip.error : '', new RegExp(`${MAX_EXPANDED_JOBS + 1} jobs; at most ${MAX_EXPANDED_JOBS}`));
   });
 });
 
@@ -124,5 +132,38 @@ describe('a job with parameters in a batch', () => {
     assert.equal(r.batch.jobs.length, 1000);
     assert.equal(new Set(r.batch.jobs.map((j) => j.name)).size, 1000);
     assert.equal(r.batch.jobs[123]!.command, 'echo 1 2 3');
+  });
+});
+
+describe('the job limit of a batch', () => {
+  it('counts the jobs of every entry, pointing at the entry that goes over', () => {
+    const values = Array.from({ length: 50_001 }, (_, i) => i).join(', ');
+    const r = parseIn(`meta: {batch_name: b, namespace: n}\nshell:\n  jobs:\n    - {name: "a{i}", command: "true", parameters: {i: [${values}]}}\n    - {name: "b{i}", command: "true", parameters: {i: [${values}]}}\n`);
+    assert.equal(r.ok, false);
+    assert.deepEqual(!r.ok && r.errors.map((e) => `${e.line}:${e.col}: ${e.path}: ${e.message}`), [
+      '5:7: shell.jobs[1]: the batch comes to 100002 jobs with this entry, more than the 100000 allowed in one batch',
+    ]);
+  });
+
+  it('takes exactly 100,000', () => {
+    const values = Array.from({ length: 50_000 }, (_, i) => i);
+    const problems: Problem[] = [];
+    const batch = normalizeBatch(
+      { meta: { batch_name: 'b', namespace: 'n' }, shell: { jobs: [{ name: 'a{i}', command: 'true', parameters: { i: values } }, { name: 'b{i}', command: 'true', parameters: { i: values } }] } },
+      { file: '/b.yaml', dir: '/', checkFiles: false, problems, statCache: new Map() },
+    );
+    assert.deepEqual(problems, []);
+    assert.equal(batch?.jobs.length, 100_000);
+  });
+});
+
+describe('a compiled template', () => {
+  it('fills exactly as fillPlaceholders does', () => {
+    const values = { re: '100', mesh: 'fine' };
+    for (const template of ['plain', '{re}', 're{re}_{mesh}', '{{re}} {re}', 'awk \'{print $1}\' ${HOME} {a,b} {re}}}', '{mesh}{mesh}', '']) {
+      const expected = fillPlaceholders(template, values);
+      assert.ok(expected.ok);
+      assert.equal(compileTemplate(template)(values), expected.value, template);
+    }
   });
 });
