@@ -226,7 +226,11 @@ export class NodeSessions implements NodeLink {
       case 'started': {
         const outcome = markStarted(store, node, m.attempt);
         if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
-        else if (outcome === 'started') log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
+        else if (outcome === 'started') {
+          log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
+          // a job the node held ahead has started: a place ahead is free
+          this.ctx.schedule();
+        }
         return;
       }
       case 'finished': {

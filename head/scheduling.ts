@@ -1,5 +1,5 @@
 // The scheduling pass: snapshot → place → one transaction → `assign` messages. Requested on
-// add, finish, node join, resume, kill and retry; requests within one turn of the event loop
+// add, finish, start (a place ahead freed), node join, resume, kill and retry; requests within one turn of the event loop
 // coalesce into one pass. There is no timer.
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';

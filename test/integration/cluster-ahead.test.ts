@@ -1,7 +1,8 @@
 // Assigning ahead with the real daemons (head.yaml `assign_ahead`, default 2): a busy node of one
 // cpu holds two more jobs, assigned and waiting, and starts each the moment the one before it
-// ends — never two at once. A waiting job can be killed without ever starting, and a pause hands
-// the waiting jobs back to the queue at once.
+// ends — never two at once. A waiting job can be killed without ever starting, a pause hands
+// the waiting jobs back to the queue at once, and a user who adds jobs behind another's sweep
+// waits for no more than the two already held by the node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -67,6 +68,27 @@ describe('cluster: assigning ahead', () => {
     for (const j of end.jobs.filter((j) => j.name !== victim)) assert.deepEqual([j.name, j.state, j.exit_code], [j.name, 'done', 0], 'no job ran beside another');
     const started = c.node('solo').lines.filter((l) => l.event === 'started' && l.job === victim);
     assert.deepEqual(started, [], 'the killed job never started a process');
+  });
+
+  it('a later user is served at the next free place: behind at most the two jobs the node already holds', async () => {
+    const { file: sweep, gate } = gated('sweep', 30);
+    assert.equal((await c.cli(['add', sweep], { user: 'alice' })).code, 0);
+    await until(async () => oneRunningTwoWaiting(await status('sweep')), 'alice holding the node');
+    const late = join(c.root, 'late.yaml');
+    writeFileSync(late, ['meta:', '  batch_name: late', '  namespace: bobs', 'shell:', '  jobs:', '    - name: late_{i}', '      parameters: {i: [1, 2]}', '      command: "true"', ''].join('\n'));
+    assert.equal((await c.cli(['add', late], { user: 'bob' })).code, 0);
+    writeFileSync(gate, '');
+    await until(async () => (await c.json<StatusJson[]>(['status', 'late'], { user: 'bob' }))[0]!.state === 'done', 'bob\'s jobs to be done');
+    // the order the node started jobs in, from its log: bob's first comes after at most the
+    // job that ran and the two that waited when he added his
+    const starts = c.node('solo').lines.filter((l) => l.event === 'started' && (l.batch === 'sweep' || l.batch === 'late')).map((l) => String(l.batch));
+    const firstBob = starts.indexOf('late');
+    assert.ok(firstBob >= 0 && firstBob <= 3, `bob's first job was the ${firstBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
+    // and then the two take turns: bob's second is not kept behind alice's 27 others
+    const lastBob = starts.lastIndexOf('late');
+    assert.ok(lastBob <= 6, `bob's last job was the ${lastBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
+    assert.equal((await c.cli(['kill', 'sweep'], { user: 'alice' })).code, 0);
+    await until(async () => (await status('sweep')).state !== 'running', 'the sweep to end', 60_000);
   });
 
   it('a pause hands the waiting jobs back to the queue; resume runs them', async () => {

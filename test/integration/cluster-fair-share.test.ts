@@ -1,7 +1,7 @@
 // Fair share with the real daemons: one user queues 500 short jobs, another adds 5 after
 // them; the second user's jobs start at the next free slots, long before the first user's
 // queue drains — on a single one-slot node (where the two users then take turns, job by job)
-// and on several nodes. Order is read from the head's own log (`batch_added`, then one
+// and on several nodes, with assign_ahead 0. Order is read from the head's own log (`batch_added`, then one
 // `job_assigned` per placement, in the order the head made them).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,7 +57,8 @@ function assignedBeforeLast(lines: LogLine[], batch: string, late: string): numb
 describe('cluster: fair share between users', () => {
   let c: TestCluster;
   before(async () => {
-    c = await TestCluster.start({ nodes: [{ name: 'solo', cpus: 1 }] });
+    // strict turns: no jobs assigned ahead (cluster-ahead.test.ts covers what they change)
+    c = await TestCluster.start({ nodes: [{ name: 'solo', cpus: 1 }], head: { assign_ahead: 0 } });
   });
   after(async () => c?.stop());
 
