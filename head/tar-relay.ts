@@ -9,6 +9,7 @@
 // member has here the path and size the head indexed when it took the upload.
 import { Header, Pax, type HeaderData } from 'tar';
 import { memberPath } from './archive.js';
+import { decodePlain, encodePlain } from './tar-header.js';
 
 const BLOCK = 512;
 /** node-tar's limit: a larger extended header is skipped, not applied */
@@ -90,6 +91,12 @@ export class TarRelay {
   }
 
   private header(block: Buffer, out: Buffer[]): void {
+    // the common case without node-tar's Header (see tar-header.ts), which allocates ~6 KB
+    const plain = this.ex === undefined && this.gex === undefined ? decodePlain(block) : null;
+    if (plain) {
+      this.sawNullBlock = false;
+      return this.entry({ ...plain, mtime: plain.mtime * 1000 }, out);
+    }
     const h = new Header(block, 0, this.ex, this.gex);
     if (h.nullBlock) {
       if (this.sawNullBlock) this.state = 'end';
@@ -98,13 +105,12 @@ export class TarRelay {
     }
     this.sawNullBlock = false;
     if (!h.cksumValid) throw new Error('a header fails its checksum');
-    if (!h.path) throw new Error('a header has no path');
     const type = h.type;
-    if (LINK.test(type) && !h.linkpath) throw new Error(`${h.path}: a link without a target`);
-    if (!LINK.test(type) && !/^(Global)?ExtendedHeader$/.test(type) && h.linkpath) throw new Error(`${h.path}: a target on a member that is not a link`);
     const size = h.size ?? 0;
-    const body = BLOCK * Math.ceil(size / BLOCK);
     if (META_TYPES.has(type)) {
+      if (!h.path) throw new Error('a header has no path');
+      if (!/^(Global)?ExtendedHeader$/.test(type) && h.linkpath) throw new Error(`${h.path}: a target on a member that is not a link`);
+      const body = BLOCK * Math.ceil(size / BLOCK);
       if (size > MAX_META) return this.next('skip', body);
       if (size > 0) {
         this.meta = { type, size, parts: [] };
@@ -113,18 +119,33 @@ export class TarRelay {
       return;
     }
     this.ex = undefined;
-    const path = memberPath(h.path);
-    if (!SENT_TYPES.has(type) || !this.members.has(path)) return this.next('skip', body);
+    this.entry({ path: h.path ?? '', type, size, mode: h.mode, mtime: h.mtime?.getTime(), linkpath: h.linkpath ?? '' }, out);
+  }
+
+  /** A member (not an extended header; mtime in ms): sent under a new header if selected, else skipped. */
+  private entry(e: { path: string; type: string; size: number; mode: number | undefined; mtime: number | undefined; linkpath: string }, out: Buffer[]): void {
+    if (!e.path) throw new Error('a header has no path');
+    if (LINK.test(e.type) && !e.linkpath) throw new Error(`${e.path}: a link without a target`);
+    if (!LINK.test(e.type) && e.linkpath) throw new Error(`${e.path}: a target on a member that is not a link`);
+    const body = BLOCK * Math.ceil(e.size / BLOCK);
+    const path = memberPath(e.path);
+    if (!SENT_TYPES.has(e.type) || !this.members.has(path)) return this.next('skip', body);
 
     const fields = {
       path: `${this.job}/${path}`,
-      linkpath: type === 'Link' ? `${this.job}/${memberPath(h.linkpath!)}` : h.linkpath || undefined,
-      size,
-      mtime: h.mtime,
+      linkpath: e.type === 'Link' ? `${this.job}/${memberPath(e.linkpath)}` : e.linkpath || undefined,
+      size: e.size,
     };
-    const header = new Header({ ...fields, type, mode: h.mode === undefined ? undefined : portableMode(h.mode) });
-    if (header.encode()) out.push(new Pax(fields).encode());
-    out.push(header.block!);
+    const mode = e.mode === undefined ? undefined : portableMode(e.mode);
+    const block = mode !== undefined && e.mtime !== undefined ? encodePlain({ ...fields, type: e.type, mode, mtime: Math.floor(e.mtime / 1000) }) : null;
+    if (block) {
+      out.push(block);
+    } else {
+      const mtime = e.mtime === undefined ? undefined : new Date(e.mtime);
+      const header = new Header({ ...fields, mtime, type: e.type as Header['type'], mode });
+      if (header.encode()) out.push(new Pax({ ...fields, mtime }).encode());
+      out.push(header.block!);
+    }
     this.next('pass', body);
   }
 
