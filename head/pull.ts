@@ -1,13 +1,17 @@
 // A pull: ONE tar stream of the selected archived members of a batch, each as `<job>/<path>`.
 // Members are chosen from the database index (head/pull-plan.ts; no archive is opened for a
-// job with nothing selected); the selected ones are piped from each job's archive through
-// node-tar into the response, one entry at a time, with backpressure from the response down to
-// the archive file, so memory stays flat whatever the size. Folders are not sent (the client
-// makes the ones its files need); a hard link's target is renamed like its own path.
+// job with nothing selected). Each job's archive is read in 1 MiB chunks and relayed
+// (head/tar-relay.ts): selected members get new headers, their bodies go out as slices of the
+// chunk read. A plain tar is read through two reused buffers, each refilled only once the
+// response has taken what was sent from it, so memory stays flat and a GiB makes no garbage;
+// a gzip'd one is inflated by zlib in 1 MiB chunks with the same bound. Folders are not sent
+// (the client makes the ones its files need); a hard link's target is renamed like its path.
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
-import { memberPath, readArchive } from './archive.js';
+import { createGunzip } from 'node:zlib';
+import { errorMessage } from '../shared/errors.js';
+import { TAR_END, TarRelay } from './tar-relay.js';
 
 export interface PullSource {
   job: string;
@@ -24,36 +28,133 @@ export class ReaderGone extends Error {
   }
 }
 
-export async function writePull(sources: PullSource[], out: Writable): Promise<void> {
-  const pack = new tar.Pack({ portable: true, noDirRecurse: true });
-  // a reader that goes away fails the pipeline; the archive being read is then closed
-  const gone = new AbortController();
-  let failure: unknown = null;
-  const done = pipeline(pack, out).catch((err: unknown) => {
-    failure ??= new ReaderGone(err);
-    gone.abort(err);
-  });
+const CHUNK = 1024 * 1024;
+
+/**
+ * An archive's tar bytes, chunk by chunk. Chunk i of a plain tar lives in buffers[i % 2]: the
+ * caller must be done with chunk i before it asks for chunk i + 2.
+ */
+async function* tarChunks(file: string, buffers: [Buffer, Buffer]): AsyncGenerator<Buffer> {
+  const fh = await open(file, 'r');
+  let size: number;
   try {
-    for (const s of sources) {
-      if (gone.signal.aborted) break;
-      await readArchive(s.file, (entry) => {
-        const path = memberPath(entry.path);
-        if (!s.members.has(path) || entry.type === 'Directory') {
-          entry.resume();
-          return;
-        }
-        entry.path = `${s.job}/${path}`;
-        if (entry.type === 'Link' && entry.linkpath !== undefined) entry.linkpath = `${s.job}/${memberPath(entry.linkpath)}`;
-        pack.add(entry);
-      }, gone.signal);
+    size = (await fh.stat()).size;
+    let chunk = buffers[0].subarray(0, (await fh.read(buffers[0], 0, CHUNK, 0)).bytesRead);
+    if (!(chunk[0] === 0x1f && chunk[1] === 0x8b)) {
+      for (let offset = 0, turn = 0; chunk.length > 0; ) {
+        yield chunk;
+        offset += chunk.length;
+        const buf = buffers[++turn % 2]!;
+        chunk = buf.subarray(0, (await fh.read(buf, 0, CHUNK, offset)).bytesRead);
+      }
+      return;
     }
-    pack.end();
+  } finally {
+    await fh.close();
+  }
+  // gzip: zlib hands out fresh buffers; sized to the archive, so that a pull of many small
+  // results does not allocate a MiB for each
+  const bounded = (n: number) => Math.max(16 * 1024, Math.min(CHUNK, n));
+  const gunzip = createGunzip({ chunkSize: bounded(4 * size) });
+  const raw = createReadStream(file, { highWaterMark: bounded(size) });
+  raw.on('error', (err) => gunzip.destroy(err));
+  raw.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } finally {
+    raw.destroy();
+    gunzip.destroy();
+  }
+}
+
+/** Marks a promise as handled: it may be left behind when the pull stops for another reason. */
+function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * `p`, or a rejection with the reason as soon as `gone` aborts. (Not Promise.race with a promise
+ * that lives as long as the pull: each race would leave a reaction on it holding its result, a
+ * chunk, until the pull ends.)
+ */
+function unlessGone<T>(p: Promise<T>, gone: AbortSignal): Promise<T> {
+  if (gone.aborted) return settled(Promise.reject(gone.reason as Error));
+  return settled(
+    new Promise<T>((resolve, reject) => {
+      const stop = () => reject(gone.reason as Error);
+      gone.addEventListener('abort', stop, { once: true });
+      p.then(
+        (v) => {
+          gone.removeEventListener('abort', stop);
+          resolve(v);
+        },
+        (err: unknown) => {
+          gone.removeEventListener('abort', stop);
+          reject(err);
+        },
+      );
+    }),
+  );
+}
+
+/** Writes `pieces` (corked: one write to the socket); resolves once the last is taken. */
+function send(out: Writable, pieces: Buffer[], gone: AbortSignal): Promise<void> {
+  if (pieces.length === 0) return Promise.resolve();
+  const taken = new Promise<void>((resolve, reject) => {
+    out.cork();
+    for (let i = 0; i < pieces.length - 1; i++) out.write(pieces[i]);
+    out.write(pieces[pieces.length - 1], (err) => (err ? reject(new ReaderGone(err)) : resolve()));
+    out.uncork();
+  });
+  return unlessGone(taken, gone);
+}
+
+async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: [Buffer, Buffer]): Promise<void> {
+  const relay = new TarRelay(source.job, source.members);
+  const sent: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
+  const chunks = tarChunks(source.file, buffers);
+  try {
+    for (let turn = 0; ; turn ^= 1) {
+      // the buffer the next chunk goes into must have been taken by the response
+      await sent[turn];
+      const next = await unlessGone(chunks.next(), gone);
+      if (next.done) break;
+      sent[turn] = send(out, relay.feed(next.value), gone);
+    }
+    relay.end();
+    await Promise.all(sent);
+  } catch (err) {
+    if (err instanceof ReaderGone) throw err;
+    throw new Error(`the archive of job ${source.job} (${source.file}): ${errorMessage(err)}`);
+  } finally {
+    await chunks.return(undefined).catch(() => {});
+  }
+}
+
+export async function writePull(sources: PullSource[], out: Writable): Promise<void> {
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!out.writableFinished) gone.abort(new ReaderGone(new Error('the connection closed')));
+  };
+  const onError = (err: unknown) => gone.abort(new ReaderGone(err));
+  out.on('close', onClose);
+  out.on('error', onError);
+  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  try {
+    for (const s of sources) await relay(s, out, gone.signal, buffers);
+    await send(out, [TAR_END], gone.signal);
+    await unlessGone(new Promise<void>((resolve) => out.end(resolve)), gone.signal);
   } catch (err) {
     // an unreadable archive must not end the stream cleanly (the client would take a short
     // pull for a whole one): cut the connection instead
-    failure ??= err;
-    out.destroy(err instanceof Error ? err : new Error(String(err)));
+    if (!(err instanceof ReaderGone)) {
+      out.on('error', () => {});
+      out.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+    throw err;
+  } finally {
+    out.off('close', onClose);
+    out.off('error', onError);
   }
-  await done;
-  if (failure) throw failure;
 }

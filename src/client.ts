@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
-import { headFetch, readCa } from '../shared/tls.js';
+import { readCa } from '../shared/tls.js';
 import { fetchFailure, putFile, type PutAnswer } from '../compute/http.js';
 
 export interface ConnectionOptions {
@@ -62,32 +62,21 @@ function readUserConfig(file: string): UserConfig | null {
 }
 
 export class HeadClient {
-  private readonly fetch: typeof fetch;
+  constructor(readonly conn: Connection) {}
 
-  constructor(readonly conn: Connection) {
-    this.fetch = headFetch(conn.ca);
-  }
-
-  /** Sends a request and returns the response when it is 2xx; any other answer throws a UserError. */
-  async request(method: string, path: string, json?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}` };
-    if (json !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await this.fetch(this.conn.http + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
-    } catch (err) {
-      throw this.unreachable(err);
-    }
-    if (res.ok) return res;
-    throw await this.refusal(res, method, path);
-  }
-
-  /** A JSON call whose answer is validated with `schema`. */
+  /**
+   * A JSON call whose answer is validated with `schema`. Over node's http client, as `stream`:
+   * fetch would load undici and its WebAssembly HTTP parser, ~30 ms and ~15 MB of every command
+   * (a pull of 10,000 files came near 150 MB resident).
+   */
   async json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
-    const res = await this.request(method, path, body);
+    const res = await this.stream(method, path, body);
     let raw: unknown;
     try {
-      raw = await res.json();
+      res.setEncoding('utf8');
+      let text = '';
+      for await (const chunk of res) text += chunk as string;
+      raw = JSON.parse(text);
     } catch (err) {
       throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} with something that is not JSON: ${errorMessage(err)}`, 1);
     }
@@ -140,11 +129,6 @@ export class HeadClient {
       req.on('error', (err) => reject(this.unreachable(err)));
       req.end(body);
     });
-  }
-
-  private async refusal(res: Response, method: string, path: string): Promise<UserError> {
-    const text = await res.text().catch(() => '');
-    return this.refusalOf(res.status, res.statusText, text, method, path);
   }
 
   private refusalOf(status: number, statusText: string, text: string, method: string, path: string): UserError {

@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, mkdirSync, symlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, mkdirSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -142,6 +142,37 @@ describe('extractStrict', () => {
     assert.equal(readFileSync(join(dest, 'job', 'done.txt'), 'utf8'), 'complete');
     assert.equal(existsSync(join(dest, 'job', 'big.bin')), false);
     assert.equal(existsSync(join(dest, 'job', partName('big.bin'))), false);
+  });
+
+  it('writes a body of many chunks byte for byte, reporting every byte to the progress hooks', async () => {
+    const dest = join(tmp.dir, 'chunks');
+    // 3.5 MiB + 1: several write batches and a short last one, fed in chunks that never line up with them
+    const body = Buffer.alloc(3.5 * 1024 * 1024 + 1);
+    for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, Math.min(i, body.length - 4));
+    const archive = rawTar([{ path: 'job/big.bin', type: 'File', data: body }, { path: 'job/after.txt', type: 'File', data: 'next' }]);
+    const chunks: Buffer[] = [];
+    for (let i = 0, n = 1; i < archive.length; i += n, n = (n * 7 + 13) % 70_001) chunks.push(archive.subarray(i, i + n));
+    let bytes = 0;
+    const members: string[] = [];
+    const got = await extractStrict(Readable.from(chunks), dest, { onBytes: (n) => (bytes += n), onMember: (p) => members.push(p) });
+    assert.deepEqual(got, { members: 2, files: 2, bytes: body.length + 4, skipped: [] });
+    assert.ok(readFileSync(join(dest, 'job', 'big.bin')).equals(body), 'the body differs');
+    assert.equal(readFileSync(join(dest, 'job', 'after.txt'), 'utf8'), 'next');
+    assert.equal(bytes, body.length + 4);
+    assert.deepEqual(members, ['job/big.bin', 'job/after.txt']);
+  });
+
+  it('removes whatever stands at a temp file\'s name, a symlink out included, instead of writing through it', async () => {
+    const dest = join(tmp.dir, 'leftover');
+    const victim = join(tmp.dir, 'leftover-victim.txt');
+    mkdirSync(join(dest, 'job'), { recursive: true });
+    symlinkSync(victim, join(dest, 'job', partName('x.txt')));
+    writeFileSync(join(dest, 'job', partName('y.txt')), 'a leftover of a killed pull, longer than the file');
+    await extractStrict(Readable.from([rawTar([{ path: 'job/x.txt', type: 'File', data: 'mine' }, { path: 'job/y.txt', type: 'File', data: 'new' }])]), dest);
+    assert.equal(existsSync(victim), false, 'written through the link');
+    assert.equal(readFileSync(join(dest, 'job', 'x.txt'), 'utf8'), 'mine');
+    assert.equal(readFileSync(join(dest, 'job', 'y.txt'), 'utf8'), 'new');
+    assert.deepEqual(tree(dest).filter((p) => p.includes('.dpart-')), []);
   });
 
   it('names the reason of each refusal', () => {

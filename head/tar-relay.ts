@@ -1,0 +1,173 @@
+// One job's archive re-addressed for a pull without unpacking it: the tar is read block by
+// block, each selected member gets a new header (`<job>/<path>`, in node-tar's portable form,
+// with a PAX header when the name is long) and its body — already padded to whole blocks —
+// goes out as slices of the very bytes read, never copied or passed through a stream per
+// entry. Members not selected, folders and the archive's own extended headers are skipped.
+//
+// Headers are decoded by node-tar's Header and extended headers applied as its Parser does
+// (PAX `x` and `g`, GNU long names; a pending `x` applies to the next file entry only), so a
+// member has here the path and size the head indexed when it took the upload.
+import { Header, Pax, type HeaderData } from 'tar';
+import { memberPath } from './archive.js';
+import { decodePlain, encodePlain } from './tar-header.js';
+
+const BLOCK = 512;
+/** node-tar's limit: a larger extended header is skipped, not applied */
+const MAX_META = 1024 * 1024;
+const META_TYPES = new Set(['ExtendedHeader', 'OldExtendedHeader', 'GlobalExtendedHeader', 'NextFileHasLongPath', 'OldGnuLongPath', 'NextFileHasLongLinkpath']);
+const SENT_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'SymbolicLink', 'Link']);
+const LINK = /^(Symbolic)?Link$/;
+
+/** The end of a tar: two zero blocks. */
+export const TAR_END = Buffer.alloc(2 * BLOCK);
+
+/** As node-tar's portable packer: owner may read and write, no group or other write. */
+function portableMode(mode: number): number {
+  return ((mode & 0o7777) | 0o600) & ~0o22;
+}
+
+export class TarRelay {
+  /** a header block split between two chunks */
+  private readonly partial = Buffer.alloc(BLOCK);
+  private partialLength = 0;
+  private state: 'header' | 'pass' | 'skip' | 'meta' | 'end' = 'header';
+  /** bytes of the current body (padded to whole blocks) still to come */
+  private remain = 0;
+  private meta: { type: string; size: number; parts: Buffer[] } | null = null;
+  private ex: HeaderData | undefined;
+  private gex: HeaderData | undefined;
+  private sawNullBlock = false;
+  private fed = 0;
+
+  constructor(
+    private readonly job: string,
+    private readonly members: ReadonlySet<string>,
+  ) {}
+
+  /**
+   * Takes the archive's next bytes; returns what to send for them, in order: new headers and
+   * slices of `chunk` (which must not change until they are sent). Throws on a broken archive.
+   */
+  feed(chunk: Buffer): Buffer[] {
+    this.fed += chunk.length;
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length && this.state !== 'end') {
+      if (this.state === 'header') {
+        let block: Buffer;
+        if (this.partialLength > 0 || chunk.length - pos < BLOCK) {
+          const n = Math.min(BLOCK - this.partialLength, chunk.length - pos);
+          chunk.copy(this.partial, this.partialLength, pos, pos + n);
+          this.partialLength += n;
+          pos += n;
+          if (this.partialLength < BLOCK) break;
+          this.partialLength = 0;
+          block = this.partial;
+        } else {
+          block = chunk.subarray(pos, pos + BLOCK);
+          pos += BLOCK;
+        }
+        this.header(block, out);
+        continue;
+      }
+      const n = Math.min(this.remain, chunk.length - pos);
+      if (this.state === 'pass') out.push(chunk.subarray(pos, pos + n));
+      // copied: the chunk is reused once sent
+      else if (this.state === 'meta') this.meta!.parts.push(Buffer.from(chunk.subarray(pos, pos + n)));
+      pos += n;
+      this.remain -= n;
+      if (this.remain === 0) {
+        if (this.state === 'meta') this.applyMeta();
+        this.state = 'header';
+      }
+    }
+    return out;
+  }
+
+  /** The archive's bytes have all been fed; throws if it stopped inside a member. */
+  end(): void {
+    if (this.fed === 0) throw new Error('the archive is empty');
+    if (this.partialLength > 0 || (this.state !== 'header' && this.state !== 'end')) throw new Error('the archive is truncated');
+  }
+
+  private header(block: Buffer, out: Buffer[]): void {
+    // the common case without node-tar's Header (see tar-header.ts), which allocates ~6 KB
+    const plain = this.ex === undefined && this.gex === undefined ? decodePlain(block) : null;
+    if (plain) {
+      this.sawNullBlock = false;
+      return this.entry({ ...plain, mtime: plain.mtime * 1000 }, out);
+    }
+    const h = new Header(block, 0, this.ex, this.gex);
+    if (h.nullBlock) {
+      if (this.sawNullBlock) this.state = 'end';
+      this.sawNullBlock = true;
+      return;
+    }
+    this.sawNullBlock = false;
+    if (!h.cksumValid) throw new Error('a header fails its checksum');
+    const type = h.type;
+    const size = h.size ?? 0;
+    if (META_TYPES.has(type)) {
+      if (!h.path) throw new Error('a header has no path');
+      if (!/^(Global)?ExtendedHeader$/.test(type) && h.linkpath) throw new Error(`${h.path}: a target on a member that is not a link`);
+      const body = BLOCK * Math.ceil(size / BLOCK);
+      if (size > MAX_META) return this.next('skip', body);
+      if (size > 0) {
+        this.meta = { type, size, parts: [] };
+        this.next('meta', body);
+      }
+      return;
+    }
+    this.ex = undefined;
+    this.entry({ path: h.path ?? '', type, size, mode: h.mode, mtime: h.mtime?.getTime(), linkpath: h.linkpath ?? '' }, out);
+  }
+
+  /** A member (not an extended header; mtime in ms): sent under a new header if selected, else skipped. */
+  private entry(e: { path: string; type: string; size: number; mode: number | undefined; mtime: number | undefined; linkpath: string }, out: Buffer[]): void {
+    if (!e.path) throw new Error('a header has no path');
+    if (LINK.test(e.type) && !e.linkpath) throw new Error(`${e.path}: a link without a target`);
+    if (!LINK.test(e.type) && e.linkpath) throw new Error(`${e.path}: a target on a member that is not a link`);
+    const body = BLOCK * Math.ceil(e.size / BLOCK);
+    const path = memberPath(e.path);
+    if (!SENT_TYPES.has(e.type) || !this.members.has(path)) return this.next('skip', body);
+
+    const fields = {
+      path: `${this.job}/${path}`,
+      linkpath: e.type === 'Link' ? `${this.job}/${memberPath(e.linkpath)}` : e.linkpath || undefined,
+      size: e.size,
+    };
+    const mode = e.mode === undefined ? undefined : portableMode(e.mode);
+    const block = mode !== undefined && e.mtime !== undefined ? encodePlain({ ...fields, type: e.type, mode, mtime: Math.floor(e.mtime / 1000) }) : null;
+    if (block) {
+      out.push(block);
+    } else {
+      const mtime = e.mtime === undefined ? undefined : new Date(e.mtime);
+      const header = new Header({ ...fields, mtime, type: e.type as Header['type'], mode });
+      if (header.encode()) out.push(new Pax({ ...fields, mtime }).encode());
+      out.push(header.block!);
+    }
+    this.next('pass', body);
+  }
+
+  private next(state: 'pass' | 'skip' | 'meta', body: number): void {
+    if (body === 0) return;
+    this.state = state;
+    this.remain = body;
+  }
+
+  private applyMeta(): void {
+    const { type, size, parts } = this.meta!;
+    this.meta = null;
+    const text = Buffer.concat(parts).subarray(0, size).toString('utf8');
+    if (type === 'GlobalExtendedHeader') {
+      this.gex = Pax.parse(text, this.gex, true);
+    } else if (type === 'ExtendedHeader' || type === 'OldExtendedHeader') {
+      this.ex = Pax.parse(text, this.ex, false);
+    } else {
+      const ex: HeaderData = this.ex ?? Object.create(null);
+      if (type === 'NextFileHasLongLinkpath') ex.linkpath = text.replace(/\0.*/, '');
+      else ex.path = text.replace(/\0.*/, '');
+      this.ex = ex;
+    }
+  }
+}
