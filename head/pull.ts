@@ -1,17 +1,19 @@
 // A pull: ONE tar stream of the selected archived members of a batch, each as `<job>/<path>`.
 // Members are chosen from the database index (head/pull-plan.ts; no archive is opened for a
 // job with nothing selected). Each job's archive is read in 1 MiB chunks and relayed
-// (head/tar-relay.ts): selected members get new headers, their bodies go out as slices of the
-// chunk read. A plain tar is read through two reused buffers, each refilled only once the
-// response has taken what was sent from it, so memory stays flat and a GiB makes no garbage;
-// a gzip'd one is inflated by zlib in 1 MiB chunks with the same bound. Folders are not sent
-// (the client makes the ones its files need); a hard link's target is renamed like its path.
+// (head/tar-relay.ts): selected members get new headers; big bodies go out as slices of the
+// chunk read, headers and small bodies gathered into one buffer per chunk. A plain tar is read
+// through two reused buffers (and gathered into two more), each refilled only once the
+// response has taken what was sent from it, so memory stays flat and a GiB makes little
+// garbage; a gzip'd one is inflated by zlib in 1 MiB chunks with the same bound. Folders are
+// not sent (the client makes the ones its files need); a hard link's target is renamed like
+// its path.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { errorMessage } from '../shared/errors.js';
-import { TAR_END, TarRelay } from './tar-relay.js';
+import { TAR_END, TarRelay, type RelayOut } from './tar-relay.js';
 
 export interface PullSource {
   job: string;
@@ -29,6 +31,58 @@ export class ReaderGone extends Error {
 }
 
 const CHUNK = 1024 * 1024;
+/** Bodies of at least this size go out as the slices read; smaller ones are copied with the headers. */
+const PASS_AS_IS = 256 * 1024;
+
+/** Reused for every archive of a pull: chunks read (plain tars), and output gathered. */
+interface Buffers {
+  in: [Buffer, Buffer];
+  out: [Buffer, Buffer];
+}
+
+/**
+ * One chunk's output: headers and small bodies copied into `buf`, one write for a chunk of
+ * small files instead of two per file (each a queue entry and an HTTP chunk here, an event on
+ * the reader, and garbage that made the head's young generation grow to its maximum during a
+ * pull of 10,000 files); big bodies kept as the slices read.
+ */
+class Gather implements RelayOut {
+  private readonly pieces: Buffer[] = [];
+  private used = 0;
+  private start = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  made(bytes: Buffer): void {
+    this.copy(bytes);
+  }
+
+  passed(bytes: Buffer): void {
+    if (bytes.length < PASS_AS_IS) return this.copy(bytes);
+    this.cut();
+    this.pieces.push(bytes);
+  }
+
+  /** What to send, in order. */
+  done(): Buffer[] {
+    this.cut();
+    return this.pieces;
+  }
+
+  private copy(bytes: Buffer): void {
+    if (this.used + bytes.length > this.buf.length) {
+      // more than a chunk's worth made (thousands of PAX headers): a copy of its own
+      this.cut();
+      this.pieces.push(Buffer.from(bytes));
+      return;
+    }
+    this.used += bytes.copy(this.buf, this.used);
+  }
+
+  private cut(): void {
+    if (this.used > this.start) this.pieces.push(this.buf.subarray(this.start, this.used));
+    this.start = this.used;
+  }
+}
 
 /**
  * An archive's tar bytes, chunk by chunk. Chunk i of a plain tar lives in buffers[i % 2]: the
@@ -110,17 +164,19 @@ function send(out: Writable, pieces: Buffer[], gone: AbortSignal): Promise<void>
   return unlessGone(taken, gone);
 }
 
-async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: [Buffer, Buffer]): Promise<void> {
+async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: Buffers): Promise<void> {
   const relay = new TarRelay(source.job, source.members);
   const sent: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
-  const chunks = tarChunks(source.file, buffers);
+  const chunks = tarChunks(source.file, buffers.in);
   try {
     for (let turn = 0; ; turn ^= 1) {
-      // the buffer the next chunk goes into must have been taken by the response
+      // this turn's buffers (the chunk read, the output gathered) must have been taken by the response
       await sent[turn];
       const next = await unlessGone(chunks.next(), gone);
       if (next.done) break;
-      sent[turn] = send(out, relay.feed(next.value), gone);
+      const gather = new Gather(buffers.out[turn]!);
+      relay.feed(next.value, gather);
+      sent[turn] = send(out, gather.done(), gone);
     }
     relay.end();
     await Promise.all(sent);
@@ -140,7 +196,7 @@ export async function writePull(sources: PullSource[], out: Writable): Promise<v
   const onError = (err: unknown) => gone.abort(new ReaderGone(err));
   out.on('close', onClose);
   out.on('error', onError);
-  const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const buffers: Buffers = { in: [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)], out: [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] };
   try {
     for (const s of sources) await relay(s, out, gone.signal, buffers);
     await send(out, [TAR_END], gone.signal);

@@ -40,7 +40,13 @@ export interface PlainHeader {
 
 /** As node-tar: the field's UTF-8 text up to its first NUL (and what `.` matches after it). */
 function text(block: Buffer, off: number, size: number): string {
-  return block.toString('utf8', off, off + size).replace(/\0.*/, '');
+  const end = off + size;
+  const nul = block.indexOf(0, off);
+  if (nul === -1 || nul >= end) return block.toString('utf8', off, end);
+  const newline = block.indexOf(0x0a, nul);
+  // node-tar's /\0.*/ stops at a newline and keeps what follows it
+  if (newline !== -1 && newline < end) return block.toString('utf8', off, end).replace(/\0.*/, '');
+  return block.toString('utf8', off, nul);
 }
 
 /** An octal field of digits followed only by spaces or NULs; null for anything else. */
@@ -99,17 +105,17 @@ function putOctal(block: Buffer, off: number, size: number, n: number): void {
 }
 
 /**
- * The header node-tar's portable packer writes for these fields (no owner, no atime or ctime),
- * byte for byte; null when it would need more than a ustar header can hold or node-tar would
- * write it otherwise (the caller then uses node-tar's Header and a PAX header).
+ * Writes into `block` the header node-tar's portable packer writes for these fields (no owner,
+ * no atime or ctime), byte for byte. False, and nothing meant, when it would need more than a
+ * ustar header holds or node-tar would write it otherwise: the caller then uses node-tar's
+ * Header and a PAX header.
  */
-export function encodePlain(h: { path: string; type: string; size: number; mode: number; mtime: number; linkpath?: string | undefined }): Buffer | null {
+export function encodePlain(h: { path: string; type: string; size: number; mode: number; mtime: number; linkpath?: string | undefined }, block: Buffer): boolean {
   const code = CODES.get(h.type);
   const linkpath = h.linkpath ?? '';
-  if (code === undefined || h.path.length >= 100 || linkpath.length >= 100 || !ascii(h.path) || !ascii(linkpath)) return null;
-  if (!(h.size >= 0 && h.size <= MAX_OCTAL_12 && h.mtime >= 0 && h.mtime <= MAX_OCTAL_12 && h.mode >= 0 && h.mode <= MAX_OCTAL_8)) return null;
-  // from the pool: no allocation of its own per header
-  const block = Buffer.allocUnsafe(BLOCK).fill(0);
+  if (code === undefined || h.path.length >= 100 || linkpath.length >= 100 || !ascii(h.path) || !ascii(linkpath)) return false;
+  if (!(h.size >= 0 && h.size <= MAX_OCTAL_12 && h.mtime >= 0 && h.mtime <= MAX_OCTAL_12 && h.mode >= 0 && h.mode <= MAX_OCTAL_8)) return false;
+  block.fill(0, 0, BLOCK);
   block.write(h.path, 0, 'latin1');
   putOctal(block, 100, 8, h.mode);
   putOctal(block, 124, 12, h.size);
@@ -120,5 +126,5 @@ export function encodePlain(h: { path: string; type: string; size: number; mode:
   putOctal(block, 329, 8, 0);
   putOctal(block, 337, 8, 0);
   putOctal(block, 148, 8, checksum(block));
-  return block;
+  return true;
 }

@@ -1,8 +1,8 @@
 // One job's archive re-addressed for a pull without unpacking it: the tar is read block by
 // block, each selected member gets a new header (`<job>/<path>`, in node-tar's portable form,
 // with a PAX header when the name is long) and its body — already padded to whole blocks —
-// goes out as slices of the very bytes read, never copied or passed through a stream per
-// entry. Members not selected, folders and the archive's own extended headers are skipped.
+// goes out as it was read, never passed through a stream per entry. Members not selected,
+// folders and the archive's own extended headers are skipped.
 //
 // Headers are decoded by node-tar's Header and extended headers applied as its Parser does
 // (PAX `x` and `g`, GNU long names; a pending `x` applies to the next file entry only), so a
@@ -26,7 +26,17 @@ function portableMode(mode: number): number {
   return ((mode & 0o7777) | 0o600) & ~0o22;
 }
 
+/** Where a relay's output goes, in order. */
+export interface RelayOut {
+  /** bytes the relay made (a header): valid only during the call */
+  made(bytes: Buffer): void;
+  /** bytes of the chunk fed (a body): valid until that chunk is reused */
+  passed(bytes: Buffer): void;
+}
+
 export class TarRelay {
+  /** a header written without node-tar, reused */
+  private readonly made = Buffer.alloc(BLOCK);
   /** a header block split between two chunks */
   private readonly partial = Buffer.alloc(BLOCK);
   private partialLength = 0;
@@ -44,13 +54,9 @@ export class TarRelay {
     private readonly members: ReadonlySet<string>,
   ) {}
 
-  /**
-   * Takes the archive's next bytes; returns what to send for them, in order: new headers and
-   * slices of `chunk` (which must not change until they are sent). Throws on a broken archive.
-   */
-  feed(chunk: Buffer): Buffer[] {
+  /** Takes the archive's next bytes, giving `out` what to send for them. Throws on a broken archive. */
+  feed(chunk: Buffer, out: RelayOut): void {
     this.fed += chunk.length;
-    const out: Buffer[] = [];
     let pos = 0;
     while (pos < chunk.length && this.state !== 'end') {
       if (this.state === 'header') {
@@ -71,7 +77,7 @@ export class TarRelay {
         continue;
       }
       const n = Math.min(this.remain, chunk.length - pos);
-      if (this.state === 'pass') out.push(chunk.subarray(pos, pos + n));
+      if (this.state === 'pass') out.passed(chunk.subarray(pos, pos + n));
       // copied: the chunk is reused once sent
       else if (this.state === 'meta') this.meta!.parts.push(Buffer.from(chunk.subarray(pos, pos + n)));
       pos += n;
@@ -81,7 +87,6 @@ export class TarRelay {
         this.state = 'header';
       }
     }
-    return out;
   }
 
   /** The archive's bytes have all been fed; throws if it stopped inside a member. */
@@ -90,12 +95,12 @@ export class TarRelay {
     if (this.partialLength > 0 || (this.state !== 'header' && this.state !== 'end')) throw new Error('the archive is truncated');
   }
 
-  private header(block: Buffer, out: Buffer[]): void {
+  private header(block: Buffer, out: RelayOut): void {
     // the common case without node-tar's Header (see tar-header.ts), which allocates ~6 KB
     const plain = this.ex === undefined && this.gex === undefined ? decodePlain(block) : null;
     if (plain) {
       this.sawNullBlock = false;
-      return this.entry({ ...plain, mtime: plain.mtime * 1000 }, out);
+      return this.entry(plain.path, plain.type, plain.size, plain.mode, plain.mtime * 1000, plain.linkpath, out);
     }
     const h = new Header(block, 0, this.ex, this.gex);
     if (h.nullBlock) {
@@ -119,32 +124,28 @@ export class TarRelay {
       return;
     }
     this.ex = undefined;
-    this.entry({ path: h.path ?? '', type, size, mode: h.mode, mtime: h.mtime?.getTime(), linkpath: h.linkpath ?? '' }, out);
+    this.entry(h.path ?? '', type, size, h.mode, h.mtime?.getTime(), h.linkpath ?? '', out);
   }
 
   /** A member (not an extended header; mtime in ms): sent under a new header if selected, else skipped. */
-  private entry(e: { path: string; type: string; size: number; mode: number | undefined; mtime: number | undefined; linkpath: string }, out: Buffer[]): void {
-    if (!e.path) throw new Error('a header has no path');
-    if (LINK.test(e.type) && !e.linkpath) throw new Error(`${e.path}: a link without a target`);
-    if (!LINK.test(e.type) && e.linkpath) throw new Error(`${e.path}: a target on a member that is not a link`);
-    const body = BLOCK * Math.ceil(e.size / BLOCK);
-    const path = memberPath(e.path);
-    if (!SENT_TYPES.has(e.type) || !this.members.has(path)) return this.next('skip', body);
+  private entry(name: string, type: string, size: number, rawMode: number | undefined, mtime: number | undefined, target: string, out: RelayOut): void {
+    if (!name) throw new Error('a header has no path');
+    if (LINK.test(type) && !target) throw new Error(`${name}: a link without a target`);
+    if (!LINK.test(type) && target) throw new Error(`${name}: a target on a member that is not a link`);
+    const body = BLOCK * Math.ceil(size / BLOCK);
+    const member = memberPath(name);
+    if (!SENT_TYPES.has(type) || !this.members.has(member)) return this.next('skip', body);
 
-    const fields = {
-      path: `${this.job}/${path}`,
-      linkpath: e.type === 'Link' ? `${this.job}/${memberPath(e.linkpath)}` : e.linkpath || undefined,
-      size: e.size,
-    };
-    const mode = e.mode === undefined ? undefined : portableMode(e.mode);
-    const block = mode !== undefined && e.mtime !== undefined ? encodePlain({ ...fields, type: e.type, mode, mtime: Math.floor(e.mtime / 1000) }) : null;
-    if (block) {
-      out.push(block);
+    const path = `${this.job}/${member}`;
+    const linkpath = type === 'Link' ? `${this.job}/${memberPath(target)}` : target || undefined;
+    const mode = rawMode === undefined ? undefined : portableMode(rawMode);
+    if (mode !== undefined && mtime !== undefined && encodePlain({ path, type, size, mode, mtime: Math.floor(mtime / 1000), linkpath }, this.made)) {
+      out.made(this.made);
     } else {
-      const mtime = e.mtime === undefined ? undefined : new Date(e.mtime);
-      const header = new Header({ ...fields, mtime, type: e.type as Header['type'], mode });
-      if (header.encode()) out.push(new Pax({ ...fields, mtime }).encode());
-      out.push(header.block!);
+      const date = mtime === undefined ? undefined : new Date(mtime);
+      const header = new Header({ path, linkpath, size, mtime: date, type: type as Header['type'], mode });
+      if (header.encode()) out.made(new Pax({ path, linkpath, size, mtime: date }).encode());
+      out.made(header.block!);
     }
     this.next('pass', body);
   }

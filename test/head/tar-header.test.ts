@@ -82,10 +82,11 @@ describe('ustar headers without node-tar', () => {
     for (const f of cases()) {
       if (f.type === 'Directory') continue;
       const fields = { path: f.path, type: f.type, size: f.size, mode: f.mode, mtime: Math.floor(f.mtime.getTime() / 1000), linkpath: f.linkpath };
-      const ours = encodePlain(fields);
+      const ours = Buffer.alloc(512, 0xee);
+      const wrote = encodePlain(fields, ours);
       const theirs = new Header(f);
       const needPax = theirs.encode();
-      if (ours === null) {
+      if (!wrote) {
         assert.ok(needPax || f.path.length >= 99 || /[^\x00-\x7f]/.test(f.path), `left to node-tar without a reason: ${JSON.stringify(f)}`);
         continue;
       }

@@ -53,13 +53,16 @@ function expected(source: Seen[], job: string, selected: Set<string>): Seen[] {
     }));
 }
 
+const ignore = { made: () => {}, passed: () => {} };
+
 function relayAll(archive: Buffer, job: string, selected: Set<string>, chunkSize: number): Buffer {
   const relay = new TarRelay(job, selected);
   const out: Buffer[] = [];
   for (let i = 0; i < archive.length; i += chunkSize) {
     // a fresh copy per chunk, overwritten after use: the relay must not keep what it was fed
     const chunk = Buffer.from(archive.subarray(i, i + chunkSize));
-    for (const piece of relay.feed(chunk)) out.push(Buffer.from(piece));
+    // copies taken at once: the relay's own header buffer is reused, and so is the chunk
+    relay.feed(chunk, { made: (b) => out.push(Buffer.from(b)), passed: (b) => out.push(Buffer.from(b)) });
     chunk.fill(0xee);
   }
   relay.end();
@@ -135,12 +138,12 @@ describe('tar relay', () => {
   it('refuses a truncated archive and a header that fails its checksum', () => {
     const selected = new Set(['b.bin']);
     const cut = new TarRelay('j', selected);
-    cut.feed(Buffer.from(plain.subarray(0, plain.indexOf('b.bin') + 700)));
+    cut.feed(Buffer.from(plain.subarray(0, plain.indexOf('b.bin') + 700)), ignore);
     assert.throws(() => cut.end(), /truncated/);
     const bad = Buffer.from(plain);
     const at = bad.indexOf('b.bin') + 130;
     bad[at] = bad[at]! ^ 1;
-    assert.throws(() => new TarRelay('j', selected).feed(bad), /checksum/);
+    assert.throws(() => new TarRelay('j', selected).feed(bad, ignore), /checksum/);
     assert.throws(() => new TarRelay('j', selected).end(), /empty/);
   });
 });
@@ -148,7 +151,7 @@ describe('tar relay', () => {
 /** A reader that takes each write only later, and copies it only then. */
 class SlowReader extends Writable {
   readonly parts: Buffer[] = [];
-  constructor(private readonly cutAfter = Infinity) {
+  constructor(private readonly cutAfter = Infinity, private readonly delayMs = 1) {
     super({ highWaterMark: 16 * 1024 });
   }
   private taken = 0;
@@ -161,7 +164,7 @@ class SlowReader extends Writable {
         return;
       }
       cb();
-    }, 1);
+    }, this.delayMs);
   }
 }
 
@@ -193,6 +196,27 @@ describe('writePull', () => {
     assert.ok(got[0]!.body.equals(big), 'p/big.bin differs');
     assert.equal(got[1]!.body.toString(), 'small\n');
     assert.ok(got[2]!.body.equals(big), 'g/big.bin differs');
+  });
+
+  it('sends many small files intact, gathered a chunk at a time, to a reader that takes its writes late', async () => {
+    const src = join(tmp.dir, 'many');
+    mkdirSync(src);
+    const names: string[] = [];
+    const bodies = new Map<string, Buffer>();
+    for (let i = 0; i < 400; i++) {
+      const name = `f${i}.bin`;
+      const body = randomBytes(1 + ((i * 7919) % 20_000));
+      writeFileSync(join(src, name), body);
+      names.push(name);
+      bodies.set(`m/${name}`, body);
+    }
+    const file = join(tmp.dir, 'many.tar.gz');
+    await tar.c({ file, cwd: src, portable: true }, names);
+    const out = new SlowReader(Infinity, 20);
+    await writePull([{ job: 'm', file, members: new Set(names) }], out);
+    const got = await parse(Buffer.concat(out.parts));
+    assert.equal(got.length, names.length);
+    for (const e of got) assert.ok(e.body.equals(bodies.get(e.path)!), `${e.path} differs`);
   });
 
   it('stops with ReaderGone when the reader goes away', async () => {
