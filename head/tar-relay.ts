@@ -4,9 +4,10 @@
 // goes out as it was read, never passed through a stream per entry. Members not selected,
 // folders and the archive's own extended headers are skipped.
 //
-// Headers are decoded by node-tar's Header and extended headers applied as its Parser does
-// (PAX `x` and `g`, GNU long names; a pending `x` applies to the next file entry only), so a
-// member has here the path and size the head indexed when it took the upload.
+// Headers are decoded as node-tar decodes them (plain ustar ones by tar-header.ts, the rest by
+// node-tar's Header) and extended headers applied as its Parser does (PAX `x` and `g`, GNU long
+// names; a pending `x` applies to the next file entry only), so a member has here the path and
+// size the head indexed when it took the upload.
 import { Header, Pax, type HeaderData } from 'tar';
 import { memberPath } from './archive.js';
 import { decodePlain, encodePlain } from './tar-header.js';
