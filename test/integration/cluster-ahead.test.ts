@@ -79,14 +79,16 @@ describe('cluster: assigning ahead', () => {
     assert.equal((await c.cli(['add', late], { user: 'bob' })).code, 0);
     writeFileSync(gate, '');
     await until(async () => (await c.json<StatusJson[]>(['status', 'late'], { user: 'bob' }))[0]!.state === 'done', 'bob\'s jobs to be done');
-    // the order the node started jobs in, from its log: bob's first comes after at most the
-    // job that ran and the two that waited when he added his
+    // the order the node started jobs in, from its log: bob's first is the first placed after
+    // his add, behind the job that ran and the two that waited then. The node starts jobs in
+    // the order their folders are ready, and the first job of a batch new to the node also
+    // sets up the batch's build folder, so one more of alice's may slip in before it.
     const starts = c.node('solo').lines.filter((l) => l.event === 'started' && (l.batch === 'sweep' || l.batch === 'late')).map((l) => String(l.batch));
     const firstBob = starts.indexOf('late');
-    assert.ok(firstBob >= 0 && firstBob <= 3, `bob's first job was the ${firstBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
+    assert.ok(firstBob >= 0 && firstBob <= 4, `bob's first job was the ${firstBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
     // and then the two take turns: bob's second is not kept behind alice's 27 others
     const lastBob = starts.lastIndexOf('late');
-    assert.ok(lastBob <= 6, `bob's last job was the ${lastBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
+    assert.ok(lastBob <= 7, `bob's last job was the ${lastBob + 1}th to start: ${starts.slice(0, 8).join(' ')}`);
     assert.equal((await c.cli(['kill', 'sweep'], { user: 'alice' })).code, 0);
     await until(async () => (await status('sweep')).state !== 'running', 'the sweep to end', 60_000);
   });
