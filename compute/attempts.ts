@@ -54,8 +54,6 @@ interface Held {
   returned: boolean;
   /** handed back by the pause (vacate_after): killed, result discarded, head told */
   vacated: boolean;
-  /** aborted by cancel, drop or hand-back: a job still waiting for room leaves the wait */
-  ended: AbortController;
   /** its process has not started yet (being prepared, or waiting for room: assigned ahead) */
   waiting: boolean;
   lifecycle: Promise<void>;
@@ -101,7 +99,6 @@ export class Attempts {
       dropped: false,
       returned: false,
       vacated: false,
-      ended: new AbortController(),
       waiting: false,
       lifecycle: Promise.resolve(),
     };
@@ -119,7 +116,6 @@ export class Attempts {
     if (!h) return;
     this.o.logger.info({ event: 'cancel', attempt, reason }, 'cancelling job');
     h.cancelReason ??= reason;
-    h.ended.abort();
     h.run?.cancel(reason);
   }
 
@@ -132,7 +128,6 @@ export class Attempts {
     if (h) {
       h.dropped = true;
       h.cancelReason ??= reason;
-      h.ended.abort();
       h.run?.cancel(reason);
       // already reported finished and being packed: the spool throws it away once packed
       if (h.state === 'packing') await this.o.spool.discard(attempt);
@@ -154,7 +149,6 @@ export class Attempts {
     h.cancelReason ??= reason;
     const m: NodeMessage = { type: 'vacated', attempt, reason };
     if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
-    h.ended.abort();
     h.run?.cancel(reason);
   }
 
@@ -222,7 +216,6 @@ export class Attempts {
       h.returned = true;
       h.cancelReason ??= reason;
       this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
-      h.ended.abort();
       h.run?.cancel(reason);
     }
     this.builds.cancelAll(reason);
@@ -296,7 +289,7 @@ export class Attempts {
         sandbox: this.o.sandbox ?? null,
         ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
         // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
-        room: { need: { cpus: a.cpus, memory: a.job.resources.memory }, cancelled: h.ended.signal },
+        need: { cpus: a.cpus, memory: a.job.resources.memory },
       });
       h.run = run;
       const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);

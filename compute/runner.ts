@@ -13,7 +13,8 @@ import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { findContainerRuntime } from './container.js';
-import { spawnGroup, type GroupExit, type GroupSpawnOptions, type Spawner } from './process-group.js';
+import type { Need } from './local-slots.js';
+import { spawnGroup, type GroupExit, type Spawner } from './process-group.js';
 import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
@@ -97,8 +98,11 @@ export interface StartAttemptOptions {
   workspaceReady?: boolean;
   /** starts the job's process group; default: this process spawns it (the daemon uses its launcher) */
   spawn?: Spawner;
-  /** wait for room on the node before the process starts (see GroupSpawnOptions.room); the folder is prepared first */
-  room?: GroupSpawnOptions['room'];
+  /**
+   * wait for this much room on the node before the process starts (see GroupSpawnOptions.room);
+   * the folder is prepared first, and a cancel meanwhile means it never starts
+   */
+  need?: Need;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -111,6 +115,8 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
   let pid: number | null = null;
   let resolveStarted!: (pid: number | null) => void;
   const started = new Promise<number | null>((r) => (resolveStarted = r));
+  // a cancel while the job waits for room: it leaves the wait and never starts
+  const waitEnded = new AbortController();
   const stdoutLog = join(paths.meta, 'stdout.log');
   const stderrLog = join(paths.meta, 'stderr.log');
 
@@ -172,7 +178,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
     let group;
     try {
-      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.room ? { room: opts.room } : {}) });
+      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });
     } catch (err) {
       resolveStarted(null);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
@@ -201,6 +207,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     },
     cancel: (reason) => {
       log.info({ reason }, 'cancel');
+      waitEnded.abort();
       sup.cancel(reason);
     },
     pause: () => sup.pause(),
