@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/log.js';
 import type { Capacity } from './local-slots.js';
-import type { GroupExit, GroupSpawnOptions, ProcessGroup } from './process-group.js';
+import { groupOf, type GroupExit, type GroupSpawnOptions, type ProcessGroup } from './process-group.js';
 
 const SCRIPT = new URL(import.meta.url.endsWith('.ts') ? './launcher.ts' : './launcher.js', import.meta.url);
 
@@ -44,22 +44,7 @@ export class Launcher {
         pid: null,
         onPid: (pid) => {
           p.pid = pid;
-          resolve({
-            pid,
-            exited,
-            get hasExited() {
-              return hasExited;
-            },
-            signal(sig) {
-              if (pid === null) return false;
-              try {
-                process.kill(-pid, sig);
-                return true;
-              } catch {
-                return false;
-              }
-            },
-          });
+          resolve(groupOf(pid, exited, () => hasExited));
         },
         onExit: (e) => {
           hasExited = true;

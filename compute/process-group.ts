@@ -77,11 +77,16 @@ export function spawnGroup(opts: GroupSpawnOptions): ProcessGroup {
       resolve({ code, signal, error: null });
     });
   });
+  return groupOf(pid, exited, () => hasExited);
+}
+
+/** The handle of a process group led by `pid` (null: it never started), however it was started. */
+export function groupOf(pid: number | null, exited: Promise<GroupExit>, hasExited: () => boolean): ProcessGroup {
   return {
     pid,
     exited,
     get hasExited() {
-      return hasExited;
+      return hasExited();
     },
     signal(sig) {
       if (pid === null) return false;
