@@ -41,10 +41,49 @@ function modeOf(stat: Stats): number {
   return mode;
 }
 
-async function putHeader(sink: Writable, fields: { path: string; mode: number; size: number; mtime?: Date; type: 'File' | 'Directory' | 'SymbolicLink'; linkpath?: string }): Promise<void> {
+interface EntryFields {
+  path: string;
+  mode: number;
+  size: number;
+  mtime?: Date;
+  type: 'File' | 'Directory' | 'SymbolicLink';
+  linkpath?: string;
+}
+type FileFields = EntryFields & { type: 'File'; mtime: Date };
+
+/** The header of an entry: a pax record first when its name or link does not fit the header. */
+function headerBlocks(fields: EntryFields): Buffer[] {
   const header = new Header(fields);
-  if (header.encode()) await put(sink, new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, mtime: fields.mtime }).encode());
-  await put(sink, header.block!);
+  if (!header.encode()) return [header.block!];
+  return [new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, mtime: fields.mtime }).encode(), header.block!];
+}
+
+async function putHeader(sink: Writable, fields: EntryFields): Promise<void> {
+  for (const block of headerBlocks(fields)) await put(sink, block);
+}
+
+/**
+ * The entries of the archive, in order: every path still there and kept, under its archived
+ * name, with its header fields; a file also with where to read its body.
+ */
+function* tarEntries(src: TarSource): Generator<{ fields: EntryFields; file: null } | { fields: FileFields; file: string }> {
+  for (const rel of src.paths) {
+    let st: Stats;
+    try {
+      st = lstatSync(join(src.root, rel));
+    } catch {
+      continue; // gone since it was listed
+    }
+    if (!src.keep(rel, st)) continue;
+    const name = src.rename(rel);
+    if (st.isDirectory()) {
+      if (name !== '') yield { fields: { path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' }, file: null };
+    } else if (st.isSymbolicLink()) {
+      yield { fields: { path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) }, file: null };
+    } else if (st.isFile()) {
+      yield { fields: { path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' }, file: join(src.root, rel) };
+    }
+  }
 }
 
 /** Streams the file's first `size` bytes (zeros if it shrank meanwhile), padded to a block. */
@@ -80,7 +119,7 @@ async function putContent(sink: Writable, file: string, size: number, buffers: [
  * Header and body of a small file in `buf`, one write. False (nothing written) when its header
  * needs a pax record (a long name): the caller writes it the ordinary way.
  */
-function putSmall(sink: Writable, file: string, fields: { path: string; mode: number; size: number; mtime: Date; type: 'File' }, buf: Buffer, sent: (p: Promise<void>) => void): boolean {
+function putSmall(sink: Writable, file: string, fields: FileFields, buf: Buffer, sent: (p: Promise<void>) => void): boolean {
   const header = new Header(fields);
   if (header.encode()) return false;
   header.block!.copy(buf, 0);
@@ -104,36 +143,18 @@ function putSmall(sink: Writable, file: string, fields: { path: string; mode: nu
  */
 export function tarSync(src: TarSource): Buffer {
   const parts: Buffer[] = [];
-  const header = (fields: { path: string; mode: number; size: number; mtime?: Date; type: 'File' | 'Directory' | 'SymbolicLink'; linkpath?: string }) => {
-    const h = new Header(fields);
-    if (h.encode()) parts.push(new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, mtime: fields.mtime }).encode());
-    parts.push(h.block!);
-  };
-  for (const rel of src.paths) {
-    let st: Stats;
+  for (const { fields, file } of tarEntries(src)) {
+    parts.push(...headerBlocks(fields));
+    if (file === null) continue;
+    // zeros past what is read: a file that shrank since its size was taken is padded, as in putContent
+    const body = Buffer.alloc(Math.ceil(fields.size / BLOCK) * BLOCK);
+    const fd = openSync(file, 'r');
     try {
-      st = lstatSync(join(src.root, rel));
-    } catch {
-      continue; // gone since it was listed
+      readSync(fd, body, 0, fields.size, 0);
+    } finally {
+      closeSync(fd);
     }
-    if (!src.keep(rel, st)) continue;
-    const name = src.rename(rel);
-    if (st.isDirectory()) {
-      if (name !== '') header({ path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' });
-    } else if (st.isSymbolicLink()) {
-      header({ path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) });
-    } else if (st.isFile()) {
-      header({ path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' });
-      // zeros past what is read: a file that shrank since its size was taken is padded, as in putContent
-      const body = Buffer.alloc(Math.ceil(st.size / BLOCK) * BLOCK);
-      const fd = openSync(join(src.root, rel), 'r');
-      try {
-        readSync(fd, body, 0, st.size, 0);
-      } finally {
-        closeSync(fd);
-      }
-      parts.push(body);
-    }
+    parts.push(body);
   }
   parts.push(Buffer.alloc(BLOCK * 2));
   return Buffer.concat(parts);
@@ -143,28 +164,15 @@ export function tarSync(src: TarSource): Buffer {
 export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
   let pending: Promise<void> = Promise.resolve();
-  for (const rel of src.paths) {
-    let st: Stats;
-    try {
-      st = lstatSync(join(src.root, rel));
-    } catch {
-      continue; // gone since it was listed
-    }
-    if (!src.keep(rel, st)) continue;
-    const name = src.rename(rel);
-    if (st.isDirectory()) {
-      if (name === '') continue;
-      await putHeader(sink, { path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' });
-    } else if (st.isSymbolicLink()) {
-      await putHeader(sink, { path: name, mode: modeOf(st), size: 0, mtime: st.mtime, type: 'SymbolicLink', linkpath: src.rename(readlinkSync(join(src.root, rel))) });
-    } else if (st.isFile()) {
-      const fields = { path: name, mode: modeOf(st), size: st.size, mtime: st.mtime, type: 'File' as const };
-      // a small file goes as one write: its header and body together in a buffer
-      if (st.size <= CHUNK - 4 * BLOCK && putSmall(sink, join(src.root, rel), fields, buffers[0], (p) => (pending = p))) await pending;
-      else {
-        await putHeader(sink, fields);
-        await putContent(sink, join(src.root, rel), st.size, buffers);
-      }
+  for (const { fields, file } of tarEntries(src)) {
+    if (file === null) {
+      await putHeader(sink, fields);
+    } else if (fields.size <= CHUNK - 4 * BLOCK && putSmall(sink, file, fields, buffers[0], (p) => (pending = p))) {
+      // a small file went as one write: its header and body together in a buffer
+      await pending;
+    } else {
+      await putHeader(sink, fields);
+      await putContent(sink, file, fields.size, buffers);
     }
   }
   await put(sink, Buffer.alloc(BLOCK * 2));
