@@ -17,7 +17,7 @@ import * as tar from 'tar';
 import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
-import { discard, FolderSyncs, openTemp } from './files.js';
+import { discard, FolderSyncs, writeTemp } from './files.js';
 import { batchChanged } from './notify/index.js';
 import type { AttemptRow, Store } from './store.js';
 import { currentAttempt, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
@@ -297,19 +297,18 @@ const RECEIVE_BATCH = 1024 * 1024;
  * thousand trips through the thread pool rather than sixteen thousand.
  */
 async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: string; size: number; inspection: Inspection }> {
-  const { tmp, file } = await openTemp(tmpDir);
   const inspector = new ArchiveInspector();
   let size = 0;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const flush = async () => {
-    if (batched === 0) return;
-    const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    await Promise.all([inspector.write(buf), file.write(buf)]);
-  };
-  try {
+  const tmp = await writeTemp(tmpDir, async (file) => {
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batched === 0) return;
+      const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      await Promise.all([inspector.write(buf), file.write(buf)]);
+    };
     for await (const chunk of body) {
       const buf = chunk as Buffer;
       size += buf.length;
@@ -318,13 +317,7 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
       if (batched >= RECEIVE_BATCH) await flush();
     }
     await flush();
-    await file.sync();
-  } catch (err) {
-    await file.close().catch(() => {});
-    await discard(tmp);
-    throw err;
-  }
-  await file.close();
+  });
   return { tmp, size, inspection: await inspector.end() };
 }
 
@@ -332,16 +325,9 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
 async function receiveBuffer(archive: Buffer, tmpDir: string): Promise<{ tmp: string; size: number; inspection: Inspection }> {
   const inspector = new ArchiveInspector();
   inspector.writeAll(archive);
-  const { tmp, file } = await openTemp(tmpDir);
-  try {
+  const tmp = await writeTemp(tmpDir, async (file) => {
     await file.write(archive);
-    await file.sync();
-  } catch (err) {
-    await file.close().catch(() => {});
-    await discard(tmp);
-    throw err;
-  }
-  await file.close();
+  });
   return { tmp, size: archive.length, inspection: await inspector.end() };
 }
 

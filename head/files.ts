@@ -25,14 +25,29 @@ export async function openTemp(tmpDir: string): Promise<{ tmp: string; file: Fil
   }
 }
 
+/**
+ * A fresh temp file in `tmpDir`, filled by `fill` and fsynced; its path. If anything fails, the
+ * file is gone and the error goes on.
+ */
+export async function writeTemp(tmpDir: string, fill: (file: FileHandle) => Promise<void>): Promise<string> {
+  const { tmp, file } = await openTemp(tmpDir);
+  try {
+    await fill(file);
+    await file.sync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    await discard(tmp);
+    throw err;
+  }
+  await file.close();
+  return tmp;
+}
+
 /** Streams a body to a fresh temp file in `tmpDir` (hashing it on the way) and fsyncs it. */
 export async function receiveToTemp(body: Readable, tmpDir: string, opts: { maxSize?: number } = {}): Promise<Received> {
-  await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}.part`);
-  const file = await open(tmp, 'wx', 0o600);
   const hash = createHash('sha256');
   let size = 0;
-  try {
+  const tmp = await writeTemp(tmpDir, async (file) => {
     for await (const chunk of body) {
       const buf = chunk as Buffer;
       size += buf.length;
@@ -41,13 +56,7 @@ export async function receiveToTemp(body: Readable, tmpDir: string, opts: { maxS
       // awaiting each write holds the reader: memory stays flat whatever the size
       await file.write(buf);
     }
-    await file.sync();
-  } catch (err) {
-    await file.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await file.close();
+  });
   return { tmp, size, sha256: hash.digest('hex') };
 }
 
