@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Launcher } from '../../compute/launcher-client.js';
 import { silentLogger } from '../../shared/log.js';
 import { tempDir } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 
 function statOf(pid: number): { ppid: number; pgrp: number; sid: number } | null {
   try {
@@ -17,15 +18,6 @@ function statOf(pid: number): { ppid: number; pgrp: number; sid: number } | null
     return { ppid: Number(rest[1]), pgrp: Number(rest[2]), sid: Number(rest[3]) };
   } catch {
     return null;
-  }
-}
-
-/** Waits for a condition, polling, up to a deadline. */
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -105,10 +97,10 @@ describe('launcher', () => {
     process.kill(launcherPid, 'SIGKILL');
     const e = await g.exited;
     assert.match(String(e.error?.message), /launcher process died/);
-    await until('the job to be gone', () => {
+    await until(() => {
       const s = statOf(g.pid!);
       return s === null || readFileSync(`/proc/${g.pid}/stat`, 'utf8').includes(') Z');
-    });
+    }, 'the job to be gone', 10_000);
     const next = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, ...logs('f') });
     assert.equal((await next.exited).code, 0);
     assert.ok(existsSync(join(dir, 'f.out')));

@@ -194,16 +194,7 @@ export class TestNode {
   }
 }
 
-/** Waits until cond() holds, checking on an interval, up to a deadline. */
-export async function until<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from '../helpers/until.js';
 
 import type { NewBatch } from '../../head/queue.js';
 import type { Meta } from '../../shared/spec/types.js';

@@ -9,19 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { TestCluster } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
+
+const WAIT_MS = 30_000;
 
 interface StatusJson {
   state: string;
   counts: Record<string, number>;
   jobs: { name: string; state: string; node: string | null; exit_code: number | null }[];
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('cluster: assigning ahead', () => {
@@ -54,13 +49,13 @@ describe('cluster: assigning ahead', () => {
   it('a node of one cpu runs one job and holds two; they run one after the other; a waiting job is killed without starting', async () => {
     const { file, gate } = gated('line', 5);
     assert.equal((await c.cli(['add', file])).code, 0);
-    await until(async () => oneRunningTwoWaiting(await status('line')), 'one job running and two assigned ahead');
+    await until(async () => oneRunningTwoWaiting(await status('line')), 'one job running and two assigned ahead', WAIT_MS);
     const s = await status('line');
     assert.equal(s.counts.queued, 2, 'the rest stay queued on the head');
 
     const victim = s.jobs.find((j) => j.state === 'assigned')!.name;
     assert.equal((await c.cli(['kill', 'line', '--job', victim])).code, 0);
-    await until(async () => (await status('line')).jobs.find((j) => j.name === victim)!.state === 'cancelled', 'the waiting job to be cancelled');
+    await until(async () => (await status('line')).jobs.find((j) => j.name === victim)!.state === 'cancelled', 'the waiting job to be cancelled', WAIT_MS);
 
     writeFileSync(gate, '');
     await until(async () => (await status('line')).state !== 'running', 'the batch to end', 60_000);
@@ -73,12 +68,12 @@ describe('cluster: assigning ahead', () => {
   it('a later user is served at the next free place: behind at most the two jobs the node already holds', async () => {
     const { file: sweep, gate } = gated('sweep', 30);
     assert.equal((await c.cli(['add', sweep], { user: 'alice' })).code, 0);
-    await until(async () => oneRunningTwoWaiting(await status('sweep')), 'alice holding the node');
+    await until(async () => oneRunningTwoWaiting(await status('sweep')), 'alice holding the node', WAIT_MS);
     const late = join(c.root, 'late.yaml');
     writeFileSync(late, ['meta:', '  batch_name: late', '  namespace: bobs', 'shell:', '  jobs:', '    - name: late_{i}', '      parameters: {i: [1, 2]}', '      command: "true"', ''].join('\n'));
     assert.equal((await c.cli(['add', late], { user: 'bob' })).code, 0);
     writeFileSync(gate, '');
-    await until(async () => (await c.json<StatusJson[]>(['status', 'late'], { user: 'bob' }))[0]!.state === 'done', 'bob\'s jobs to be done');
+    await until(async () => (await c.json<StatusJson[]>(['status', 'late'], { user: 'bob' }))[0]!.state === 'done', 'bob\'s jobs to be done', WAIT_MS);
     // the order the node started jobs in, from its log: bob's first is the first placed after
     // his add, behind the job that ran and the two that waited then. The node starts jobs in
     // the order their folders are ready, and the first job of a batch new to the node also
@@ -96,12 +91,12 @@ describe('cluster: assigning ahead', () => {
   it('a pause hands the waiting jobs back to the queue; resume runs them', async () => {
     const { file, gate } = gated('desk', 3);
     assert.equal((await c.cli(['add', file])).code, 0);
-    await until(async () => oneRunningTwoWaiting(await status('desk')), 'one job running and two assigned ahead');
+    await until(async () => oneRunningTwoWaiting(await status('desk')), 'one job running and two assigned ahead', WAIT_MS);
     assert.equal((await runCli(['pause', '--socket', sock])).code, 0);
     await until(async () => {
       const s = await status('desk');
       return s.counts.queued === 2 && s.counts.paused === 1;
-    }, 'the two waiting jobs to be queued again and the running one paused');
+    }, 'the two waiting jobs to be queued again and the running one paused', WAIT_MS);
     assert.equal((await runCli(['resume', '--socket', sock])).code, 0);
     writeFileSync(gate, '');
     await until(async () => (await status('desk')).state !== 'running', 'the batch to end', 60_000);

@@ -2,8 +2,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { until } from '../helpers/until.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { spawnCli } from '../helpers/cli.js';
+
+const WAIT_MS = 20_000;
 
 interface StatusJson {
   batch_name: string;
@@ -19,14 +22,6 @@ function alive(pid: number): boolean {
     return state !== 'Z' && state !== 'X';
   } catch {
     return false;
-  }
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -51,14 +46,14 @@ describe('cluster: kill, retry, logs', () => {
     // a shell and its child; both should die with the job's process group
     const file = batchFile('sleepy', [['nap', `sleep 120 & echo $! >> ${pids}; echo $$ >> ${pids}; wait`]]);
     assert.equal((await c.cli(['add', file])).code, 0);
-    await until(() => existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length === 2, 'the job to write its pids');
+    await until(() => existsSync(pids) && readFileSync(pids, 'utf8').trim().split('\n').length === 2, 'the job to write its pids', WAIT_MS);
     const [child, shell] = readFileSync(pids, 'utf8').trim().split('\n').map(Number) as [number, number];
     assert.ok(alive(child) && alive(shell));
     const r = await c.cli(['kill', 'sleepy']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'cancelled 1 job of jobs/sleepy');
-    await until(() => !alive(child) && !alive(shell), 'the job\'s processes to be gone');
-    await until(async () => (await status('sleepy')).jobs[0]!.state === 'cancelled', 'the job to be cancelled');
+    await until(() => !alive(child) && !alive(shell), 'the job\'s processes to be gone', WAIT_MS);
+    await until(async () => (await status('sleepy')).jobs[0]!.state === 'cancelled', 'the job to be cancelled', WAIT_MS);
     assert.equal((await status('sleepy')).state, 'cancelled');
   });
 
@@ -72,7 +67,7 @@ describe('cluster: kill, retry, logs', () => {
     await until(async () => {
       const s = await status('flaky');
       return s.jobs.every((j) => j.state === 'done' || j.state === 'failed');
-    }, 'both jobs to end');
+    }, 'both jobs to end', WAIT_MS);
     const first = await status('flaky');
     const once = first.jobs.find((j) => j.name === 'once')!;
     assert.equal(once.state, 'failed');
@@ -82,7 +77,7 @@ describe('cluster: kill, retry, logs', () => {
     const r = await c.cli(['retry', 'flaky']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'requeued 1 failed job of jobs/flaky');
-    await until(async () => (await status('flaky')).jobs.find((j) => j.name === 'once')!.state === 'done', 'the retried job to succeed');
+    await until(async () => (await status('flaky')).jobs.find((j) => j.name === 'once')!.state === 'done', 'the retried job to succeed', WAIT_MS);
     const after = await status('flaky');
     const again = after.jobs.find((j) => j.name === 'once')!;
     assert.equal(again.exit_code, 0);
@@ -105,7 +100,7 @@ describe('cluster: kill, retry, logs', () => {
     const exited = new Promise<number | null>((r) => follow.on('exit', (code) => r(code)));
     // the first line arrives while the job still waits for the gate: it is live
     try {
-      await until(() => out.includes('first line\n'), 'the first line through logs --follow');
+      await until(() => out.includes('first line\n'), 'the first line through logs --follow', WAIT_MS);
     } catch (e) {
       writeFileSync(gate, '');
       follow.kill('SIGKILL');

@@ -2,12 +2,12 @@
 // unreachable head, a token of the wrong kind each fail with what to fix, exit 1.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { TestCluster } from '../helpers/cluster.js';
 import { runCli } from '../helpers/cli.js';
+import { closedPort } from '../helpers/net.js';
 
 interface Checks {
   ok: boolean;
@@ -16,14 +16,6 @@ interface Checks {
 
 function statuses(r: Checks): Record<string, string> {
   return Object.fromEntries(r.checks.map((c) => [c.name, c.status]));
-}
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('distribute doctor', () => {

@@ -11,6 +11,9 @@ import { busyTreeCommand, cpuTicks } from '../compute/job-tree.js';
 import { processState } from '../compute/support.js';
 import { ForeignLoadMeter } from '../../compute/cpu-usage.js';
 import type { PauseStatus } from '../../shared/protocol/control.js';
+import { until } from '../helpers/until.js';
+
+const WAIT_MS = 20_000;
 
 interface StatusJson {
   state: string;
@@ -19,14 +22,6 @@ interface StatusJson {
 interface NodeJson {
   name: string;
   state: string;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Milliseconds until every pid shows state T, polled every 2 ms; Infinity after 1 s. */
@@ -89,10 +84,10 @@ describe('pause at a workstation', () => {
     mkdirSync(dir);
     assert.equal((await c.cli(['add', batchYaml(c.root, 'tree', [{ name: 'spin', command: busyTreeCommand(dir) }])])).code, 0);
     const pidFile = join(dir, 'pids');
-    await until(() => readPidFile(pidFile).length === 3, 'the job tree to write its pids');
+    await until(() => readPidFile(pidFile).length === 3, 'the job tree to write its pids', WAIT_MS);
     const pids = readPidFile(pidFile);
     leftovers.push(pids[0]!);
-    await until(async () => (await status('tree')).jobs[0]!.state === 'running', 'the job to run');
+    await until(async () => (await status('tree')).jobs[0]!.state === 'running', 'the job to run', WAIT_MS);
 
     // latency is the feature: on a loaded machine the measurement is retried, the bound is kept
     const tries: string[] = [];
@@ -100,7 +95,7 @@ describe('pause at a workstation', () => {
     for (let i = 0; i < 3 && stoppedIn > 100; i++) {
       if (i > 0) {
         assert.equal((await resume()).code, 0);
-        await until(() => pids.every((p) => processState(p) !== 'T'), 'the tree to run again');
+        await until(() => pids.every((p) => processState(p) !== 'T'), 'the tree to run again', WAIT_MS);
       }
       const r = await pause('--duration', '10m');
       const returned = performance.now();
@@ -115,7 +110,7 @@ describe('pause at a workstation', () => {
     await new Promise((r) => setTimeout(r, 400));
     assert.deepEqual(pids.map(cpuTicks), ticks, 'their CPU time stops advancing');
 
-    await until(async () => (await status('tree')).jobs[0]!.state === 'paused', 'status to show the job paused');
+    await until(async () => (await status('tree')).jobs[0]!.state === 'paused', 'status to show the job paused', WAIT_MS);
     assert.equal(await nodeState(), 'paused');
     const table = await c.cli(['nodes']);
     assert.match(table.stdout, /^desk\s+paused\s/m);
@@ -135,17 +130,17 @@ describe('pause at a workstation', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^resumed node desk: 1 job running again$/m);
     await until(() => pids.slice(1).every((p, i) => (cpuTicks(p) ?? 0) > (ticks[i + 1] ?? 0)), 'child and grandchild to use CPU again', 5000);
-    await until(async () => (await status('tree')).jobs[0]!.state === 'running', 'status to show it running');
+    await until(async () => (await status('tree')).jobs[0]!.state === 'running', 'status to show it running', WAIT_MS);
     assert.equal(await nodeState(), 'busy');
     writeFileSync(join(dir, 'stop'), '');
-    await until(async () => (await status('tree')).jobs[0]!.state === 'done', 'the job to complete');
+    await until(async () => (await status('tree')).jobs[0]!.state === 'done', 'the job to complete', WAIT_MS);
   });
 
   it('resumes by itself when a 2 s pause ends, with no terminal left to ask', async () => {
     const dir = join(c.root, 'auto');
     mkdirSync(dir);
     assert.equal((await c.cli(['add', batchYaml(c.root, 'auto', [{ name: 'spin', command: busyTreeCommand(dir) }])])).code, 0);
-    await until(() => readPidFile(join(dir, 'pids')).length === 3, 'the job tree');
+    await until(() => readPidFile(join(dir, 'pids')).length === 3, 'the job tree', WAIT_MS);
     const pids = readPidFile(join(dir, 'pids'));
     leftovers.push(pids[0]!);
     const resumedBefore = desk().count('resumed');
@@ -161,9 +156,9 @@ describe('pause at a workstation', () => {
     assert.ok(lasted >= 1990 && lasted < 2500, `resumed ${lasted} ms after pausing`);
     assert.equal(resumedLine.source, 'deadline');
     await until(() => pids.every((p) => processState(p) !== 'T'), 'the tree to run again', 2000);
-    await until(async () => (await nodeState()) !== 'paused', 'the head to know');
+    await until(async () => (await nodeState()) !== 'paused', 'the head to know', WAIT_MS);
     writeFileSync(join(dir, 'stop'), '');
-    await until(async () => (await status('auto')).jobs[0]!.state === 'done', 'the job to complete');
+    await until(async () => (await status('auto')).jobs[0]!.state === 'done', 'the job to complete', WAIT_MS);
   });
 
   it('does not kill a job with time: 3s for its time limit while it is paused for 5 s', async () => {
@@ -171,7 +166,7 @@ describe('pause at a workstation', () => {
     // about 2 s of running time, in steps so the time after the pause is really spent
     const command = `touch ${started}; for i in 1 2 3 4 5 6 7 8; do sleep 0.25; done; echo finished`;
     assert.equal((await c.cli(['add', batchYaml(c.root, 'timed', [{ name: 'short', command, time: '3s' }])])).code, 0);
-    await until(() => existsSync(started), 'the job to start');
+    await until(() => existsSync(started), 'the job to start', WAIT_MS);
     const r = await pause('--duration', '5s');
     assert.equal(r.code, 0, r.stderr);
     const t0 = Date.now();
@@ -194,13 +189,13 @@ describe('pause at a workstation', () => {
 
   it('pausing an idle node still keeps new jobs off it', async () => {
     assert.equal((await pause('--duration', '1m')).code, 0);
-    await until(async () => (await nodeState()) === 'paused', 'the head to know');
+    await until(async () => (await nodeState()) === 'paused', 'the head to know', WAIT_MS);
     assert.equal((await c.cli(['add', batchYaml(c.root, 'later', [{ name: 'one', command: 'true' }])])).code, 0);
     const waiting = (await status('later')).jobs[0]!;
     assert.equal(waiting.state, 'queued');
     assert.match(waiting.waiting ?? '', /paused/);
     assert.equal((await resume()).code, 0);
-    await until(async () => (await status('later')).jobs[0]!.state === 'done', 'the job to run after resume');
+    await until(async () => (await status('later')).jobs[0]!.state === 'done', 'the job to run after resume', WAIT_MS);
   });
 
   it('says what is wrong when no daemon listens there', async () => {
@@ -228,7 +223,7 @@ describe('vacate after a long pause', () => {
     // a second run finds the first's pids: it stops at once and writes its node's name
     const command = `if [ -e ${dir}/pids ]; then echo "$DISTRIBUTE_ATTEMPT" > ${dir}/second; exit 0; fi\n${busyTreeCommand(dir)}`;
     assert.equal((await c.cli(['add', batchYaml(c.root, 'vac', [{ name: 'long', command }])])).code, 0);
-    await until(() => readPidFile(join(dir, 'pids')).length === 3, 'the job tree on desk');
+    await until(() => readPidFile(join(dir, 'pids')).length === 3, 'the job tree on desk', WAIT_MS);
     const pids = readPidFile(join(dir, 'pids'));
     leftovers.push(pids[0]!);
     assert.equal((await runCli(['pause', '--socket', sock, '--duration', '1h'])).code, 0);
@@ -281,7 +276,7 @@ describe('idle policy', () => {
     for (let i = 0; i < cpus; i++) loops.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
     const paused = await desk.event('idle_pause', () => true, 15_000);
     assert.ok(Number(paused.load) > loadAbove);
-    await until(async () => (await c.json<NodeJson[]>(['nodes']))[0]!.state === 'paused', 'the head to show the node paused');
+    await until(async () => (await c.json<NodeJson[]>(['nodes']))[0]!.state === 'paused', 'the head to show the node paused', WAIT_MS);
     const st = JSON.parse((await runCli(['pause', '--socket', sock, '--status', '--json'])).stdout) as PauseStatus;
     assert.equal(st.by, 'idle_policy');
     assert.equal(st.until, null);
@@ -297,7 +292,7 @@ describe('idle policy', () => {
       }
       throw err;
     }
-    await until(async () => (await c.json<NodeJson[]>(['nodes']))[0]!.state === 'idle', 'the head to show the node idle');
+    await until(async () => (await c.json<NodeJson[]>(['nodes']))[0]!.state === 'idle', 'the head to show the node idle', WAIT_MS);
   });
 });
 

@@ -13,6 +13,9 @@ import { CLI, spawnCli } from '../helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { StallProxy } from '../helpers/stall-proxy.js';
 import { partName } from '../../src/remote/extract.js';
+import { until } from '../helpers/until.js';
+
+const WAIT_MS = 20_000;
 
 const MiB = 1024 * 1024;
 const BIG_JOBS = ['j1', 'j2', 'j3', 'j4', 'j5'];
@@ -32,16 +35,6 @@ function files(dir: string): Map<string, { size: number; ino: number; ctimeMs: n
     out.set(posix.relative(dir, full), { size: st.size, ino: st.ino, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs });
   }
   return out;
-}
-
-async function until<T>(cond: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 interface PullJson {
@@ -76,7 +69,7 @@ describe('pull again: resume, skip, force, running batches, rm', () => {
     try {
       await proxy.stalled;
       const part = join(dest, 'j3', partName('out.bin'));
-      await until(() => existsSync(part) && statSync(part).size > 0 && existsSync(join(dest, 'j2', 'out.bin')), 'the client blocked inside j3/out.bin');
+      await until(() => existsSync(part) && statSync(part).size > 0 && existsSync(join(dest, 'j2', 'out.bin')), 'the client blocked inside j3/out.bin', WAIT_MS);
       pull.kill('SIGKILL');
       await exited;
     } finally {
