@@ -18,9 +18,8 @@ import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
-import { batchChanged } from './notify/index.js';
 import type { AttemptRow, Store } from './store.js';
-import { currentAttempt, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
+import { currentAttempt, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
 export const RESULT_JSON = '_distribute/result.json';
 const RESULT_JSON_MAX = 1024 * 1024;
@@ -234,12 +233,8 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   const batch = store.batch(cur.job.batch_id)!;
   if (inspection.problems.length) {
     const error = `result archive refused: ${inspection.problems.slice(0, 5).join('; ')}${inspection.problems.length > 5 ? ` (and ${inspection.problems.length - 5} more)` : ''}`;
-    const jobId = cur.job.id;
-    await store.commitDurably(() => {
-      store.stmt(`UPDATE attempts SET state = 'refused', ended = COALESCE(ended, ?), error = ? WHERE id = ?`).run(store.now(), error, attemptId);
-      store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, jobId);
-      batchChanged(store, batch.id);
-    });
+    const job = cur.job;
+    await store.commitDurably(() => refuseResult(store, job, attemptId, error));
     await discard(received.tmp);
     return { status: 400, error };
   }

@@ -18,6 +18,7 @@ import {
   declareLost,
   markFinished,
   markStarted,
+  markVacated,
   recordBuildFailure,
   type ShapeOfJobs,
   registerNode,
@@ -25,7 +26,6 @@ import {
   setNodePaused,
   touchNode,
 } from './transitions.js';
-import { vacateAttempt } from './vacate.js';
 import { takeResult } from './result-intake.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
@@ -254,7 +254,7 @@ export class NodeSessions implements NodeLink {
         if (!m.paused) this.ctx.schedule();
         return;
       case 'vacated':
-        if (vacateAttempt(store, node, m.attempt, m.reason)) log.info({ event: 'attempt_vacated', node, attempt: m.attempt, reason: m.reason }, 'job handed back by its paused node; queued again');
+        if (markVacated(store, node, m.attempt, m.reason)) log.info({ event: 'attempt_vacated', node, attempt: m.attempt, reason: m.reason }, 'job handed back by its paused node; queued again');
         this.ctx.schedule();
         return;
       case 'draining':

@@ -1,6 +1,7 @@
 // The job and attempt state machine: every change the head makes to jobs, attempts and
 // nodes, each one function and one transaction. Callers (node sessions, the API, the
-// archive) decide when; these decide what, and never touch sockets.
+// archive) decide when; these decide what, and never touch sockets. No other file writes
+// `jobs` or `attempts` rows (migrations and queueing new jobs aside).
 //
 // Job:     queued → assigned → running (⇄ paused) → done | failed | cancelled; queued again
 //          after a lost node (up to max_attempts), a failed result while the job has
@@ -160,6 +161,36 @@ export function settleResult(store: Store, job: JobRow, attemptId: number, v: Re
   }
   batchChanged(store, job.batch_id);
   return outcome;
+}
+
+/**
+ * The result of the job's current attempt is unusable (the archive breaks the rules): the
+ * attempt is refused and the job fails; the node must not send it again. Inside the
+ * transaction the caller makes durable.
+ */
+export function refuseResult(store: Store, job: JobRow, attemptId: number, error: string): void {
+  store.stmt(`UPDATE attempts SET state = 'refused', ended = COALESCE(ended, ?), error = ? WHERE id = ?`).run(store.now(), error, attemptId);
+  store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE id = ?`).run(error, job.id);
+  batchChanged(store, job.batch_id);
+}
+
+/**
+ * A node hands back a job that its pause held for longer than vacate_after (HTCondor's
+ * vacate): the job goes back to the queue at once, to run elsewhere, and this does not count
+ * against it (no loss, no failure). The attempt is marked cancelled with `ended` still
+ * unset, so what it holds on the node stays held until the node's `finished` says its
+ * process is gone; the node is paused meanwhile, so nothing is placed there anyway.
+ * False when the report is stale (the attempt is no longer its job's current one here, or
+ * its process already ended).
+ */
+export function markVacated(store: Store, node: string, attemptId: number, reason: string): boolean {
+  return store.tx(() => {
+    const cur = currentAttempt(store, attemptId, node);
+    if (!cur || (cur.attempt.state !== 'assigned' && cur.attempt.state !== 'running')) return false;
+    store.stmt(`UPDATE attempts SET state = 'cancelled', error = ? WHERE id = ?`).run(`vacated: ${reason}`, attemptId);
+    store.stmt(`UPDATE jobs SET state = 'queued', node = NULL, exit_code = NULL WHERE id = ?`).run(cur.job.id);
+    return true;
+  });
 }
 
 export interface LossOutcome {
