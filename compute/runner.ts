@@ -1,4 +1,4 @@
-// One job attempt, or one batch's initialize step, on this machine (DESIGN §5): a fresh
+// One job attempt, or one batch's initialize step, on this machine (docs/architecture.md, A job on a compute node): a fresh
 // workspace, the DISTRIBUTE_* environment, the process in its own group, logs to files as
 // it runs, the time limit, cancel/pause/resume of the whole group, and `result.json`.
 // Used by `distribute run` (src/local) and by the compute daemon alike.

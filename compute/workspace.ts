@@ -1,4 +1,4 @@
-// The folders a job and a build step run in (DESIGN §5), made fresh for every attempt.
+// The folders a job and a build step run in (docs/architecture.md, A job on a compute node), made fresh for every attempt.
 // Files are hard-linked when the source is on the same file system (instant, no space),
 // else copied by the kernel (copy_file_range), never read through this process. A job
 // must treat `input/` as read-only: a hard link shares its content with the original.

@@ -2,7 +2,7 @@
 // clock; the head builds the snapshot (snapshot.ts), calls `place` on add, finish, node join,
 // resume, kill and retry, and turns the placements into one transaction and `assign` messages.
 //
-// A chain of small steps (DESIGN §7), each in its own file under scheduler/:
+// A chain of small steps (docs/architecture.md, Scheduling), each in its own file under scheduler/:
 //   ordering     order.ts        which queued job is offered the nodes next: priority, fair
 //                                share between users, submission order, the batch's `sort`
 //   feasibility  feasibility.ts  can it run on this node now, and if not why (`status` shows it)

@@ -1,4 +1,4 @@
-// Batches the user may see, each job counted in exactly one state (DESIGN §8), with why a
+// Batches the user may see, each job counted in exactly one state (docs/architecture.md, CLI contract), with why a
 // failed job failed, why a queued job waits, and the logs of the builds that failed.
 import type { JobState } from '../../shared/protocol/common.js';
 import type { StatusBatch } from '../../shared/protocol/api.js';

@@ -58,7 +58,7 @@ export function describeFailure(j: FailedJob): string {
   return parts.length ? parts.join(', ') : 'failed';
 }
 
-/** The command that fetches the batch's results (DESIGN §8: pull takes the batch file). */
+/** The command that fetches the batch's results (docs/architecture.md, CLI contract: pull takes the batch file). */
 export function pullCommand(s: BatchSummary): string {
   return `distribute pull ${s.file ? shellWord(s.file) : `<the batch file of ${s.namespace}/${s.batch}>`}`;
 }

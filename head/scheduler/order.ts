@@ -1,4 +1,4 @@
-// Ordering: which queued job is offered the free nodes next (DESIGN §7), key by key:
+// Ordering: which queued job is offered the free nodes next (docs/architecture.md, Scheduling), key by key:
 //   1. the batch's `priority`, higher first;
 //   2. fair share between users (the batch's owner): the owner with the fewest running jobs
 //      first, and on a tie the one served least recently (never served = first);

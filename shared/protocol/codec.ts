@@ -2,7 +2,7 @@
 import { Packr } from 'msgpackr';
 import type { z } from 'zod';
 
-/** Frames larger than this are refused unread (DESIGN §2). */
+/** Frames larger than this are refused unread (docs/architecture.md, Wire). */
 export const MAX_FRAME = 16 * 1024 * 1024;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { BatchSpec, Initialize, JobKind, JobSpec } from './types.js';
 
-/** The folders of one attempt (DESIGN §5), all absolute. */
+/** The folders of one attempt (docs/architecture.md, A job on a compute node), all absolute. */
 export interface AttemptPaths {
   /** `<work_dir>/<namespace>/<batch>/<job>/attempt-<n>/` */
   root: string;
@@ -73,7 +73,7 @@ export interface JobEnvInput {
   gpus: number[] | null;
 }
 
-/** The DISTRIBUTE_* environment of a job (DESIGN §5), to lay over the inherited one. */
+/** The DISTRIBUTE_* environment of a job (docs/architecture.md, A job on a compute node), to lay over the inherited one. */
 export function jobEnv(e: JobEnvInput): Record<string, string> {
   const env: Record<string, string> = {
     DISTRIBUTE_JOB_NAME: e.job.name,

@@ -1,4 +1,4 @@
-// Parameter expansion (DESIGN §4): a job with `parameters:` stands for one job per
+// Parameter expansion (docs/architecture.md, Batch file): a job with `parameters:` stands for one job per
 // combination of its values (`product`, the default, first parameter varying slowest) or per
 // position (`zip`). `{name}` in the job's name, command and file paths/aliases is replaced by
 // the value. Shell's `${VAR}` is left alone, `{{` and `}}` write literal braces, and text in

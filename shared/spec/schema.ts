@@ -1,4 +1,4 @@
-// The batch file as written (DESIGN §4), as zod schemas. This is the input side only: it
+// The batch file as written (docs/architecture.md, Batch file), as zod schemas. This is the input side only: it
 // checks shapes and values; defaults, file resolution and parameter expansion happen in
 // normalize.ts. No transforms here, so the same schema becomes the JSON Schema editors use.
 import { z } from 'zod';

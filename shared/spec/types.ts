@@ -20,7 +20,7 @@ export interface Resources {
 
 export const DEFAULT_RESOURCES: Resources = { cpus: 1, memory: null, gpus: 0, time: null };
 
-/** The `slurm:` block, batch- or job-level, as written (keys of DESIGN §4). */
+/** The `slurm:` block, batch- or job-level, as written (keys of docs/architecture.md, Batch file). */
 export interface SlurmBlock {
   job_name?: string;
   output?: string;

@@ -28,7 +28,7 @@ export interface LocalRunOptions {
   capCpus: boolean;
   /** results go to `<saveDir>/<batch_name>/<job>/` */
   saveDir: string;
-  /** workspaces go under it (DESIGN §5 layout) */
+  /** workspaces go under it (docs/architecture.md, A job on a compute node) */
   workDir: string;
   /** recorded in result.json; default this machine's hostname */
   node?: string;

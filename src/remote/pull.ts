@@ -1,6 +1,6 @@
 // `distribute pull`: ask the head for a plan (the members the rules select, from its index),
 // compare it with the save folder, fetch only what is missing as one tar stream, and extract it
-// strictly into `<save_dir>/<batch_name>/<job>/...` (DESIGN §8). Killed half-way, a pull leaves
+// strictly into `<save_dir>/<batch_name>/<job>/...` (docs/architecture.md, CLI contract). Killed half-way, a pull leaves
 // whole files only; the next one fetches the rest.
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';

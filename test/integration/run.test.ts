@@ -131,7 +131,7 @@ shell:
     assert.equal(existsSync(join(pidDir, 'later')), false, 'a job started after the interrupt');
   });
 
-  it('runs an apptainer batch with exactly the command line and binds of DESIGN §4', async () => {
+  it('runs an apptainer batch with exactly the command line and binds the batch file documents', async () => {
     const bin = join(root, 'fake-bin');
     const record = join(root, 'apptainer-calls');
     mkdirSync(bin);
