@@ -14,7 +14,7 @@ import { errorMessage } from '../shared/errors.js';
 import { tlsAdvice } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
 import { Attempts } from './attempts.js';
-import { authorization, type HeadEndpoint } from './http.js';
+import { authorization, type HeadEndpoint } from '../shared/head-http.js';
 import { InputCache } from './inputs.js';
 import { ResultSpool } from './results.js';
 import { WorkspacePool } from './workspace-pool.js';

@@ -10,7 +10,7 @@ import { UserError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { ComputeAgent, type StopOptions } from './agent.js';
 import { detectResources } from './detect.js';
-import { headEndpoint } from './http.js';
+import { headEndpoint } from '../shared/head-http.js';
 import { readCa } from '../shared/tls.js';
 import { sandboxProblem, type SandboxPolicy } from './sandbox.js';
 import { startPauseMachinery } from './pause-setup.js';

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, headFetch, type HeadEndpoint } from './http.js';
+import { authorization, fetchFailure, headFetch, type HeadEndpoint } from '../shared/head-http.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 

@@ -19,7 +19,7 @@ import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
-import { authorization, fetchFailure, putBody, type HeadEndpoint, type PutBody } from './http.js';
+import { authorization, fetchFailure, putBody, type HeadEndpoint, type PutBody } from '../shared/head-http.js';
 import { packResult } from './pack.js';
 import type { WorkspacePool } from './workspace-pool.js';
 

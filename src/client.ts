@@ -8,7 +8,7 @@ import { headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '.
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
 import { readCa } from '../shared/tls.js';
-import { fetchFailure, putFile, type PutAnswer } from '../compute/http.js';
+import { fetchFailure, putFile, type PutAnswer } from '../shared/head-http.js';
 
 export interface ConnectionOptions {
   head?: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ComputeAgent } from '../../compute/agent.js';
-import { headEndpoint } from '../../compute/http.js';
+import { headEndpoint } from '../../shared/head-http.js';
 import { silentLogger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
 import type { NodeMessage } from '../../shared/protocol/messages.js';

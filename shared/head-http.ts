@@ -5,10 +5,10 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { headUrls } from '../shared/config.js';
-import { tlsAdvice } from '../shared/tls.js';
+import { headUrls } from './config.js';
+import { tlsAdvice } from './tls.js';
 
-export { headFetch } from '../shared/tls.js';
+export { headFetch } from './tls.js';
 
 export interface HeadEndpoint {
   /** http(s)://host:port */
