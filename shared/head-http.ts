@@ -1,4 +1,5 @@
-// The compute daemon's HTTP side of the head (bulk data: inputs in, results out).
+// HTTP to the head for bulk data, as the compute daemon (inputs in, results out) and the CLI
+// (uploads) both speak it: endpoints, bearer auth, streamed PUTs and what a failure means.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';

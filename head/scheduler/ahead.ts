@@ -8,7 +8,7 @@
 // chosen when they are placed). The price is fairness by one job per node: a user who adds a
 // batch later is served after the jobs already waiting on the nodes (`assign_ahead: 0` in
 // head.yaml turns it off).
-import type { PlaceStats, Placement, SnapshotNode } from '../scheduler.js';
+import type { PlaceStats, Placement, SnapshotNode } from './types.js';
 import { available, staticMisfit } from './feasibility.js';
 import type { QueueOrder } from './order.js';
 

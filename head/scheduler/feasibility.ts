@@ -6,7 +6,7 @@
 //   capacity    what running jobs hold now: free GPUs, cpus and memory, or free slots of a
 //               node in queue-depth mode (`maxJobs`: cpus and memory ignored; GPUs are
 //               devices, so a job that asks for some still needs free ones there)
-import type { QueueShape, SnapshotNode } from '../scheduler.js';
+import type { QueueShape, SnapshotNode } from './types.js';
 
 /** What a node has left during a pass; reserve() takes from it. */
 export interface Free {

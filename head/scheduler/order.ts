@@ -17,7 +17,7 @@
 // A cursor walks each queue (whose job ids come in the batch's order, see SnapshotQueue);
 // the next job is the best head among the live cursors: a pass costs O(placements × queues),
 // whatever the length of the queues.
-import type { SnapshotQueue, SnapshotUser } from '../scheduler.js';
+import type { SnapshotQueue, SnapshotUser } from './types.js';
 
 export interface Cursor {
   readonly queue: SnapshotQueue;

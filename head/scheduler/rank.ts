@@ -7,7 +7,7 @@
 //      machines stay free for the big jobs.
 //   3. Ties by node name, so the same snapshot always gives the same placements.
 // GPUs are handed out by index, lowest free first; two jobs never hold the same one.
-import type { Placement, PlaceStats, SnapshotQueue } from '../scheduler.js';
+import type { Placement, PlaceStats, SnapshotQueue } from './types.js';
 import { capacityMisfit, staticMisfit, type Free } from './feasibility.js';
 
 export function bestNode(queue: SnapshotQueue, free: readonly Free[], stats?: PlaceStats): Free | null {

@@ -3,7 +3,7 @@
 // finished job, for logs and pipes. A summary at the end either way.
 import type { AttemptResult, BuildResult } from '../../compute/runner.js';
 import { formatDuration } from '../../shared/spec/units.js';
-import type { LocalRunOutcome } from './run-batch.js';
+import type { LocalRunOutcome } from './outcome.js';
 
 export interface ProgressReporter {
   begin(batch: string, jobs: number, parallel: string): void;

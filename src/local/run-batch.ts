@@ -12,11 +12,14 @@ import { join } from 'node:path';
 import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import { startAttempt, startBuild, type AttemptResult, type BuildResult, type InputFile, type RunningAttempt } from '../../compute/runner.js';
+import { startAttempt, startBuild, type AttemptResult, type InputFile, type RunningAttempt } from '../../compute/runner.js';
 import { buildMetaDir } from '../../compute/workspace.js';
 import { buildLogsDir, saveAttemptResults, saveBuildLogs } from './results.js';
 import { pickFitting, slotsFor } from './slots.js';
 import { silentProgress, type ProgressReporter } from './progress.js';
+import type { LocalRunOutcome } from './outcome.js';
+
+export { runSucceeded, type LocalRunOutcome } from './outcome.js';
 
 export interface LocalRunOptions {
   /** cpus' worth of jobs running at once */
@@ -40,27 +43,6 @@ export interface LocalRunOptions {
   progress?: ProgressReporter;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
-}
-
-export interface LocalRunOutcome {
-  batch: string;
-  /** `<saveDir>/<batch_name>` */
-  resultsDir: string;
-  build: BuildResult | null;
-  /** where a failed build's logs were kept */
-  buildLogs: string | null;
-  done: string[];
-  failed: string[];
-  cancelled: string[];
-  /** never started: the build failed or the run was interrupted */
-  notRun: string[];
-  interrupted: boolean;
-  wallMs: number;
-}
-
-/** The run succeeded: the build (if any) and every job. */
-export function runSucceeded(o: LocalRunOutcome): boolean {
-  return !o.interrupted && o.buildLogs === null && o.failed.length === 0 && o.cancelled.length === 0 && o.notRun.length === 0;
 }
 
 function toInputs(files: { path: string; alias: string }[]): InputFile[] {

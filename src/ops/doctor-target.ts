@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { ComputeConfig, HeadConfig, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../../shared/config.js';
 import { errorMessage, UserError } from '../../shared/errors.js';
 import { readCa } from '../../shared/tls.js';
-import type { Check } from './doctor.js';
+import type { Check } from './check.js';
 
 export interface DoctorTarget {
   /** the head's base URL; null when none is configured (a failed check says so) */

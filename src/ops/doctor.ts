@@ -15,18 +15,11 @@ import { formatBytes } from '../../shared/spec/units.js';
 import { tlsProblem } from '../../shared/tls.js';
 import { VERSION } from '../../shared/version.js';
 import { sandboxProblem } from '../../compute/sandbox.js';
+import type { Check } from './check.js';
 import type { DoctorTarget } from './doctor-target.js';
 import { probe, type ProbeAnswer, type ProbeFailure } from './probe.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'FAIL' | 'skip';
-
-export interface Check {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** what to do; null when nothing */
-  fix: string | null;
-}
+export type { Check, CheckStatus } from './check.js';
 
 export interface DoctorEnv {
   now?: () => number;
