@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { errorMessage } from '../shared/errors.js';
 import type { HeadContext } from './context.js';
 import { HttpError, sendJson } from './http.js';
-import type { NodeSessions } from './nodes.js';
+import type { NodeSessions } from './node-sessions.js';
 import { authenticate, type Principal } from './tokens.js';
 import { cookiePrincipal } from './dashboard/session.js';
 import type { ApiCall, Route } from './api/route.js';
