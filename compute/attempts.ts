@@ -43,20 +43,43 @@ export interface AttemptsOptions {
   spawn?: Spawner;
 }
 
+/**
+ * How an attempt ends early, when it does, and why (the first reason given is kept):
+ *   cancel  the head's `cancel` (a user's kill): killed; its `finished` and result still go
+ *   vacate  handed back by the pause (vacate_after): `vacated`, killed, `finished`, result discarded
+ *   return  handed back because the daemon stops: `vacated`, killed, `finished`, result discarded
+ *   drop    the head's `drop` (a stale attempt): killed, nothing more said, result discarded
+ * A later end overrides an earlier one when it says more (drop > return > vacate > cancel).
+ */
+type EndKind = 'cancel' | 'vacate' | 'return' | 'drop';
+const END_RANK: Record<EndKind, number> = { cancel: 0, vacate: 1, return: 2, drop: 3 };
+
+interface End {
+  kind: EndKind;
+  reason: string;
+}
+
 interface Held {
   assign: Assign;
   paths: AttemptPaths;
   state: 'preparing' | 'running' | 'packing';
   run: RunningAttempt | null;
-  cancelReason: string | null;
-  dropped: boolean;
-  /** handed back to the head unfinished (the daemon is stopping): `vacated`, then `finished`, no result */
-  returned: boolean;
-  /** handed back by the pause (vacate_after): killed, result discarded, head told */
-  vacated: boolean;
+  /** null while nothing ends it early */
+  end: End | null;
   /** its process has not started yet (being prepared, or waiting for room: assigned ahead) */
   waiting: boolean;
   lifecycle: Promise<void>;
+}
+
+/** Ends the attempt early (see `End`) and kills its process; false when a stronger end came first. */
+function endEarly(h: Held, kind: EndKind, reason: string): boolean {
+  if (h.end !== null && END_RANK[h.end.kind] >= END_RANK[kind]) {
+    h.run?.cancel(h.end.reason);
+    return false;
+  }
+  h.end = { kind, reason: h.end?.reason ?? reason };
+  h.run?.cancel(h.end.reason);
+  return true;
 }
 
 type ReadLog = Extract<HeadMessage, { type: 'read_log' }>;
@@ -95,10 +118,7 @@ export class Attempts {
       paths: attemptPaths(this.o.workDir, a.namespace, a.batch, a.job.name, a.attemptNumber),
       state: 'preparing',
       run: null,
-      cancelReason: null,
-      dropped: false,
-      returned: false,
-      vacated: false,
+      end: null,
       waiting: false,
       lifecycle: Promise.resolve(),
     };
@@ -115,8 +135,7 @@ export class Attempts {
     const h = this.held.get(attempt);
     if (!h) return;
     this.o.logger.info({ event: 'cancel', attempt, reason }, 'cancelling job');
-    h.cancelReason ??= reason;
-    h.run?.cancel(reason);
+    endEarly(h, 'cancel', reason);
   }
 
   /** Kills the attempt if it runs and throws its result away. */
@@ -126,9 +145,7 @@ export class Attempts {
     this.unsent.delete(attempt);
     this.unsentVacates.delete(attempt);
     if (h) {
-      h.dropped = true;
-      h.cancelReason ??= reason;
-      h.run?.cancel(reason);
+      endEarly(h, 'drop', reason);
       // already reported finished and being packed: the spool throws it away once packed
       if (h.state === 'packing') await this.o.spool.discard(attempt);
       return;
@@ -143,13 +160,22 @@ export class Attempts {
    */
   vacate(attempt: number, reason: string): void {
     const h = this.held.get(attempt);
-    if (!h || h.state === 'packing' || h.dropped) return;
-    this.o.logger.info({ event: 'vacate', attempt, reason }, 'handing the job back to the head');
-    h.vacated = true;
-    h.cancelReason ??= reason;
+    if (h) this.handBack(h, 'vacate', reason);
+  }
+
+  /**
+   * The one way a job goes back to the head unfinished: `vacated` (kept for after a
+   * reconnect when there is no connection) tells the head to queue it again at once
+   * elsewhere; its process group is killed, and its `finished` says when it is gone.
+   * Attempts already finished (packing) or dropped are not handed back.
+   */
+  private handBack(h: Held, kind: 'vacate' | 'return', reason: string): void {
+    if (h.state === 'packing' || h.end?.kind === 'drop') return;
+    const attempt = h.assign.attempt;
+    if (kind === 'vacate') this.o.logger.info({ event: 'vacate', attempt, reason }, 'handing the job back to the head');
+    if (!endEarly(h, kind, reason)) return;
     const m: NodeMessage = { type: 'vacated', attempt, reason };
     if (!this.o.send(m)) this.unsentVacates.set(attempt, m);
-    h.run?.cancel(reason);
   }
 
   /** Hands back (as `vacate` does) every job assigned ahead that still waits for room. */
@@ -211,13 +237,7 @@ export class Attempts {
    * when all are gone.
    */
   async returnAll(reason: string): Promise<void> {
-    for (const h of this.held.values()) {
-      if (h.state === 'packing') continue;
-      h.returned = true;
-      h.cancelReason ??= reason;
-      this.o.send({ type: 'vacated', attempt: h.assign.attempt, reason });
-      h.run?.cancel(reason);
-    }
+    for (const h of this.held.values()) this.handBack(h, 'return', reason);
     this.builds.cancelAll(reason);
     await this.idle();
   }
@@ -239,78 +259,97 @@ export class Attempts {
     }
   }
 
+  /** From `assign` to the result in the spool: inputs, the batch's build, the run, the report. */
   private async carry(h: Held): Promise<void> {
     const a = h.assign;
     const log = this.o.logger.child({ attempt: a.attempt, namespace: a.namespace, batch: a.batch, job: a.job.name });
-    let error: string | null = null;
-    let local = new Map<string, string>();
+    const inputs = await this.fetchInputs(a);
+    let error = inputs.error;
+    if (error === null && h.end === null) error = await this.buildFor(h, inputs.local);
+    const result = error !== null || h.end !== null
+      ? await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.end!.reason}`, error === null)
+      : await this.run(h, inputs.local, log);
+    await this.report(h, result, log);
+  }
+
+  /** The job's input files in the node's cache, by hash; or why they could not be had. */
+  private async fetchInputs(a: Assign): Promise<{ local: Map<string, string>; error: string | null }> {
     try {
       const files = filesOf(a);
       const paths = await Promise.all(files.map((f) => this.o.inputs.get(f.hash)));
-      local = new Map(files.map((f, i) => [f.hash, paths[i]!]));
+      return { local: new Map(files.map((f, i) => [f.hash, paths[i]!])), error: null };
     } catch (err) {
-      error = `${a.job.name}: ${errorMessage(err)}`;
+      return { local: new Map(), error: `${a.job.name}: ${errorMessage(err)}` };
     }
-    if (error === null && h.cancelReason === null) {
-      const build = await this.builds.get(a.batchId, () => ({
-        batch: runnerBatch(a, local),
-        workDir: this.o.workDir,
-        ...buildInputs(a, local),
-        cpus: a.cpus,
-        logger: this.o.logger,
-        ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
-        sandbox: this.o.sandbox ?? null,
-      }));
-      // a build killed because the daemon stops did not fail: the job is handed back
-      if (!build.ok && !(build.cancelled && h.cancelReason !== null)) {
-        const detail = await describeFailedBuild(build);
-        this.o.send({ type: 'build_failed', batchId: a.batchId, attempt: a.attempt, log: detail });
-        error = `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
-      }
+  }
+
+  /** The batch's initialize step, once per batch on this node; why the job cannot run when it failed. */
+  private async buildFor(h: Held, local: Map<string, string>): Promise<string | null> {
+    const a = h.assign;
+    const build = await this.builds.get(a.batchId, () => ({
+      batch: runnerBatch(a, local),
+      workDir: this.o.workDir,
+      ...buildInputs(a, local),
+      cpus: a.cpus,
+      logger: this.o.logger,
+      ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+      sandbox: this.o.sandbox ?? null,
+    }));
+    // a build killed because the daemon stops did not fail: the job is handed back
+    if (build.ok || (build.cancelled && h.end !== null)) return null;
+    const detail = await describeFailedBuild(build);
+    this.o.send({ type: 'build_failed', batchId: a.batchId, attempt: a.attempt, log: detail });
+    return `the initialize step of ${a.namespace}/${a.batch} failed on node ${this.o.node}: ${detail}`;
+  }
+
+  /** Starts the job's process (it may wait in the launcher for room), reports `started`, awaits its end. */
+  private async run(h: Held, local: Map<string, string>, log: Logger): Promise<AttemptResult> {
+    const a = h.assign;
+    const workspaceReady = this.o.pool?.take(h.paths) ?? false;
+    const run = startAttempt({
+      workspaceReady,
+      batch: runnerBatch(a, local),
+      job: runnerJob(a, local),
+      attempt: a.attemptNumber,
+      workDir: this.o.workDir,
+      node: this.o.node,
+      cpus: a.cpus,
+      gpus: a.gpus,
+      inputs: attemptInputs(a, local),
+      jobFile: a.job.file ? (local.get(a.job.file.hash) ?? null) : null,
+      logger: this.o.logger,
+      ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
+      sandbox: this.o.sandbox ?? null,
+      ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
+      // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
+      need: { cpus: a.cpus, memory: a.job.resources.memory },
+    });
+    h.run = run;
+    const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
+    h.state = 'running';
+    if (h.end !== null) run.cancel(h.end.reason);
+    h.waiting = true;
+    const pid = await run.started;
+    h.waiting = false;
+    if (pid !== null) {
+      this.recordRunning(a.attempt, pid, h.paths.root, log);
+      this.o.send({ type: 'started', attempt: a.attempt, pid });
+      log.info({ event: 'started', pid }, 'job started');
     }
-    let result: AttemptResult;
-    if (error !== null || h.cancelReason !== null) {
-      result = await writeUnstartedResult(h.paths, a, this.o.node, error ?? `cancelled before it started: ${h.cancelReason}`, error === null);
-    } else {
-      const workspaceReady = this.o.pool?.take(h.paths) ?? false;
-      const run = startAttempt({
-        workspaceReady,
-        batch: runnerBatch(a, local),
-        job: runnerJob(a, local),
-        attempt: a.attemptNumber,
-        workDir: this.o.workDir,
-        node: this.o.node,
-        cpus: a.cpus,
-        gpus: a.gpus,
-        inputs: attemptInputs(a, local),
-        jobFile: a.job.file ? (local.get(a.job.file.hash) ?? null) : null,
-        logger: this.o.logger,
-        ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
-        sandbox: this.o.sandbox ?? null,
-        ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
-        // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
-        need: { cpus: a.cpus, memory: a.job.resources.memory },
-      });
-      h.run = run;
-      const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);
-      h.state = 'running';
-      if (h.cancelReason !== null) run.cancel(h.cancelReason);
-      h.waiting = true;
-      const pid = await run.started;
-      h.waiting = false;
-      if (pid !== null) {
-        this.recordRunning(a.attempt, pid, h.paths.root, log);
-        this.o.send({ type: 'started', attempt: a.attempt, pid });
-        log.info({ event: 'started', pid }, 'job started');
-      }
-      result = await run.done;
-      // the runner killed what was left of the group when its leader exited
-      if (pid !== null) this.records.forget(a.attempt);
-      unwatch?.();
-    }
-    if (h.returned && !h.dropped) {
+    const result = await run.done;
+    // the runner killed what was left of the group when its leader exited
+    if (pid !== null) this.records.forget(a.attempt);
+    unwatch?.();
+    return result;
+  }
+
+  /** Tells the head the attempt ended (unless dropped) and spools its result, or discards it (see `End`). */
+  private async report(h: Held, result: AttemptResult, log: Logger): Promise<void> {
+    const a = h.assign;
+    const end = h.end?.kind ?? null;
+    if (end === 'return') {
       // the head queued it again at `vacated`: say the process is gone, keep no result
-      log.info({ event: 'returned', reason: h.cancelReason }, 'job handed back to the head');
+      log.info({ event: 'returned', reason: h.end!.reason }, 'job handed back to the head');
       this.o.send({ type: 'finished', attempt: a.attempt, exitCode: result.exit_code, signal: result.signal, timedOut: result.timed_out, cancelled: true, error: null });
       await this.o.spool.discard(a.attempt, h.paths.root);
       this.held.delete(a.attempt);
@@ -327,8 +366,8 @@ export class Attempts {
       error: result.error,
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
-    if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
-    if (h.dropped || h.vacated) await this.o.spool.discard(a.attempt, h.paths.root);
+    if (end !== 'drop' && !this.o.send(finished)) this.unsent.set(a.attempt, finished);
+    if (end === 'drop' || end === 'vacate') await this.o.spool.discard(a.attempt, h.paths.root);
     else await this.o.spool.submit(a.attempt, h.paths.root);
     this.held.delete(a.attempt);
   }
