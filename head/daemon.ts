@@ -79,7 +79,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   } catch (err) {
     await notifications.stop();
     store.close();
-    throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`);
+    throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
   }
   server.on('error', (err) => log.error({ event: 'server_error', err }, 'server error'));
   const bound = (server.address() as AddressInfo).port;
