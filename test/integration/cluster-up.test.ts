@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { Daemon } from '../helpers/cluster.js';
 import { CLI, REPO_ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
@@ -37,6 +38,12 @@ describe('distribute up, then the README\'s commands', () => {
     const link = /The dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=(\S+))/.exec(stderr);
     assert.ok(link, stderr);
     assert.equal(link[2], config.token);
+    // the link answers a plain 303 with the cookie, as curl sees it
+    const curl = spawnSync('curl', ['-si', link[1]!], { encoding: 'utf8' });
+    assert.equal(curl.status, 0, curl.stderr);
+    assert.match(curl.stdout, /^HTTP\/1\.1 303 See Other\r\n/);
+    assert.match(curl.stdout, /\r\nLocation: \/\r\n/i);
+    assert.match(curl.stdout, new RegExp(`\r\nSet-Cookie: distribute_token=${config.token}; HttpOnly; SameSite=Lax`, 'i'));
     // the CLI is linked into this HOME's ~/.local/bin, and the banner says so
     assert.equal(realpathSync(join(home, '.local', 'bin', 'distribute')), realpathSync(CLI));
     assert.match(stderr, /linked ~\/\.local\/bin\/distribute/);
