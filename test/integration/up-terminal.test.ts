@@ -11,8 +11,8 @@ import { until } from '../helpers/until.js';
 describe('distribute up on a terminal', () => {
   it('prints readable lines only, and logs JSON to up.log', async () => {
     const t = tempDir('distribute-up-tty-');
-    const env = { ...process.env, HOME: t.dir, XDG_CONFIG_HOME: join(t.dir, 'config'), XDG_DATA_HOME: join(t.dir, 'data'), DISTRIBUTE_LOG_FORMAT: '', NO_COLOR: '1' };
-    delete env.DISTRIBUTE_LOG_FORMAT;
+    const { DISTRIBUTE_LOG_FORMAT: _forced, ...outer } = process.env;
+    const env = { ...outer, HOME: t.dir, XDG_CONFIG_HOME: join(t.dir, 'config'), XDG_DATA_HOME: join(t.dir, 'data'), NO_COLOR: '1' };
     const child = spawn('script', ['-qec', `${process.execPath} ${CLI} up --port 0 --no-link`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
