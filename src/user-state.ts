@@ -25,7 +25,7 @@ export function upControlSocket(stateDir: string): string {
  * The sockets `distribute pause` tries when --socket is not given, in order: an installed
  * daemon's, then the one of this user's `up`.
  */
-export function controlSocketCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+function controlSocketCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   return [DEFAULT_CONTROL_SOCKET, upControlSocket(defaultStateDir(env))];
 }
 
