@@ -7,6 +7,7 @@ import type { HeadConfig } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { UserError } from '../shared/errors.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
+import { UsageSampler } from './usage/sampler.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
 import { HeadMetrics } from './metrics.js';
@@ -79,7 +80,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   } catch (err) {
     await notifications.stop();
     store.close();
-    throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`);
+    throw new Error(`cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
   }
   server.on('error', (err) => log.error({ event: 'server_error', err }, 'server error'));
   const bound = (server.address() as AddressInfo).port;
@@ -90,6 +91,8 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
 
   sessions.expectReturning();
   ctx.schedule();
+  const usage = new UsageSampler({ store, connected: () => sessions.connected(), intervalMs: config.usage_sample_interval, keepMs: config.usage_keep, log });
+  usage.start();
   log.info({ event: 'listening', url, stateDir }, `head listening on ${url}`);
 
   let closing: Promise<void> | null = null;
@@ -101,6 +104,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        usage.stop();
         dashboard.close();
         sessions.close();
         await closeSockets();

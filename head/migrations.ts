@@ -243,4 +243,21 @@ export const MIGRATIONS: Migration[] = [
     // since a user last requeued it; `losses` counts lost nodes against max_attempts
     sql: `ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 9,
+    name: 'cluster utilisation samples',
+    // one row per connected node per sampling interval (head/usage/sampler.ts), rows older
+    // than usage_keep deleted as new ones come: a bounded table; docs/dashboard.md
+    sql: `
+      CREATE TABLE usage_samples (
+        at      INTEGER NOT NULL,   -- start of the interval (epoch ms, a multiple of span_ms)
+        node    TEXT NOT NULL,
+        span_ms INTEGER NOT NULL,   -- the interval's length
+        busy    REAL NOT NULL,      -- cpus held by running jobs, averaged over the interval
+        peak    REAL NOT NULL,      -- the most held at one look
+        cpus    INTEGER NOT NULL,   -- what the node offers
+        PRIMARY KEY (at, node)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

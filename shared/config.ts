@@ -54,6 +54,10 @@ export const HeadConfig = z.strictObject({
   max_attempts: z.number().int().min(1).default(3),
   /** jobs each node may hold waiting beyond those it runs, started there as soon as one ends; 0: none */
   assign_ahead: z.number().int().min(0).max(64).default(2),
+  /** how long one utilisation sample covers (docs/dashboard.md); the head looks 12 times in it */
+  usage_sample_interval: DurationMs.default(60_000).refine((ms) => ms >= 1000 && ms <= 3600_000, 'between 1s and 1h'),
+  /** how long utilisation samples are kept */
+  usage_keep: DurationMs.default(7 * 24 * 3600_000).refine((ms) => ms >= 3600_000 && ms <= 366 * 24 * 3600_000, 'between 1h and 366d'),
   tls: Tls.optional(),
   matrix: MatrixConfig.optional(),
   log_level: LogLevel.default('info'),

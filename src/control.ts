@@ -1,10 +1,20 @@
 // The CLI's side of the compute daemon's control socket: one request, one answer. Errors
 // the person at the desk can act on (no daemon, not in the group, a refused duration)
 // become one-line UserErrors that say why.
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { ControlResponse, MAX_CONTROL_LINE, type ControlClient, type ControlRequest, type PauseStatus } from '../shared/protocol/control.js';
 import { UserError } from '../shared/errors.js';
+import { findControlSocket } from './user-state.js';
+
+/** The socket to talk to: --socket, else the first that exists of an installed daemon's and this user's `up`'s. */
+export function controlSocketFor(given: string | undefined): string {
+  if (given !== undefined) return given;
+  const { path, tried } = findControlSocket();
+  if (existsSync(path)) return path;
+  throw new UserError(`no compute daemon's control socket on this machine: tried ${tried.join(' (installed daemon), ')} (distribute up) — is one running? --socket PATH names another`, 1);
+}
 
 /** Who this process is, as the daemon's log will show it. */
 export function thisClient(): ControlClient {

@@ -4,7 +4,7 @@
 // works from another terminal. Later starts reuse them.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ComputeConfig, HeadConfig, DEFAULT_PORT, userConfigPath } from '../shared/config.js';
@@ -14,6 +14,8 @@ import { openStore } from '../head/store.js';
 import { createToken } from '../head/tokens.js';
 import { startComputeDaemon, safeHostName, type ComputeDaemon } from '../compute/daemon.js';
 import { detectCapabilities } from '../compute/detect.js';
+import { UserError } from '../shared/errors.js';
+import { defaultStateDir, upControlSocket, upHeadDir } from './user-state.js';
 
 export interface UpOptions {
   stateDir?: string;
@@ -26,6 +28,10 @@ export interface UpOptions {
   userConfig?: string;
   /** told what to do next; default stderr */
   say?: (text: string) => void;
+  /** a line for the banner about the CLI on PATH (see ops/link-cli.ts), null for none */
+  pathNote?: string | null;
+  /** a line for the banner about where the logs go */
+  logNote?: string | null;
 }
 
 export interface Up {
@@ -33,10 +39,6 @@ export interface Up {
   compute: ComputeDaemon;
   stateDir: string;
   stop(): Promise<void>;
-}
-
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'distribute');
 }
 
 /** The name of whoever runs `up`, as a SafeName, for their user token. */
@@ -70,18 +72,30 @@ async function ensureTokens(stateDir: string, headDir: string, node: string): Pr
 export async function up(opts: UpOptions): Promise<Up> {
   const say = opts.say ?? ((t: string) => process.stderr.write(t + '\n'));
   const stateDir = resolve(opts.stateDir ?? defaultStateDir());
-  const headDir = join(stateDir, 'head');
+  const headDir = upHeadDir(stateDir);
   const workDir = join(stateDir, 'work');
   await mkdir(headDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
   const node = safeHostName();
   const tokens = await ensureTokens(stateDir, headDir, node);
 
-  const head = await startHead(HeadConfig.parse({ listen: `127.0.0.1:${opts.port ?? DEFAULT_PORT}`, state_dir: headDir }), { logger: opts.logger('head') });
+  const port = opts.port ?? DEFAULT_PORT;
+  let head: RunningHead;
+  try {
+    head = await startHead(HeadConfig.parse({ listen: `127.0.0.1:${port}`, state_dir: headDir }), { logger: opts.logger('head') });
+  } catch (err) {
+    if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
+      throw new UserError(`port ${port} on 127.0.0.1 is taken (another \`distribute up\`?): stop that one, or give this one another with --port N (0: any free port)`, 1);
+    }
+    throw err;
+  }
+  // a Unix socket's path holds at most 107 bytes; a deeper state dir goes without one
+  const socketPath = upControlSocket(stateDir);
+  const controlSocket = Buffer.byteLength(socketPath) <= 100 ? socketPath : undefined;
   let compute: ComputeDaemon;
   try {
     const capabilities = [...new Set([...detectCapabilities(), ...(opts.capabilities ?? [])])];
-    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir });
+    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir, ...(controlSocket ? { control_socket: controlSocket } : {}) });
     compute = await startComputeDaemon(config, null, opts.logger('compute'));
   } catch (err) {
     await head.close();
@@ -108,13 +122,20 @@ export async function up(opts: UpOptions): Promise<Up> {
     [
       '',
       `distribute is up: head on ${head.url}, compute node "${node}" offering ${compute.capabilities.join(', ')}${welcomed ? '' : ' (not yet registered: see the log)'}`,
-      `state in ${stateDir}${tokens.created ? ' (tokens created)' : ''}`,
+      `state in ${stateDir}${tokens.created ? ' (tokens created)' : ''}: the head's in ${headDir} (for \`distribute token create --state-dir\`)`,
       configNote,
+      ...(opts.pathNote ? [opts.pathNote] : []),
+      ...(opts.logNote ? [opts.logNote] : []),
       '',
       'In another terminal:',
       '  distribute add configs/shell-batch.yaml',
       '  distribute status',
       '  distribute pull configs/shell-batch.yaml --save-dir results',
+      !controlSocket
+        ? `  (no pause socket: ${socketPath} is too long a path for one)`
+        : stateDir === resolve(defaultStateDir())
+          ? '  distribute pause --duration 1h      # take this machine back; distribute resume'
+          : `  distribute pause --socket ${controlSocket} --duration 1h`,
       '',
       `The dashboard: ${head.httpUrl}/?token=${tokens.user}`,
       '',

@@ -1,4 +1,4 @@
-// The dashboard's static files (assets/: HTML shell, CSS, one vanilla-JS module, icon),
+// The dashboard's static files (assets/: HTML shell, CSS, two vanilla-JS modules, icon),
 // plain files with no build step of their own. `tsc` does not copy non-TS files, so the
 // `build` script copies `head/dashboard/assets/` to `dist/head/dashboard/assets/`; this
 // module finds them beside itself either way (source under tsx, or dist). They are read

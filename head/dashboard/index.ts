@@ -1,7 +1,7 @@
 // The dashboard: a read-only web page served by the head on its own port.
 //
 //   GET  /                          the overview (or the login form, 401, without a valid token)
-//   GET  /?token=T                  logs in with T: sets the cookie and moves on to / (see pages.ts)
+//   GET  /?token=T                  logs in with T: 303 to / with the cookie (see session.ts for why Lax)
 //   GET  /batches/:ns/:batch        one batch's jobs, filterable (?state=failed&q=re_1)
 //   POST /login                     form field `token`; 303 to / with the cookie, or 401 + form
 //   POST /logout                    clears the cookie
@@ -20,7 +20,7 @@ import type { Store } from '../store.js';
 import type { Principal } from '../tokens.js';
 import { Assets } from './assets.js';
 import { EventHub, type StreamWants } from './events.js';
-import { handOffPage, loginPage, sendHtml, sendJsonError, sendText } from './pages.js';
+import { loginPage, sendHtml, sendJsonError, sendText } from './pages.js';
 import { callerOf, clearedCookie, isTls, principalOfToken, sameOrigin, sessionCookie, type Caller } from './session.js';
 import { archivePath } from '../archive.js';
 import { readMemberTail, STDERR_MEMBER, TailCache } from './tails.js';
@@ -120,7 +120,11 @@ export class Dashboard {
       const refused = refusal(principal);
       if (refused) return this.refuse(req, res, principal ? 403 : 401, refused);
       this.log.info({ user: principal!.name, peer: req.socket.remoteAddress }, 'dashboard login by link');
-      return sendHtml(res, 200, handOffPage(), { 'Set-Cookie': sessionCookie(offered, isTls(req)), 'Referrer-Policy': 'no-referrer' });
+      // a plain redirect, which link previews and headless clients follow; it also takes the
+      // token out of the address bar
+      res.writeHead(303, { Location: '/', 'Set-Cookie': sessionCookie(offered, isTls(req)), 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' });
+      res.end();
+      return;
     }
     const caller = this.pageCaller(req, res);
     if (caller) this.assets.send(req, res, 'index.html', { 'Cache-Control': 'no-store' });

@@ -1,5 +1,5 @@
 // The two pages the head renders itself: the login form (with an error when a token was
-// refused) and the hand-off page of `/?token=T`. Everything else is the static app
+// refused) Everything else is the static app
 // (assets/) filled by the event stream.
 import type { ServerResponse } from 'node:http';
 
@@ -18,7 +18,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function page(title: string, body: string, head = ''): string {
+function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -27,7 +27,7 @@ function page(title: string, body: string, head = ''): string {
 <title>${escapeHtml(title)}</title>
 <link rel="icon" href="/assets/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/style.css">
-${head}</head>
+</head>
 <body>
 ${body}
 </body>
@@ -47,21 +47,6 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : ''}<butto
 <p class="hint">Made on the head host with <code>distribute token create --user NAME</code>. Kept in a cookie of this browser.</p>
 </form>
 </main>`,
-  );
-}
-
-/**
- * After `/?token=T` was accepted: a page that moves on to `/` at once. A meta refresh
- * rather than a 302 because a link clicked on another site (a chat message) starts a
- * cross-site navigation, and a browser does not send a SameSite=Strict cookie along a
- * redirect chain that began cross-site; a refresh is a navigation of our own page, and it
- * replaces the history entry, so the token leaves the address bar and the history.
- */
-export function handOffPage(): string {
-  return page(
-    'distribute',
-    `<main class="login"><p>Logged in. <a href="/">Continue to the dashboard</a>.</p></main>`,
-    '<meta http-equiv="refresh" content="0; url=/">\n',
   );
 }
 

@@ -1,8 +1,10 @@
 // Who is looking at the dashboard. The browser keeps the user's token in a cookie
-// (`HttpOnly; SameSite=Strict; Path=/`, plus `Secure` under TLS): the token itself rather
+// (`HttpOnly; SameSite=Lax; Path=/`, plus `Secure` under TLS): the token itself rather
 // than a session id, so a restarted head keeps everyone logged in and revoking the token in
 // the database logs the browser out too. The cookie is accepted on read-only (GET) routes
-// only; SameSite=Strict keeps other sites from riding on it.
+// only, and login and logout check the origin, so another site gains nothing by riding on
+// it. Lax, not Strict: the `/?token=T` link from a chat message is a cross-site navigation,
+// and a browser sends no Strict cookie along the redirect to `/` it answers with.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { bearerToken } from '../../shared/auth.js';
@@ -36,11 +38,11 @@ export function isTls(req: IncomingMessage): boolean {
 }
 
 export function sessionCookie(token: string, secure: boolean): string {
-  return `${COOKIE_NAME}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure ? '; Secure' : ''}`;
+  return `${COOKIE_NAME}=${encodeURIComponent(token)}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure ? '; Secure' : ''}`;
 }
 
 export function clearedCookie(secure: boolean): string {
-  return `${COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure ? '; Secure' : ''}`;
+  return `${COOKIE_NAME}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0${secure ? '; Secure' : ''}`;
 }
 
 /** The principal a bare token names (form field, `?token=`, cookie), or null. */

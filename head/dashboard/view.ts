@@ -9,7 +9,8 @@ import { batchState } from '../api/status.js';
 import { nodeState } from '../api/nodes.js';
 import { snapshotNode } from '../snapshot.js';
 import type { Principal } from '../tokens.js';
-import type { Store } from '../store.js';
+import type { AttemptState, Store } from '../store.js';
+import { latestSample } from '../usage/query.js';
 
 const JOB_STATES = JobState.options;
 export type Counts = Record<JobState, number>;
@@ -20,6 +21,8 @@ export const OVERVIEW_BATCHES = 50;
 export const FAILURES_PER_BATCH = 5;
 /** Jobs sent for one batch page at most; the page says how many more match its filter. */
 export const MAX_JOBS = 500;
+/** Attempts drawn in one batch's timeline at most (the first to start); the page says how many more. */
+export const MAX_TIMELINE = 2000;
 
 export interface RunningJob {
   namespace: string;
@@ -85,11 +88,29 @@ export interface JobFilter {
   limit: number;
 }
 
+/** How an attempt ended, as the timeline colours it. */
+export type Outcome = 'ok' | 'failed' | 'lost' | 'cancelled' | 'refused' | 'running';
+
+/** One bar of the batch timeline: an attempt that started, from start to end (or now). */
+export interface AttemptBar {
+  job: string;
+  attempt: number;
+  node: string;
+  started: number;
+  /** null while it runs */
+  ended: number | null;
+  outcome: Outcome;
+}
+
 export interface BatchDetail extends BatchView {
   filter: JobFilter;
   /** jobs matching the filter (the page gets at most `filter.limit` of them) */
   matching: number;
   jobs: JobView[];
+  /** every started attempt of the batch, whatever the filter, oldest start first (at most MAX_TIMELINE) */
+  attempts: AttemptBar[];
+  /** started attempts in all */
+  attemptCount: number;
 }
 
 export interface DashboardView {
@@ -100,6 +121,8 @@ export interface DashboardView {
   olderBatches: number;
   /** present when the page asked for one batch; null when it is not there (or not the viewer's) */
   batch?: BatchDetail | null;
+  /** start of the newest utilisation sample: the page fetches /v1/usage again when it moves */
+  usageAt: number | null;
 }
 
 /** Where the stderr tail of a failed attempt comes from (tails.ts): by attempt, for caching. */
@@ -130,6 +153,7 @@ export class ViewBuilder {
       viewer: { name: viewer.name, admin: viewer.admin },
       nodes: this.nodes(visible),
       ...this.batches(visible),
+      usageAt: latestSample(this.store),
     };
     if (batch) view.batch = this.detail(visible, batch.namespace, batch.name, batch.filter);
     return view;
@@ -257,7 +281,32 @@ export class ViewBuilder {
         started: j.started,
         ended: j.ended,
       }));
-    return { ...this.summary(row), filter, matching, jobs };
+    return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id) };
+  }
+
+  private timeline(batchId: number): { attempts: AttemptBar[]; attemptCount: number } {
+    const started = `FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.batch_id = ? AND a.started IS NOT NULL`;
+    const attemptCount = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${started}`).get(batchId)!.n;
+    const attempts = this.store
+      .stmt<{ job: string; attempt: number; node: string; state: AttemptState; started: number; ended: number | null; exit_code: number | null; signal: string | null }>(
+        `SELECT j.name AS job, a.number AS attempt, a.node, a.state, a.started, a.ended, a.exit_code, a.signal ${started} ORDER BY a.started, a.id LIMIT ?`,
+      )
+      .all(batchId, MAX_TIMELINE)
+      .map((a) => ({ job: a.job, attempt: a.attempt, node: a.node, started: a.started, ended: a.ended, outcome: outcomeOf(a) }));
+    return { attempts, attemptCount };
+  }
+}
+
+function outcomeOf(a: { state: AttemptState; exit_code: number | null; signal: string | null }): Outcome {
+  switch (a.state) {
+    case 'assigned':
+    case 'running':
+      return 'running';
+    case 'finished':
+    case 'archived':
+      return a.exit_code === 0 && !a.signal ? 'ok' : 'failed';
+    default:
+      return a.state;
   }
 }
 

@@ -83,7 +83,7 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     const [cookie] = await page.context().cookies();
     assert.equal(cookie?.name, 'distribute_token');
     assert.equal(cookie?.httpOnly, true);
-    assert.equal(cookie?.sameSite, 'Strict');
+    assert.equal(cookie?.sameSite, 'Lax');
     assert.equal(await page.evaluate('document.cookie'), '', 'the page script cannot read the token');
     assert.deepEqual(errors, []);
   });

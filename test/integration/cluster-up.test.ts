@@ -1,14 +1,17 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { Daemon } from '../helpers/cluster.js';
-import { REPO_ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli, spawnCli, tempDir } from '../helpers/cli.js';
 
 describe('distribute up, then the README\'s commands', () => {
   const tmp = tempDir('distribute-up-');
-  const env = { XDG_CONFIG_HOME: join(tmp.dir, 'config'), XDG_DATA_HOME: join(tmp.dir, 'data'), DISTRIBUTE_HEAD: '', DISTRIBUTE_TOKEN: '' };
+  const home = join(tmp.dir, 'home');
+  mkdirSync(home);
+  const env = { HOME: home, XDG_CONFIG_HOME: join(tmp.dir, 'config'), XDG_DATA_HOME: join(tmp.dir, 'data'), DISTRIBUTE_HEAD: '', DISTRIBUTE_TOKEN: '' };
   let up: Daemon;
   let stderr = '';
   before(async () => {
@@ -35,6 +38,42 @@ describe('distribute up, then the README\'s commands', () => {
     const link = /The dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=(\S+))/.exec(stderr);
     assert.ok(link, stderr);
     assert.equal(link[2], config.token);
+    // the link answers a plain 303 with the cookie, as curl sees it
+    const curl = spawnSync('curl', ['-si', link[1]!], { encoding: 'utf8' });
+    assert.equal(curl.status, 0, curl.stderr);
+    assert.match(curl.stdout, /^HTTP\/1\.1 303 See Other\r\n/);
+    assert.match(curl.stdout, /\r\nLocation: \/\r\n/i);
+    assert.match(curl.stdout, new RegExp(`\r\nSet-Cookie: distribute_token=${config.token}; HttpOnly; SameSite=Lax`, 'i'));
+    // the CLI is linked into this HOME's ~/.local/bin, and the banner says so
+    assert.equal(realpathSync(join(home, '.local', 'bin', 'distribute')), realpathSync(CLI));
+    assert.match(stderr, /linked ~\/\.local\/bin\/distribute/);
+    // the head's state dir is named for token create
+    assert.match(stderr, new RegExp(`the head's in ${join(state, 'head')}`));
+  });
+
+  it('answers pause and resume at its control socket, found without --socket', async () => {
+    const pause = await runCli(['pause', '--duration', '1m', '--json'], { env });
+    assert.equal(pause.code, 0, pause.stderr);
+    assert.equal((JSON.parse(pause.stdout) as { paused: boolean }).paused, true);
+    const status = await runCli(['pause', '--status'], { env });
+    assert.match(status.stdout, /paused/);
+    const resume = await runCli(['resume', '--json'], { env });
+    assert.equal(resume.code, 0, resume.stderr);
+    assert.deepEqual([(JSON.parse(resume.stdout) as { paused: boolean; changed: boolean }).paused, JSON.parse(resume.stdout).changed], [false, true]);
+  });
+
+  it('a second up on the taken port says so in one line naming --port', async () => {
+    const port = new URL(String((await up.event('listening')).url)).port;
+    const t2 = tempDir('distribute-up2-');
+    try {
+      const second = await runCli(['up', '--port', port, '--no-link'], { env: { ...env, XDG_DATA_HOME: t2.dir } });
+      assert.equal(second.code, 1);
+      const lines = second.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, second.stderr);
+      assert.match(lines[0]!, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is taken.*--port N`));
+    } finally {
+      t2.cleanup();
+    }
   });
 
   it('runs configs/shell-batch.yaml added from another terminal, and pulls its results', async () => {

@@ -3,6 +3,8 @@
 // reconnects by itself. Data only ever reaches the DOM as text (no innerHTML).
 'use strict';
 
+import { clock, histogram, nodeLegend, outcomeLegend, timeline, utilisation } from './charts.js';
+
 const STATES = ['done', 'failed', 'cancelled', 'running', 'paused', 'assigned', 'queued'];
 const FILTER_STATES = ['queued', 'assigned', 'running', 'paused', 'done', 'failed', 'cancelled'];
 
@@ -55,11 +57,9 @@ function duration(ms) {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** A clock time; with the date when it is not today. */
 function time(ms) {
-  if (!ms) return '';
-  const d = new Date(ms);
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString() : d.toLocaleString();
+  return ms ? clock(ms) : '';
 }
 
 /** The head's log route (it takes the dashboard cookie); followed while the job runs. */
@@ -177,13 +177,58 @@ function countBy(nodes) {
   return Object.entries(c).map(([s, k]) => `${k} ${s}`).join(', ');
 }
 
+// ---- utilisation (overview) -------------------------------------------------------------
+
+const RANGES = [['1h', 'last hour'], ['24h', 'day'], ['7d', 'week']];
+
+/**
+ * The overview's utilisation chart. Its data comes from /v1/usage, fetched again when the
+ * pushed view says a newer sample exists (view.usageAt) or the range changes: live without
+ * a timer of its own.
+ */
+const usageChart = {
+  range: '1h',
+  data: null,
+  fetchedFor: undefined,
+  el: h('div', { class: 'chart-card', id: 'utilisation' }),
+
+  update(view) {
+    if (view.usageAt === this.fetchedFor) return;
+    this.fetchedFor = view.usageAt;
+    if (view.usageAt === null) this.draw();
+    else this.fetch();
+  },
+
+  async fetch() {
+    const res = await fetch(`/v1/usage?since=${this.range}`).catch(() => null);
+    if (!res || !res.ok) return;
+    this.data = await res.json();
+    this.draw();
+  },
+
+  draw() {
+    const buttons = h('span', { class: 'range' }, RANGES.map(([r, text]) => h('button', { type: 'button', 'aria-pressed': String(r === this.range), onclick: () => { this.range = r; this.fetch(); } }, text)));
+    const d = this.data;
+    put(this.el,
+      h('h3', {}, 'CPUs busy per node', buttons),
+      this.fetchedFor === null ? h('p', { class: 'muted' }, 'No utilisation sample yet: the head takes one per node each minute.')
+        : !d ? h('p', { class: 'muted' }, 'loading…')
+        : !d.nodes.length ? h('p', { class: 'muted' }, `No samples since ${clock(d.since)} yet.`)
+          : [utilisation(d), nodeLegend(d)]);
+  },
+};
+
 // ---- pages ------------------------------------------------------------------------------
 
 function renderOverview(view) {
   document.title = 'distribute';
+  if (!usageChart.data) usageChart.draw();
+  usageChart.update(view);
   put(app,
     h('h2', {}, 'Nodes ', h('span', { class: 'count' }, view.nodes.length ? `(${countBy(view.nodes)})` : '')),
     nodesTable(view.nodes),
+    h('h2', {}, 'Utilisation'),
+    usageChart.el,
     h('h2', {}, 'Batches ', h('span', { class: 'count' }, view.batches.length ? `(${view.batches.length + view.olderBatches})` : '')),
     view.batches.length
       ? h('div', { class: 'batches' }, view.batches.map(batchCard))
@@ -207,11 +252,13 @@ const batchPage = {
     const text = h('input', { id: 'filter-text', type: 'search', placeholder: 'job name contains…', value: route.q, 'aria-label': 'job name contains',
       oninput: (e) => { clearTimeout(typing); typing = setTimeout(() => this.setFilter({ q: e.target.value }), 250); } });
     this.summary = h('div', {});
+    this.charts = h('div', { class: 'charts' });
     this.shown = h('span', { class: 'muted' });
     this.table = h('div', {});
     put(app,
       h('p', { class: 'crumbs' }, h('a', { href: '/' }, '← all batches')),
       this.summary,
+      this.charts,
       h('div', { class: 'filters' }, stateSelect, text, this.shown),
       this.table);
   },
@@ -231,9 +278,11 @@ const batchPage = {
       document.title = 'distribute — no such batch';
       put(this.summary, h('h1', {}, `${this.route.namespace} / ${this.route.batch}`), h('p', { class: 'empty' }, 'No such batch among the namespaces you can see.'));
       put(this.table);
+      put(this.charts);
       this.shown.textContent = '';
       return;
     }
+    this.drawCharts(b);
     document.title = `${b.name} — ${finishedPercent(b)}% — distribute`;
     put(this.summary,
       h('section', { class: 'batch', dataset: { batch: `${b.namespace}/${b.name}`, state: b.state } },
@@ -267,6 +316,19 @@ const batchPage = {
     put(this.table, h('table', { class: 'jobs' },
       h('thead', {}, h('tr', {}, ['Job', 'State', 'Node', 'Attempt', 'Exit'].map((t) => h('th', {}, t)), h('th', { class: 'hide-narrow' }, 'Started'), h('th', {}, 'Took'), h('th', {}, ''))),
       h('tbody', {}, rows)));
+  },
+
+  /** The timeline and the histogram, redrawn only when the attempts changed. */
+  drawCharts(b) {
+    const key = JSON.stringify(b.attempts);
+    const running = b.attempts.some((a) => a.ended === null);
+    if (key === this.chartsKey && !running) return;
+    this.chartsKey = key;
+    if (!b.attempts.length) return void put(this.charts);
+    const more = b.attemptCount > b.attempts.length ? h('p', { class: 'muted' }, `the first ${b.attempts.length} of ${b.attemptCount} attempts`) : null;
+    put(this.charts,
+      h('div', { class: 'chart-card', id: 'timeline' }, h('h3', {}, 'Timeline: attempts per node'), timeline(b.attempts, Date.now()), outcomeLegend(b.attempts), more),
+      h('div', { class: 'chart-card', id: 'histogram' }, h('h3', {}, 'Run times'), histogram(b.attempts)));
   },
 
   async toggleStderr(b, job) {
