@@ -12,9 +12,9 @@ interface AddOptions {
 export const command = withHeadOptions(
   new Command('add')
     .description('Validate a batch, upload its files and queue its jobs on the head')
-    .argument('<batch.yaml>', 'the batch file')
-    .option('--dry', 'validate here and on the head, upload the files the head lacks, queue nothing')
-    .option('--show-caps', 'also list the capabilities of every node the head knows')
+    .argument('[batch.yaml]', 'the batch file', 'distribute-jobs.yaml')
+    .option('-d, --dry', 'validate here and on the head, upload the files the head lacks, queue nothing')
+    .option('-s, --show-caps', 'also list the capabilities of every node the head knows')
     .option('--json', 'print the head\'s answer as JSON'),
 )
   .exitOverride()
