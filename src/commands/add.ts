@@ -26,6 +26,9 @@ export const command = withHeadOptions(
     const { formatCapabilities } = await import('../remote/tables.js');
     // an invalid batch is refused before anything goes over the wire
     const prepared = await prepareAdd(file);
+    const { originalFormatNote } = await import('../../shared/spec/original-note.js');
+    const note = originalFormatNote(file, prepared.document, prepared.batch);
+    if (note) process.stderr.write(note + '\n');
     const head = connect(opts);
     const nodes = opts.showCaps ? await head.json('GET', '/v1/nodes', z.array(NodeInfo)) : null;
     if (nodes && !opts.json) process.stdout.write(formatCapabilities(nodes) + '\n\n');
