@@ -18,6 +18,7 @@ import { spawnGroup, type GroupExit, type Spawner } from './process-group.js';
 import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
+import { linkBuildOutputs } from './build-links.js';
 import type { Clock } from './time-limit.js';
 
 export { DEFAULT_KILL_GRACE_MS } from './supervision.js';
@@ -158,6 +159,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
         jobFile: batch.kind === 'python' ? opts.jobFile : null,
         mounts: init.kind === 'apptainer' ? init.requiredMounts.length : 0,
       }, opts.workspaceReady ?? false);
+      await linkBuildOutputs(paths);
       let container = 'apptainer';
       if (batch.kind === 'apptainer') {
         const found = findContainerRuntime((opts.env ?? process.env).PATH);

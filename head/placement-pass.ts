@@ -1,6 +1,7 @@
 // The scheduling pass: snapshot → place → one transaction → `assign` messages. Requested on
 // add, finish, start (a place ahead freed), node join, resume, kill and retry; requests within one turn of the event loop
 // coalesce into one pass. There is no timer.
+import { WHOLE_NODE } from '../shared/spec/types.js';
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
 import type { NodeLink } from './context.js';
@@ -72,7 +73,8 @@ export class Scheduling {
       batch: batch.name,
       kind: batch.kind,
       initialize: batch.initialize,
-      job: rec.job,
+      // cpus: all is stored as WHOLE_NODE; the node is told the cpus the placement gave it
+      job: rec.job.resources.cpus === WHOLE_NODE ? { ...rec.job, resources: { ...rec.job.resources, cpus: a.cpus } } : rec.job,
       cpus: a.cpus,
       gpus: a.gpus,
     };

@@ -5,7 +5,9 @@
 // Semantics: with no include and no glob, every member is a candidate; otherwise it must
 // match one include regex or one glob. Any exclude match drops it (exclude wins). `job`
 // regexes, when given, keep only the jobs whose name matches one. Regexes are JavaScript's
-// and unanchored (`RegExp.test`). Globs are anchored: a glob without `/` is matched against the
+// and unanchored (`RegExp.test`). With `whole_path` (the original distribute's `pull ...
+// include --include RE` form), include and exclude regexes see
+// `<namespace>/<batch>/<job>/<file>` instead, the path its server matched. Globs are anchored: a glob without `/` is matched against the
 // file's base name (as in .gitignore: `*.csv` finds CSVs at any depth), one with `/` against the
 // whole `<job>/<file>` path; `*` and `?` stay within one path segment, `**` crosses them
 // (`**/` is zero or more folders), `[abc]`/`[!abc]` are classes, `{a,b}` alternatives.
@@ -104,7 +106,7 @@ function escapeChar(c: string): string {
 }
 
 /** Compiles every rule, or lists every pattern that does not compile. */
-export function compileRules(rules: PullRules): { ok: true; rules: CompiledRules } | { ok: false; problems: RuleProblem[] } {
+export function compileRules(rules: PullRules, batch?: { namespace: string; batch: string }): { ok: true; rules: CompiledRules } | { ok: false; problems: RuleProblem[] } {
   const problems: RuleProblem[] = [];
   const regexes = (field: 'include' | 'exclude' | 'job'): RegExp[] =>
     rules[field].flatMap((pattern, index) => {
@@ -133,6 +135,7 @@ export function compileRules(rules: PullRules): { ok: true; rules: CompiledRules
   if (problems.length) return { ok: false, problems };
 
   const everything = include.length === 0 && globs.length === 0;
+  const prefix = rules.whole_path && batch ? `${batch.namespace}/${batch.batch}/` : '';
   const jobMatches = (job: string) => jobs.length === 0 || jobs.some((r) => r.test(job));
   return {
     ok: true,
@@ -142,11 +145,12 @@ export function compileRules(rules: PullRules): { ok: true; rules: CompiledRules
       matches(job, path) {
         if (!jobMatches(job)) return false;
         const full = `${job}/${path}`;
+        const regexPath = prefix + full;
         if (!everything) {
           const base = path.slice(path.lastIndexOf('/') + 1);
-          if (!include.some((r) => r.test(full)) && !globs.some((g) => g.re.test(g.whole ? full : base))) return false;
+          if (!include.some((r) => r.test(regexPath)) && !globs.some((g) => g.re.test(g.whole ? full : base))) return false;
         }
-        return !exclude.some((r) => r.test(full));
+        return !exclude.some((r) => r.test(regexPath));
       },
     },
   };

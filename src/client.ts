@@ -4,7 +4,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
-import { headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../shared/config.js';
+import { DEFAULT_PORT, headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
 import { readCa } from '../shared/tls.js';
@@ -15,6 +15,24 @@ export interface ConnectionOptions {
   token?: string;
   /** PEM file of the CA that signed the head's certificate */
   ca?: string;
+  /** `--ip HOST [--port N]`, the original distribute's spelling of `--head ws://HOST:N` */
+  ip?: string;
+  port?: string;
+}
+
+/** `--ip HOST [--port N]` as a head URL; undefined without --ip. */
+export function headFromIp(opts: Pick<ConnectionOptions, 'head' | 'ip' | 'port'>): string | undefined {
+  if (opts.ip === undefined) {
+    if (opts.port !== undefined) throw new UserError('--port goes with --ip HOST (or give the whole --head ws://HOST:PORT)', 2);
+    return undefined;
+  }
+  if (opts.head !== undefined) throw new UserError('give either --head URL or --ip HOST, not both', 2);
+  const port = opts.port ?? String(DEFAULT_PORT);
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new UserError(`--port: "${port}" is not a port number (1-65535)`, 2);
+  if (!/^[A-Za-z0-9.:-]+$/.test(opts.ip)) throw new UserError(`--ip: "${opts.ip}" is not a host name or address`, 2);
+  // an IPv6 address goes in brackets in a URL
+  const host = opts.ip.includes(':') ? `[${opts.ip}]` : opts.ip;
+  return `ws://${host}:${port}`;
 }
 
 export interface Connection {
@@ -32,11 +50,11 @@ export interface Connection {
 /** Head URL and token: `--head`/`--token`, else DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN, else the user config. */
 export function resolveConnection(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env, configFile = userConfigPath()): Connection {
   // an empty variable counts as unset
-  let head = opts.head ?? (env.DISTRIBUTE_HEAD || undefined);
+  let head = opts.head ?? headFromIp(opts) ?? (env.DISTRIBUTE_HEAD || undefined);
   let token = opts.token ?? (env.DISTRIBUTE_TOKEN || undefined);
   let ca: { file: string; where: string } | null = opts.ca ? { file: opts.ca, where: '--ca' } : env.DISTRIBUTE_CA ? { file: env.DISTRIBUTE_CA, where: 'DISTRIBUTE_CA' } : null;
   const sources: string[] = [];
-  if (opts.head || opts.token) sources.push('--head/--token');
+  if (opts.head || opts.ip || opts.token) sources.push('--head/--token');
   if (env.DISTRIBUTE_HEAD || env.DISTRIBUTE_TOKEN) sources.push('DISTRIBUTE_HEAD/DISTRIBUTE_TOKEN');
   if (!head || !token || !ca) {
     const file = readUserConfig(configFile);

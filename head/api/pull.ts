@@ -8,8 +8,8 @@ import { planPull, selectionOfMembers, selectionOfPlan, type Selection } from '.
 import { ReaderGone, writePull } from '../pull.js';
 import { requireBatch, type Route } from './route.js';
 
-function rulesOf(body: PullRules): CompiledRules {
-  const compiled = compileRules(body);
+function rulesOf(body: PullRules & { namespace: string; batch: string }): CompiledRules {
+  const compiled = compileRules(body, body);
   if (!compiled.ok) throw new HttpError(400, `invalid pull rules: ${compiled.problems.map(formatRuleProblem).join('; ')}`);
   return compiled.rules;
 }

@@ -8,6 +8,7 @@
 // chosen when they are placed). The price is fairness by one job per node: a user who adds a
 // batch later is served after the jobs already waiting on the nodes (`assign_ahead: 0` in
 // head.yaml turns it off).
+import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { PlaceStats, Placement, SnapshotNode } from './types.js';
 import { available, staticMisfit } from './feasibility.js';
 import type { QueueOrder } from './order.js';
@@ -25,7 +26,8 @@ export function placeAhead(nodes: readonly SnapshotNode[], order: QueueOrder, ah
     if (stats) stats.candidates++;
     const q = c.queue;
     let target: Spare | null = null;
-    if (q.demand.gpus === 0) {
+    // a whole-node job (cpus: all) waits for an empty node at the head, never on one
+    if (q.demand.gpus === 0 && q.demand.cpus !== WHOLE_NODE) {
       for (const s of spare) {
         if (stats) stats.nodeChecks++;
         if (staticMisfit(q, s.node) !== null) continue;

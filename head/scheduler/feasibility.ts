@@ -5,7 +5,10 @@
 //               (exact strings, all of them), the node is too small even when empty
 //   capacity    what running jobs hold now: free GPUs, cpus and memory, or free slots of a
 //               node in queue-depth mode (`maxJobs`: cpus and memory ignored; GPUs are
-//               devices, so a job that asks for some still needs free ones there)
+//               devices, so a job that asks for some still needs free ones there). A job
+//               asking `cpus: all` (WHOLE_NODE) needs a node that runs nothing, and holds
+//               all of it (rank.ts reserve).
+import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { QueueShape, SnapshotNode } from './types.js';
 
 /** What a node has left during a pass; reserve() takes from it. */
@@ -74,6 +77,11 @@ export function staticMisfit(queue: QueueShape, node: SnapshotNode): string | nu
 export function capacityMisfit(queue: QueueShape, f: Free): string | null {
   const d = queue.demand;
   const name = f.node.name;
+  if (d.cpus === WHOLE_NODE) {
+    // a job of its own placed earlier in this pass counts as running
+    const busy = f.jobs > 0 || f.cpus < f.node.total.cpus || f.gpus.length < f.node.total.gpus;
+    return busy ? `needs the whole of node ${name} (cpus: all), which runs ${f.jobs || 'other'} job${f.jobs === 1 ? '' : 's'}` : null;
+  }
   if (d.gpus > f.gpus.length) return `needs ${d.gpus} GPUs, node ${name} has ${f.gpus.length} free`;
   if (f.node.maxJobs !== null) {
     return f.jobs >= f.node.maxJobs ? `node ${name} already runs its maximum of ${f.node.maxJobs} jobs` : null;

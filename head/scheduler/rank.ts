@@ -7,6 +7,7 @@
 //      machines stay free for the big jobs.
 //   3. Ties by node name, so the same snapshot always gives the same placements.
 // GPUs are handed out by index, lowest free first; two jobs never hold the same one.
+import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { Placement, PlaceStats, SnapshotQueue } from './types.js';
 import { capacityMisfit, staticMisfit, type Free } from './feasibility.js';
 
@@ -29,12 +30,22 @@ function better(queue: SnapshotQueue, a: Free, b: Free): boolean {
 }
 
 function roomAfter(queue: SnapshotQueue, f: Free): number {
+  if (queue.demand.cpus === WHOLE_NODE) return 0;
   return f.node.maxJobs !== null ? f.node.maxJobs - f.jobs - 1 : f.cpus - queue.demand.cpus;
 }
 
 /** Takes the job's resources from the node's free ones and says what it holds. */
 export function reserve(f: Free, queue: SnapshotQueue, jobId: number): Placement {
   const d = queue.demand;
+  if (d.cpus === WHOLE_NODE) {
+    // the whole node: every cpu, GPU and slot, told the node's cpus
+    const gpus = f.gpus.splice(0);
+    const cpus = f.node.total.cpus;
+    f.cpus = 0;
+    f.memory = 0;
+    f.jobs = Math.max(f.jobs + 1, f.node.maxJobs ?? 0);
+    return { jobId, batchId: queue.batchId, node: f.node.name, cpus, memory: d.memory, gpus };
+  }
   const gpus = f.gpus.splice(0, d.gpus); // lowest free indices (kept ascending)
   f.jobs += 1;
   if (f.node.maxJobs === null) {

@@ -124,6 +124,8 @@ export const PullRules = z.object({
   exclude: z.array(z.string()).default([]),
   glob: z.array(z.string()).default([]),
   job: z.array(z.string()).default([]),
+  /** include and exclude regexes see `<namespace>/<batch>/<job>/<file>`, as the original distribute's did */
+  whole_path: z.boolean().optional(),
 });
 export type PullRules = z.infer<typeof PullRules>;
 

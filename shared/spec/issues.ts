@@ -126,7 +126,10 @@ export function problemsFromZod(issues: readonly Issue[], data: unknown, prefix:
       }
       case 'invalid_union': {
         // every branch failed: if one branch got past the type check, its issues say more
-        const deeper = issue.errors.find((branch) => branch.some((i) => i.code !== 'invalid_type' || i.path.length > 0));
+        // (a literal of another type than the value, as `all` for the number 2.5, got nowhere either)
+        const otherLiteral = (branch: typeof issue.errors[number]) =>
+          branch.every((i) => i.code === 'invalid_value' && i.path.length === 0 && i.values.every((v) => typeof v !== typeof input));
+        const deeper = issue.errors.find((branch) => branch.some((i) => i.code !== 'invalid_type' || i.path.length > 0) && !otherLiteral(branch));
         if (deeper) {
           out.push(...problemsFromZod(deeper, input, path));
         } else {

@@ -8,6 +8,7 @@ import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import { expandJob, type ExpandedJob } from './jobs.js';
 import { MAX_EXPANDED_JOBS } from './expand.js';
 import { slurmBlock } from './resources.js';
+import { readOriginalSpellings } from './compat.js';
 import {
   ApptainerInit, BatchFile, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
   type RawFileRef, type RawJob, type RawMeta,
@@ -128,12 +129,24 @@ function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
  * Checks a document already read from YAML or JSON (`data`) against the schema and the rules
  * zod cannot see, and builds the BatchSpec. Returns the batch only when there is no problem.
  */
-export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec | null {
+export function normalizeBatch(written: unknown, ctx: NormalizeContext): BatchSpec | null {
   const problems = ctx.problems;
-  if (!isRecord(data)) {
+  if (!isRecord(written)) {
     problems.push({ path: [], target: 'value', message: 'a batch file is a map with meta: and one of python:, apptainer:, shell:' });
     return null;
   }
+  const before = problems.length;
+  const data = readOriginalSpellings(written, BatchFile);
+  const batch = normalizeRecord(data, ctx);
+  if (data !== written && Object.hasOwn(written, 'singularity')) {
+    // problems name the section as the file spells it
+    for (const p of problems.slice(before)) if (p.path[0] === 'apptainer') p.path = ['singularity', ...p.path.slice(1)];
+  }
+  return batch;
+}
+
+function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): BatchSpec | null {
+  const problems = ctx.problems;
   const whole = BatchFile.safeParse(data);
   // one by one: a hostile document can have more issues than a call takes arguments
   if (!whole.success) for (const p of problemsFromZod(whole.error.issues, data)) problems.push(p);

@@ -1,6 +1,6 @@
 // Resources and slurm blocks as layers: the batch default, then the job, field by field.
 import { parseDuration, parseSize } from './units.js';
-import { DEFAULT_RESOURCES, type Resources, type SlurmBlock } from './types.js';
+import { DEFAULT_RESOURCES, WHOLE_NODE, type Resources, type SlurmBlock } from './types.js';
 import type { RawResources, RawSlurm } from './schema.js';
 
 /** Lays each (already validated) layer over the defaults; a field left out keeps the one below. */
@@ -8,7 +8,7 @@ export function mergeResources(...layers: (RawResources | undefined)[]): Resourc
   const out: Resources = { ...DEFAULT_RESOURCES };
   for (const layer of layers) {
     if (!layer) continue;
-    if (layer.cpus !== undefined) out.cpus = layer.cpus;
+    if (layer.cpus !== undefined) out.cpus = layer.cpus === 'all' ? WHOLE_NODE : layer.cpus;
     if (layer.gpus !== undefined) out.gpus = layer.gpus;
     if (layer.memory !== undefined) out.memory = layer.memory === null ? null : valueOf(parseSize(layer.memory));
     if (layer.time !== undefined) out.time = layer.time === null ? null : valueOf(parseDuration(layer.time));

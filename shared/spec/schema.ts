@@ -52,7 +52,10 @@ export const Duration = z
 
 export const Resources = strict(
   {
-    cpus: z.number().int().min(1).optional().meta({ description: 'cpus the job uses (a whole number, at least 1); passed to the job' }),
+    cpus: z
+      .union([z.number().int().min(1), z.literal('all')])
+      .optional()
+      .meta({ description: 'cpus the job uses (a whole number, at least 1), or all: the whole node, alone, as the original distribute ran jobs; passed to the job' }),
     memory: Size.nullable().optional(),
     gpus: z.number().int().min(0).optional().meta({ description: 'GPUs the job needs (0 or more)' }),
     time: Duration.nullable().optional(),

@@ -9,7 +9,11 @@ export interface FileRef {
   alias: string;
 }
 
+/** `cpus: all`: the whole node, alone; the job is told the node's cpus. */
+export const WHOLE_NODE = 0;
+
 export interface Resources {
+  /** at least 1, or WHOLE_NODE */
   cpus: number;
   /** bytes; null = no reservation */
   memory: number | null;

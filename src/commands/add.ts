@@ -12,9 +12,9 @@ interface AddOptions {
 export const command = withHeadOptions(
   new Command('add')
     .description('Validate a batch, upload its files and queue its jobs on the head')
-    .argument('<batch.yaml>', 'the batch file')
-    .option('--dry', 'validate here and on the head, upload the files the head lacks, queue nothing')
-    .option('--show-caps', 'also list the capabilities of every node the head knows')
+    .argument('[batch.yaml]', 'the batch file', 'distribute-jobs.yaml')
+    .option('-d, --dry', 'validate here and on the head, upload the files the head lacks, queue nothing')
+    .option('-s, --show-caps', 'also list the capabilities of every node the head knows')
     .option('--json', 'print the head\'s answer as JSON'),
 )
   .exitOverride()
@@ -26,6 +26,9 @@ export const command = withHeadOptions(
     const { formatCapabilities } = await import('../remote/tables.js');
     // an invalid batch is refused before anything goes over the wire
     const prepared = await prepareAdd(file);
+    const { originalFormatNote } = await import('../../shared/spec/original-note.js');
+    const note = originalFormatNote(file, prepared.document, prepared.batch);
+    if (note) process.stderr.write(note + '\n');
     const head = connect(opts);
     const nodes = opts.showCaps ? await head.json('GET', '/v1/nodes', z.array(NodeInfo)) : null;
     if (nodes && !opts.json) process.stdout.write(formatCapabilities(nodes) + '\n\n');

@@ -3,6 +3,7 @@ import { withHeadOptions } from '../head-options.js';
 
 export const command = withHeadOptions(
   new Command('nodes')
+    .alias('node-status')
     .description('The compute nodes the head knows: state, resources, capabilities, running jobs')
     .option('--json', 'print [{name, state, capabilities, resources, running}] on stdout'),
 )

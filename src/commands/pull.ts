@@ -1,5 +1,28 @@
 import { Command } from 'commander';
+import { UserError } from '../../shared/errors.js';
 import { withHeadOptions } from '../head-options.js';
+
+const DEFAULT_BATCH_FILE = 'distribute-jobs.yaml';
+
+/**
+ * `pull [FILE] include --include RE...` / `... exclude --exclude RE...`, the original's form:
+ * the word may stand in the file's place (the file then defaults), and each form takes only
+ * its own flag.
+ */
+function originalForm(given: string | undefined, form: string | undefined, opts: PullFlags): { file: string | undefined; form: 'include' | 'exclude' | undefined } {
+  const isForm = (w: string | undefined): w is 'include' | 'exclude' => w === 'include' || w === 'exclude';
+  let file = given;
+  let word = form;
+  if (word === undefined && isForm(given)) {
+    word = given;
+    file = undefined;
+  }
+  if (word === undefined) return { file, form: undefined };
+  if (!isForm(word)) throw new UserError(`"${word}" is not include or exclude`, 2);
+  const other = word === 'include' ? opts.exclude : opts.include;
+  if (other !== undefined) throw new UserError(`the ${word} form takes --${word} patterns only`, 2);
+  return { file, form: word };
+}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -24,36 +47,37 @@ interface PullFlags {
 export const command = withHeadOptions(
   new Command('pull')
     .description('Download the results of a batch into SAVE_DIR/<batch_name>/<job>/, filtered by query rules; files already there are skipped')
-    .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch); or --batch')
+    .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch; default distribute-jobs.yaml); or --batch')
+    .argument('[include|exclude]', 'the original distribute\'s form: its --include/--exclude regexes then see <namespace>/<batch>/<job>/<file>')
     .option('--batch <name>', 'the batch name (instead of a batch file)')
     .option('--namespace <name>', 'with --batch: its namespace, when the name alone is ambiguous')
-    .option('--save-dir <dir>', 'where the results go', '.')
-    .option('--include <regex>', 'keep only members whose <job>/<file> path matches one include or glob (repeatable)', collect)
-    .option('--exclude <regex>', 'leave out members whose <job>/<file> path matches; exclude wins (repeatable)', collect)
+    .option('-s, --save-dir <dir>', 'where the results go', '.')
+    .option('-i, --include <regex>', 'keep only members whose <job>/<file> path matches one include or glob (repeatable)', collect)
+    .option('-e, --exclude <regex>', 'leave out members whose <job>/<file> path matches; exclude wins (repeatable)', collect)
     .option('--glob <pattern>', 'like --include, as a glob: without "/" it matches the file name, with "/" the whole <job>/<file> (repeatable)', collect)
     .option('--job <regex>', 'only jobs whose name matches (repeatable)', collect)
     .option('--rules <file>', 'a YAML file with include, exclude, glob and job keys, joined with the flags')
-    .option('--dry', 'list what would be downloaded, with sizes and the total, and download nothing')
+    .option('--skip-folders', 'accepted for the original distribute\'s scripts; folders are only made for files pulled')
+    .option('-d, --dry', 'list what would be downloaded, with sizes and the total, and download nothing')
     .option('--force', 'download every selected file again, even those already here')
     .option('--json', 'print the outcome as JSON'),
 )
   .exitOverride()
-  .action(async (file: string | undefined, opts: PullFlags) => {
+  .action(async (given: string | undefined, form: string | undefined, opts: PullFlags) => {
+    const original = originalForm(given, form, opts);
+    let file = original.file;
     const { connect } = await import('../client.js');
     const { readBatchIdentity, pullBatch } = await import('../remote/pull.js');
     const { rulesFrom } = await import('../remote/rules.js');
     const { checkName, resolveBatch } = await import('../remote/target.js');
     const { PullProgress } = await import('../remote/pull-progress.js');
     const { pullReport, dryListing } = await import('../remote/pull-report.js');
-    const { UserError } = await import('../../shared/errors.js');
 
     if (file !== undefined && (opts.namespace !== undefined || opts.batch !== undefined)) {
       throw new UserError('give either a batch file or --batch (with --namespace), not both', 2);
     }
-    if (file === undefined && opts.batch === undefined) {
-      throw new UserError('name the batch: distribute pull BATCH.yaml, or --batch B [--namespace N]', 2);
-    }
-    const rules = await rulesFrom(opts);
+    if (file === undefined && opts.batch === undefined) file = DEFAULT_BATCH_FILE;
+    const rules = { ...(await rulesFrom(opts)), ...(original.form ? { whole_path: true } : {}) };
     const head = connect(opts);
     const target = file !== undefined ? await readBatchIdentity(file) : await resolveBatch(head, checkName('--batch', opts.batch!), opts.namespace);
     const out = await pullBatch(head, target, {

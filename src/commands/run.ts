@@ -21,14 +21,16 @@ interface RunCliOptions {
   workDir?: string;
   keepWork?: boolean;
   killGrace?: string;
+  cleanSave?: boolean;
 }
 
 export const command = new Command('run')
   .description('Run a batch on this machine, no daemons: results in SAVE_DIR/<batch_name>/<job>/, as pull gives them')
-  .argument('<batch.yaml>', 'the batch file')
+  .argument('[batch.yaml]', 'the batch file', 'distribute-jobs.yaml')
   .addOption(new Option('--strategy <name>', 'one job at a time, or several side by side').choices(['sequential', 'multiprocessing']).default('multiprocessing'))
   .option('--jobs <n>', 'multiprocessing: cpus\' worth of jobs at once, a job taking resources.cpus of them (default: one per core)', positiveInteger)
-  .option('--save-dir <dir>', 'where results go', '.')
+  .option('-s, --save-dir <dir>', 'where results go', '.')
+  .option('--clean-save', 'remove SAVE_DIR/<batch_name>/ (the results of an earlier run of this batch) before running')
   .option('--work-dir <dir>', 'where the jobs\' workspaces go (default: a temporary folder)')
   .option('--keep-work', 'leave the workspaces on disk when done')
   .option('--kill-grace <duration>', 'between SIGTERM and SIGKILL when a job hits its time limit or is cancelled', '10s')
@@ -40,6 +42,7 @@ export const command = new Command('run')
       saveDir: opts.saveDir,
       workDir: opts.workDir,
       keepWork: opts.keepWork,
+      cleanSave: opts.cleanSave,
       killGraceMs: opts.killGrace === undefined ? undefined : await durationMs(opts.killGrace),
     });
   });

@@ -3,7 +3,7 @@ import { collect, positiveInteger } from '../transpile/cli-options.js';
 
 export const command = new Command('slurm')
   .description('Transpile a batch to a folder of Slurm job arrays (one per resource shape); optionally submit it here and wait')
-  .argument('<batch.yaml>', 'the batch file')
+  .argument('[batch.yaml]', 'the batch file', 'distribute-jobs.yaml')
   .requiredOption('--output <dir>', 'the folder to write (new, or empty)')
   .option('--strategy <name>', 'slurm: an array task per job; slurm+batching: each task runs several jobs one after another', 'slurm')
   .option('--jobs <n>', 'slurm+batching: how many array tasks (per array)', positiveInteger)

@@ -3,6 +3,7 @@ import { withHeadOptions } from '../head-options.js';
 
 export const command = withHeadOptions(
   new Command('status')
+    .alias('server-status')
     .description('Batches and their jobs: how many are queued, running, done, failed, cancelled')
     .argument('[batch]', 'only this batch, and list its jobs')
     .option('--namespace <name>', 'only this namespace')

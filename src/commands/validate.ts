@@ -2,7 +2,7 @@ import { Command } from 'commander';
 
 export const command = new Command('validate')
   .description('Check a batch file: a summary and exit 0, or every problem as FILE:LINE:COL: field: message and exit 2')
-  .argument('<batch.yaml>', 'the batch file')
+  .argument('[batch.yaml]', 'the batch file', 'distribute-jobs.yaml')
   .option('--json', 'print {ok, batch} or {ok, errors} on stdout')
   .option('--no-files', 'do not check that the files it names exist')
   .action(async (file: string, opts: { json?: boolean; files: boolean }) => {
@@ -16,5 +16,8 @@ export const command = new Command('validate')
       process.exitCode = 2;
       return;
     }
+    const { originalFormatNote } = await import('../../shared/spec/original-note.js');
+    const note = originalFormatNote(file, result.document, result.batch);
+    if (note) process.stderr.write(note + '\n');
     process.stdout.write(opts.json ? JSON.stringify({ ok: true, batch: result.batch }) + '\n' : `${file}: ok\n${summarizeBatch(result.batch)}\n`);
   });

@@ -6,6 +6,8 @@
 // Stopping: when `signal` aborts, no job starts any more and every running job (or the
 // build) is cancelled (SIGTERM to its group, SIGKILL after the grace); `forceSignal`
 // kills them at once. The promise settles only once every process group is gone.
+import { availableParallelism } from 'node:os';
+import { WHOLE_NODE } from '../../shared/spec/types.js';
 import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -133,7 +135,8 @@ function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): 
   const { slots, progress, outcome } = ctx;
   const initInputs = toInputs(batch.initialize.requiredFiles);
   const waiting: { job: JobSpec; need: number; cpus: number }[] = batch.jobs.map((job) => {
-    const asked = job.resources.cpus;
+    // cpus: all is the whole run: every slot, or one at a time this machine's cores
+    const asked = job.resources.cpus !== WHOLE_NODE ? job.resources.cpus : opts.capCpus ? slots : availableParallelism();
     if (opts.capCpus && asked > slots) {
       progress.warn(`job ${job.name} asks for ${asked} cpus but this run has ${slots} slots; it runs alone with ${slots}`);
     }

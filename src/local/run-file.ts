@@ -26,6 +26,8 @@ export interface RunFileOptions {
   keepWork?: boolean;
   /** SIGTERM to SIGKILL, in ms */
   killGraceMs?: number;
+  /** remove SAVE_DIR/<batch_name>/ first (the original's --clean-save, kept to this batch's own folder) */
+  cleanSave?: boolean;
 }
 
 /** Exit code of an interrupted run, as a shell reports a job ended by Ctrl-C. */
@@ -44,6 +46,7 @@ export async function runBatchFile(file: string, opts: RunFileOptions): Promise<
   const tempWork = opts.workDir === undefined;
   const workRoot = tempWork ? await mkdtemp(join(tmpdir(), 'distribute-run-')) : resolve(opts.workDir!);
   if (!tempWork) await mkdir(workRoot, { recursive: true });
+  if (opts.cleanSave) await rm(join(saveDir, name), { recursive: true, force: true });
   await mkdir(saveDir, { recursive: true });
 
   const stop = new AbortController();

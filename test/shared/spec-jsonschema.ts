@@ -58,6 +58,9 @@ export function checkJsonSchema(schema: Schema, value: unknown, path = ''): stri
         if (n !== 1) out.push(`${path}: matches ${n} of oneOf`);
         break;
       }
+      case 'const':
+        if (value !== a) out.push(`${path}: not ${JSON.stringify(a)}`);
+        break;
       case 'enum':
         if (!(a as unknown[]).includes(value)) out.push(`${path}: not one of ${(a as unknown[]).join(', ')}`);
         break;

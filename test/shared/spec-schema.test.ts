@@ -39,7 +39,9 @@ describe('the JSON Schema of batch files', () => {
 
     const cpus = structuredClone(base);
     (cpus.python.jobs[0]!.resources as Record<string, unknown>).cpus = 0;
-    assert.deepEqual(checkJsonSchema(schema, cpus), ['.python.jobs[0].resources.cpus: below 1']);
+    assert.deepEqual(checkJsonSchema(schema, cpus), ['.python.jobs[0].resources.cpus: matches none of anyOf']);
+    (cpus.python.jobs[0]!.resources as Record<string, unknown>).cpus = 'all';
+    assert.deepEqual(checkJsonSchema(schema, cpus), []);
 
     const name = structuredClone(base);
     name.meta.namespace = '../up';

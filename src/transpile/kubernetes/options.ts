@@ -1,6 +1,7 @@
 // Kubernetes resources of a job: `resources` (cpus, memory, gpus, time) overridden by
 // `--job-resources`, as container requests and limits (equal, so a job gets what it asked
 // and no more, as on a compute node).
+import { WHOLE_NODE } from '../../../shared/spec/types.js';
 import { parseDuration, parseSize } from '../../../shared/spec/units.js';
 import type { JobSpec } from '../../../shared/spec/types.js';
 import { checkOptions } from '../job-resources.js';
@@ -54,7 +55,7 @@ export function kubernetesShapeOf(flags: Record<string, string>) {
   return (job: JobSpec): JobShape<KubernetesOptions> => {
     const r = job.resources;
     const options: KubernetesOptions = {
-      cpus: flags.cpus !== undefined ? Number(flags.cpus) : r.cpus,
+      cpus: flags.cpus !== undefined ? Number(flags.cpus) : r.cpus === WHOLE_NODE ? 1 : r.cpus,
       memory: flags.memory !== undefined ? Number(flags.memory) : r.memory,
       gpus: flags.gpus !== undefined ? Number(flags.gpus) : r.gpus,
       parallelism: flags.parallelism !== undefined ? Number(flags.parallelism) : null,

@@ -1,6 +1,7 @@
 // PBS options of a job: its `resources` (cpus → ncpus, memory → mem, gpus → ngpus, time →
 // walltime), overridden by `--job-resources` (queue, walltime, ...). PBS reads nothing of
 // the batch's `slurm:` block but its `setup` lines, which are plain shell.
+import { WHOLE_NODE } from '../../../shared/spec/types.js';
 import { UserError } from '../../../shared/errors.js';
 import { parseDuration, parseSize, type Parsed } from '../../../shared/spec/units.js';
 import type { JobSpec } from '../../../shared/spec/types.js';
@@ -76,7 +77,7 @@ export function pbsShapeOf(batchName: string, flags: PbsFlags) {
   return (job: JobSpec): JobShape<PbsOptions> => {
     const where = `batch ${batchName}, job ${job.name}`;
     const r = job.resources;
-    const values: Record<string, string> = { ncpus: String(r.cpus) };
+    const values: Record<string, string> = { ncpus: String(r.cpus === WHOLE_NODE ? 1 : r.cpus) };
     if (r.memory !== null) values.mem = formatPbsSize(r.memory);
     if (r.gpus > 0) values.ngpus = String(r.gpus);
     if (r.time !== null) values.walltime = String(r.time);

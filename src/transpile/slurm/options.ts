@@ -2,6 +2,7 @@
 // batch's with the job's merged over it), then `--job-resources`. Each key becomes
 // `#SBATCH --key-with-dashes=value`. Setting one of `mem` / `mem_per_cpu` in a layer drops
 // the other from the layers below (Slurm refuses both).
+import { WHOLE_NODE } from '../../../shared/spec/types.js';
 import { UserError } from '../../../shared/errors.js';
 import { formatSlurmSize, parseDuration } from '../../../shared/spec/units.js';
 import type { JobSpec, SlurmBlock } from '../../../shared/spec/types.js';
@@ -83,7 +84,8 @@ function overlay(base: Record<string, string>, layer: Record<string, string>, wh
 
 function resourceLayer(job: JobSpec): Record<string, string> {
   const r = job.resources;
-  const out: Record<string, string> = { cpus_per_task: String(r.cpus) };
+  // cpus: all asks nothing here: the slurm: block's cpus_per_task decides, as it did in the original
+  const out: Record<string, string> = r.cpus === WHOLE_NODE ? {} : { cpus_per_task: String(r.cpus) };
   if (r.memory !== null) out.mem = formatSlurmSize(r.memory);
   if (r.gpus > 0) out.gres = `gpu:${r.gpus}`;
   if (r.time !== null) out.time = String(r.time);
