@@ -328,7 +328,8 @@ export class Attempts {
       signal: result.signal,
       timedOut: result.timed_out,
       cancelled: result.cancelled,
-      error: result.error,
+      // `error` fails the job at once (it never ran); an out-of-memory end is judged from its result.json
+      error: result.out_of_memory ? null : result.error,
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
     if (!h.dropped && !this.o.send(finished)) this.unsent.set(a.attempt, finished);

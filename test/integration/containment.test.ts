@@ -13,7 +13,10 @@ const asRoot = process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/freezer/cg
 
 interface StatusJson {
   state: string;
-  jobs: { name: string; state: string; attempt: number; exit_code: number | null; error?: string | null }[];
+  jobs: {
+    name: string; state: string; attempt: number; exit_code: number | null; error?: string | null;
+    memory?: number | null; usage?: { cpu_seconds: number | null; peak_memory_bytes: number | null; wall_seconds: number | null } | null;
+  }[];
 }
 
 function alive(pid: number): boolean {
@@ -117,5 +120,21 @@ describe('containment: a job in its cgroup on a real daemon', { skip: asRoot ? f
     const st = await status('steady');
     assert.equal(st.jobs[0]!.state, 'running');
     assert.equal((await c.cli(['kill', 'steady'])).code, 0);
+  });
+
+  it('status shows what each job used beside what it asked, and how the batch could be sized', async () => {
+    const touch = 'python3 -c "a = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(a), 4096): a[i] = 1"';
+    assert.equal((await c.cli(['add', batchFile('sized', [{ name: 'fat', command: touch, memory: '2G' }])])).code, 0);
+    await ended('sized');
+    const j = (await status('sized')).jobs[0]!;
+    assert.equal(j.state, 'done');
+    assert.equal(j.memory, 2 * 1024 ** 3);
+    const peak = j.usage!.peak_memory_bytes!;
+    assert.ok(peak >= 200 * 1024 ** 2 && peak < 260 * 1024 ** 2, `peak ${peak}`);
+    assert.ok(j.usage!.cpu_seconds! > 0);
+    assert.ok(j.usage!.wall_seconds! > 0);
+    const text = await c.cli(['status', 'sized']);
+    assert.match(text.stdout, /^memory: 1 job measured, peak 1\d% of what they asked on average, 1\d% at most \(largest peak 2\d\d\.\dM\); memory: \d+M would do$/m);
+    assert.match(text.stdout, /^fat +done +ws +1 +0 +2\d\d\.\dM \/ 2G +\d+\.\ds$/m);
   });
 });
