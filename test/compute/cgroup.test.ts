@@ -89,7 +89,8 @@ describe('cgroup-v1: limits and usage', { skip: !canUseCgroups ? 'needs root and
     const t0 = Date.now();
     const a = startAttempt(opts(c, batchOf([job]), job));
     const r = await a.done;
-    assert.ok(Date.now() - t0 < 10_000);
+    // seconds, not the minutes a swapping job would take; generous for a loaded machine
+    assert.ok(Date.now() - t0 < 20_000);
     assert.equal(r.success, false);
     assert.equal(r.out_of_memory, true);
     assert.match(r.error ?? '', /^out of memory: peak \d+\.\dM, limit 100M$/);
