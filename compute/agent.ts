@@ -23,6 +23,7 @@ import type { SandboxPolicy } from './sandbox.js';
 import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
+import type { ContainmentOptions } from './runner.js';
 
 /** How long after losing the head the node keeps dialling at a quarter of node_timeout (at least). */
 const RESTART_WINDOW_MS = 60_000;
@@ -43,6 +44,8 @@ export interface AgentOptions {
   pause?: PauseController;
   /** first reconnect delay and its ceiling */
   reconnectMs?: { min: number; max: number };
+  /** a cgroup per job and build (compute/cgroup); none: process groups */
+  containment?: ContainmentOptions;
 }
 
 export interface StopOptions {
@@ -98,6 +101,7 @@ export class ComputeAgent {
       ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
       sandbox: o.sandbox ?? null,
       spawn: this.launcher.spawn,
+      ...(o.containment ? { containment: o.containment } : {}),
       ...(o.pause ? { watch: o.pause.track.bind(o.pause), watchBuild: o.pause.trackBuild.bind(o.pause) } : {}),
     });
     if (o.pause) linkPause(o.pause, this.attempts, (m) => this.send(m));

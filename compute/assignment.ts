@@ -105,6 +105,8 @@ export async function writeUnstartedResult(paths: AttemptPaths, a: Assign, node:
     success: false,
     start: now,
     end: now,
+    out_of_memory: false,
+    usage: { cpu_seconds: 0, peak_memory_bytes: 0, wall_seconds: 0 },
   };
   await writeFile(join(paths.meta, 'stdout.log'), '');
   await writeFile(join(paths.meta, 'stderr.log'), `distribute: ${error}\n`);

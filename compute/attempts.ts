@@ -16,7 +16,7 @@ import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
 import type { WorkspacePool } from './workspace-pool.js';
 import type { Spawner } from './process-group.js';
-import { startAttempt, type AttemptResult, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
+import { startAttempt, type AttemptResult, type ContainmentOptions, type RunningAttempt, type RunningBuild, type SandboxPolicy } from './runner.js';
 
 /** Largest log chunk sent in one `log_data` frame. */
 const MAX_LOG_CHUNK = 1024 * 1024;
@@ -41,6 +41,8 @@ export interface AttemptsOptions {
   pool?: WorkspacePool;
   /** starts the jobs' processes (the launcher); none: this process does */
   spawn?: Spawner;
+  /** a cgroup per job and build (compute/cgroup); none: process groups */
+  containment?: ContainmentOptions;
 }
 
 /**
@@ -294,6 +296,7 @@ export class Attempts {
       logger: this.o.logger,
       ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
       sandbox: this.o.sandbox ?? null,
+      ...(this.o.containment ? { containment: this.o.containment } : {}),
     }));
     // a build killed because the daemon stops did not fail: the job is handed back
     if (build.ok || (build.cancelled && h.end !== null)) return null;
@@ -321,6 +324,7 @@ export class Attempts {
       ...(this.o.killGraceMs !== undefined ? { killGraceMs: this.o.killGraceMs } : {}),
       sandbox: this.o.sandbox ?? null,
       ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
+      ...(this.o.containment ? { containment: this.o.containment } : {}),
       // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
       need: { cpus: a.cpus, memory: a.job.resources.memory },
     });
@@ -363,7 +367,8 @@ export class Attempts {
       signal: result.signal,
       timedOut: result.timed_out,
       cancelled: result.cancelled,
-      error: result.error,
+      // `error` fails the job at once (it never ran); an out-of-memory end is judged from its result.json
+      error: result.out_of_memory ? null : result.error,
     };
     log.info({ event: 'finished', exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled: result.cancelled, error: result.error }, 'job finished');
     if (end !== 'drop' && !this.o.send(finished)) this.unsent.set(a.attempt, finished);

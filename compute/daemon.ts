@@ -14,6 +14,7 @@ import { headEndpoint } from '../shared/head-http.js';
 import { readCa } from '../shared/tls.js';
 import { sandboxProblem, type SandboxPolicy } from './sandbox.js';
 import { startPauseMachinery } from './pause-setup.js';
+import { openContainment } from './cgroup/open.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -67,6 +68,13 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
   const sandbox = config.sandbox === 'bwrap' ? sandboxPolicy(config, configFile) : null;
   const problem = sandbox ? sandboxProblem(sandbox) : null;
   if (problem) throw new UserError(`${configFile ?? 'compute config'}: ${problem}`, 1);
+  const containment = await openContainment({ mode: config.containment, parent: config.cgroup_parent ?? null, node });
+  logger.info({ event: 'containment', kind: containment.kind, max_processes: config.max_processes }, containment.description);
+  const swept = await containment.sweep().catch((err: unknown) => {
+    logger.warn({ event: 'containment_sweep_failed', err: errorMessage(err) }, 'cannot clear the cgroups a previous run left');
+    return 0;
+  });
+  if (swept > 0) logger.warn({ event: 'containment_swept', processes: swept }, 'killed processes a previous run left in its cgroups');
   const pause = await startPauseMachinery(config, configFile, node, logger);
   const agent = new ComputeAgent({
     pause: pause.controller,
@@ -78,8 +86,9 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
     workDir,
     logger,
     sandbox,
+    containment: { containment, maxProcesses: config.max_processes },
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();
-  return { agent, node, capabilities: config.capabilities, workDir, stop: (opts?: StopOptions) => agent.stop(undefined, opts).finally(() => pause.stop()) };
+  return { agent, node, capabilities: config.capabilities, workDir, stop: (opts?: StopOptions) => agent.stop(undefined, opts).finally(() => pause.stop()).finally(() => containment.close()) };
 }

@@ -12,6 +12,10 @@ import { attemptPaths, buildArgv, jobArgv, jobEnv, type AttemptPaths } from '../
 import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
+import { formatMeasuredSize, formatSlurmSize } from '../shared/spec/units.js';
+import { containedGroup, endCgroup } from './cgroup/contained.js';
+import { cgroupName } from './cgroup/files.js';
+import { joinArgv, type CgroupUsage, type Containment, type JobCgroup } from './cgroup/types.js';
 import { findContainerRuntime } from './container.js';
 import type { Need } from './local-slots.js';
 import { spawnGroup, type GroupExit, type Spawner } from './process-group.js';
@@ -51,6 +55,33 @@ export interface AttemptResult {
   start: string;
   /** ISO time it ended */
   end: string;
+  /** killed by the kernel at its memory limit */
+  out_of_memory: boolean;
+  /** what it used, from its cgroup; cpu and memory null without one */
+  usage: Usage;
+}
+
+/** What an attempt used: CPU time (user + system) and peak memory of all its processes, and wall time. */
+export interface Usage extends CgroupUsage {
+  wall_seconds: number;
+}
+
+/** The error of an attempt killed at its memory limit: `out of memory: peak 256.0M, limit 256M`. */
+export function outOfMemoryMessage(peak: number | null, limit: number | null): string {
+  return `out of memory: peak ${peak === null ? '?' : formatMeasuredSize(peak)}, limit ${limit === null ? '?' : formatSlurmSize(limit)}`;
+}
+
+/** Where a job's processes are put and what limits them (compute/cgroup). */
+export interface ContainmentOptions {
+  containment: Containment;
+  /** most processes and threads of one job (or build) at once; null: no limit */
+  maxProcesses: number | null;
+}
+
+/** The cgroup of a job about to start; null under process groups. */
+async function makeCgroup(c: ContainmentOptions | undefined, name: string[], memory: number | null): Promise<JobCgroup | null> {
+  if (!c) return null;
+  return c.containment.create(cgroupName(name), { memoryBytes: memory, maxProcesses: c.maxProcesses });
 }
 
 export interface RunningAttempt {
@@ -104,6 +135,8 @@ export interface StartAttemptOptions {
    * the folder is prepared first, and a cancel meanwhile means it never starts
    */
   need?: Need;
+  /** a cgroup per attempt (compute daemon); default: the process group alone */
+  containment?: ContainmentOptions;
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -121,8 +154,12 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
   const stdoutLog = join(paths.meta, 'stdout.log');
   const stderrLog = join(paths.meta, 'stderr.log');
 
-  const finish = async (exit: GroupExit, start: Date, error: string | null): Promise<AttemptResult> => {
+  const finish = async (exit: GroupExit, start: Date, error: string | null, ended: { usage: CgroupUsage; oomKilled: boolean } | null = null): Promise<AttemptResult> => {
     const cancelled = sup.cancelled;
+    const end = new Date();
+    const failed = !(exit.code === 0 && !sup.timedOut && !cancelled && error === null);
+    const outOfMemory = failed && (ended?.oomKilled ?? false);
+    if (outOfMemory && error === null) error = outOfMemoryMessage(ended?.usage.peak_memory_bytes ?? null, job.resources.memory);
     const result: AttemptResult = {
       namespace: batch.meta.namespace,
       batch: batch.meta.batch_name,
@@ -136,7 +173,9 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       error,
       success: exit.code === 0 && !sup.timedOut && !cancelled && error === null,
       start: start.toISOString(),
-      end: new Date().toISOString(),
+      end: end.toISOString(),
+      out_of_memory: outOfMemory,
+      usage: { cpu_seconds: ended?.usage.cpu_seconds ?? null, peak_memory_bytes: ended?.usage.peak_memory_bytes ?? null, wall_seconds: (end.getTime() - start.getTime()) / 1000 },
     };
     if (error !== null) await appendFile(stderrLog, `distribute: ${error}\n`).catch(() => {});
     try {
@@ -178,13 +217,22 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       return finish(notStarted, start, null);
     }
     const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
-    let group;
+    let cg: JobCgroup | null;
     try {
-      group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });
+      cg = await makeCgroup(opts.containment, ['job', batch.meta.namespace, batch.meta.batch_name, job.name, String(attempt)], job.resources.memory);
     } catch (err) {
       resolveStarted(null);
+      return finish(notStarted, start, `${job.name}: cannot make its cgroup: ${errorMessage(err)}`);
+    }
+    let group;
+    try {
+      group = await (opts.spawn ?? spawnGroup)({ argv: joinArgv(cg?.procsFiles ?? [], argv), cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });
+    } catch (err) {
+      resolveStarted(null);
+      if (cg) await endCgroup(cg, log);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
+    if (cg) group = containedGroup(group, cg, log);
     // after any wait for room: when the process started
     const spawnedAt = new Date();
     pid = group.pid;
@@ -193,8 +241,10 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     if (pid !== null) log.info({ pid, argv }, 'attempt started');
     const exit = await group.exited;
     sup.finish();
+    // every process of the job is gone before its result is written
+    const ended = cg ? await endCgroup(cg, log) : null;
     const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
-    return finish(exit, spawnedAt, error);
+    return finish(exit, spawnedAt, error, ended);
   })();
 
   return {
@@ -267,6 +317,8 @@ export interface BuildOptions {
   env?: NodeJS.ProcessEnv;
   /** as StartAttemptOptions.sandbox; the build step writes only its build folder */
   sandbox?: SandboxPolicy | null;
+  /** as StartAttemptOptions.containment; a build has no memory limit */
+  containment?: ContainmentOptions;
 }
 
 /**
@@ -338,17 +390,26 @@ export function startBuild(opts: BuildOptions): RunningBuild {
     const cpus = opts.cpus ?? 1;
     const env = { ...(opts.env ?? process.env), ...buildEnv(batch, dir, cpus) };
     const spawnedAt = new Date();
+    let cg: JobCgroup | null;
+    try {
+      cg = await makeCgroup(opts.containment, ['build', batch.meta.namespace, batch.meta.batch_name], null);
+    } catch (err) {
+      return finish(notStarted, false, start, `build: cannot make its cgroup: ${errorMessage(err)}`);
+    }
     let group;
     try {
-      group = spawnGroup({ argv, cwd: dir, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+      group = spawnGroup({ argv: joinArgv(cg?.procsFiles ?? [], argv), cwd: dir, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
     } catch (err) {
+      if (cg) await endCgroup(cg, log);
       return finish(notStarted, false, start, `build: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
+    if (cg) group = containedGroup(group, cg, log);
     if (group.pid !== null) sup.attach(group);
     pid = group.pid;
     log.info({ pid: group.pid, argv }, 'build started');
     const exit = await group.exited;
     sup.finish();
+    if (cg) await endCgroup(cg, log);
     return finish(exit, true, spawnedAt, exit.error ? `build: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null);
   })();
 

@@ -41,6 +41,15 @@ const ResultJson = z.object({
   cancelled: z.boolean().optional(),
   /** why the attempt could not start its process */
   error: z.string().nullable().optional(),
+  /** what it used (docs/containment.md); a malformed one is ignored, not the result */
+  usage: z
+    .object({
+      cpu_seconds: z.number().nonnegative().max(1e12).nullable(),
+      peak_memory_bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable(),
+      wall_seconds: z.number().nonnegative().max(1e12),
+    })
+    .optional()
+    .catch(undefined),
 });
 export type ResultJson = z.infer<typeof ResultJson>;
 
@@ -277,7 +286,8 @@ function judge(r: ResultJson | null, attempt: AttemptRow): ResultVerdict {
     : r.signal ? `killed by ${r.signal}`
     : `exited with code ${r.exit_code}`;
   const retryable = r !== null && !r.cancelled && !r.error && (r.timed_out === true || !!r.signal || (r.exit_code !== null && r.exit_code !== 0));
-  return { ok, retryable, exitCode, signal, error };
+  const usage = r?.usage ? { cpuSeconds: r.usage.cpu_seconds, peakMemory: r.usage.peak_memory_bytes, wallSeconds: r.usage.wall_seconds } : null;
+  return { ok, retryable, exitCode, signal, error, usage };
 }
 
 const folderSyncs = new FolderSyncs();

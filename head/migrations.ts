@@ -244,6 +244,16 @@ export const MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
   },
   {
+    version: 8,
+    name: 'what each attempt used, from its result.json',
+    // measured by the node (its cgroup); NULL when not measured or for results before this
+    sql: `
+      ALTER TABLE attempts ADD COLUMN cpu_seconds REAL;
+      ALTER TABLE attempts ADD COLUMN peak_memory INTEGER;
+      ALTER TABLE attempts ADD COLUMN wall_seconds REAL;
+    `,
+  },
+  {
     version: 9,
     name: 'cluster utilisation samples',
     // one row per connected node per sampling interval (head/usage/sampler.ts), rows older

@@ -91,6 +91,10 @@ export interface AttemptRow {
   exit_code: number | null;
   signal: string | null;
   error: string | null;
+  /** what it used, from its result.json (migration 8); null when not measured */
+  cpu_seconds: number | null;
+  peak_memory: number | null;
+  wall_seconds: number | null;
 }
 
 export interface NodeRow {

@@ -138,6 +138,8 @@ export interface ResultVerdict {
   exitCode: number | null;
   signal: string | null;
   error: string | null;
+  /** what the attempt used, from its result.json; null when it says nothing */
+  usage: { cpuSeconds: number | null; peakMemory: number | null; wallSeconds: number } | null;
 }
 
 export type SettleOutcome = 'done' | 'failed' | 'requeued';
@@ -150,8 +152,8 @@ export type SettleOutcome = 'done' | 'failed' | 'requeued';
 export function settleResult(store: Store, job: JobRow, attemptId: number, v: ResultVerdict): SettleOutcome {
   const now = store.now();
   store
-    .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ?, error = ? WHERE id = ?`)
-    .run(now, v.exitCode, v.signal, v.error, attemptId);
+    .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ?, error = ?, cpu_seconds = ?, peak_memory = ?, wall_seconds = ? WHERE id = ?`)
+    .run(now, v.exitCode, v.signal, v.error, v.usage?.cpuSeconds ?? null, v.usage?.peakMemory ?? null, v.usage?.wallSeconds ?? null, attemptId);
   let outcome: SettleOutcome = v.ok ? 'done' : 'failed';
   if (!v.ok && v.retryable && job.failures < parseJobRecord(job).retries) {
     store.stmt(`UPDATE jobs SET state = 'queued', failures = failures + 1, node = NULL, exit_code = ?, error = NULL WHERE id = ?`).run(v.exitCode, job.id);

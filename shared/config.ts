@@ -81,6 +81,12 @@ export const ComputeConfig = z.strictObject({
   /** load_above: cores busy with work that is not the cluster's (compute/idle.ts) */
   idle_policy: z.strictObject({ load_above: z.number().positive(), for: DurationMs, quiet_for: DurationMs }).optional(),
   sandbox: z.enum(['none', 'bwrap']).default('none'),
+  /** where jobs' processes are put (compute/cgroup): the best the machine offers, or one insisted on */
+  containment: z.enum(['auto', 'cgroup-v2', 'cgroup-v1', 'process-group']).default('auto'),
+  /** the cgroup subtree of this daemon's jobs, under each hierarchy; default distribute/<node> (or the service's own cgroup) */
+  cgroup_parent: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'a relative path of plain names, like distribute/node1').refine((p) => !p.split('/').includes('..'), 'no .. in it').optional(),
+  /** most processes and threads of one job at once (its cgroup's pids.max): stops fork bombs */
+  max_processes: z.number().int().min(8).max(4_194_304).default(4096),
   ca: z.string().optional(),
   log_level: LogLevel.default('info'),
 });

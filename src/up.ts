@@ -2,6 +2,7 @@
 // for this machine — with its state under the user's data folder. The first start creates a
 // user token (admin) and a node token, and writes the user config so that `distribute add`
 // works from another terminal. Later starts reuse them.
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -95,7 +96,9 @@ export async function up(opts: UpOptions): Promise<Up> {
   let compute: ComputeDaemon;
   try {
     const capabilities = [...new Set([...detectCapabilities(), ...(opts.capabilities ?? [])])];
-    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir, ...(controlSocket ? { control_socket: controlSocket } : {}) });
+    // the jobs' cgroups (when up runs as root) under a subtree of this state folder's own
+    const cgroupParent = `distribute/up-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`;
+    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir, cgroup_parent: cgroupParent, ...(controlSocket ? { control_socket: controlSocket } : {}) });
     compute = await startComputeDaemon(config, null, opts.logger('compute'));
   } catch (err) {
     await head.close();

@@ -17,6 +17,10 @@ interface JobLine {
   exit_code: number | null;
   error: string | null;
   shape_id: number;
+  memory: number | null;
+  cpu_seconds: number | null;
+  peak_memory: number | null;
+  wall_seconds: number | null;
 }
 
 interface ShapeRow {
@@ -46,7 +50,12 @@ export const status: Route = {
 
 function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number) => string): StatusBatch {
   const jobs = ctx.store
-    .stmt<JobLine>('SELECT name, state, node, attempt_count, exit_code, error, shape_id FROM jobs WHERE batch_id = ? ORDER BY id')
+    .stmt<JobLine>(
+      `SELECT j.name, j.state, j.node, j.attempt_count, j.exit_code, j.error, j.shape_id, s.memory, a.cpu_seconds, a.peak_memory, a.wall_seconds
+         FROM jobs j JOIN shapes s ON s.id = j.shape_id
+         LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE job_id = j.id AND state = 'archived')
+        WHERE j.batch_id = ? ORDER BY j.id`,
+    )
     .all(b.id);
   const builds = ctx.store.stmt<{ node: string; log: string; at: number }>('SELECT node, log, at FROM build_failures WHERE batch_id = ? ORDER BY node').all(b.id);
   const counts = { queued: 0, assigned: 0, running: 0, paused: 0, done: 0, failed: 0, cancelled: 0 };
@@ -64,6 +73,8 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       exit_code: j.exit_code,
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
       waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
+      memory: j.memory,
+      usage: j.wall_seconds === null ? null : { cpu_seconds: j.cpu_seconds, peak_memory_bytes: j.peak_memory, wall_seconds: j.wall_seconds },
     })),
     // only when there are some: the DESIGN shape stays as it was for every other batch
     ...(builds.length ? { build_failures: builds } : {}),

@@ -82,6 +82,10 @@ export const StatusJob = z.object({
   error: z.string().nullable().optional(),
   /** why a queued job waits, per node (the scheduler's words); null when it is not queued */
   waiting: z.string().nullable().optional(),
+  /** the memory it asked for, in bytes; null: no reservation (optional for older heads) */
+  memory: z.number().int().nullable().optional(),
+  /** what its last attempt with a result used; null when none was measured (optional for older heads) */
+  usage: z.object({ cpu_seconds: z.number().nullable(), peak_memory_bytes: z.number().int().nullable(), wall_seconds: z.number().nullable() }).nullable().optional(),
 });
 export const StatusBatch = z.object({
   namespace: z.string(),

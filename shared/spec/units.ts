@@ -109,3 +109,11 @@ export function formatDuration(ms: number): string {
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
+
+/** A measured size in Slurm's letters, one decimal: `256.0M`, `1.5G`, `12.0K`. */
+export function formatMeasuredSize(bytes: number): string {
+  for (const [unit, mult] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2]] as const) {
+    if (bytes >= mult) return `${(bytes / mult).toFixed(1)}${unit}`;
+  }
+  return `${(bytes / 1024).toFixed(1)}K`;
+}

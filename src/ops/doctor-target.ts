@@ -11,6 +11,7 @@ import { ComputeConfig, HeadConfig, loadConfig, resolveFrom, UserConfig, userCon
 import { errorMessage, UserError } from '../../shared/errors.js';
 import { readCa } from '../../shared/tls.js';
 import type { Check } from './check.js';
+import type { ContainmentMode } from '../../compute/cgroup/open.js';
 
 export interface DoctorTarget {
   /** the head's base URL; null when none is configured (a failed check says so) */
@@ -27,6 +28,8 @@ export interface DoctorTarget {
   tlsFiles: { cert: string; key: string } | null;
   /** compute.yaml asks for the bwrap sandbox */
   sandbox: boolean;
+  /** compute.yaml's containment setting: what its jobs would get is checked */
+  containment?: ContainmentMode;
   /** do not check the certificate's name and CA when connecting (the head's own machine, by address) */
   insecure: boolean;
   /** problems found before talking to the head (an unreadable token file, CA file, ...) */
@@ -89,6 +92,7 @@ function computeTarget(file: string, o: DoctorOptions): DoctorTarget {
     disk: { path: resolveFrom(file, config.work_dir), what: 'work_dir' },
     tlsFiles: null,
     sandbox: config.sandbox === 'bwrap',
+    containment: config.containment,
     insecure: false,
     problems,
   };

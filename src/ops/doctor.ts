@@ -16,6 +16,8 @@ import { tlsProblem } from '../../shared/tls.js';
 import { VERSION } from '../../shared/version.js';
 import { sandboxProblem } from '../../compute/sandbox.js';
 import type { Check } from './check.js';
+import { openContainment, type ContainmentMode } from '../../compute/cgroup/open.js';
+import { isolationCheck } from './doctor-isolation.js';
 import type { DoctorTarget } from './doctor-target.js';
 import { probe, type ProbeAnswer, type ProbeFailure } from './probe.js';
 
@@ -187,7 +189,25 @@ export async function runDoctor(t: DoctorTarget, e: DoctorEnv = {}): Promise<Che
     const problem = sandboxProblem({ hide: [] });
     checks.push(problem ? fail('sandbox', problem.replace(/^sandbox: /, ''), 'install bubblewrap, or set sandbox: none in compute.yaml') : ok('sandbox', 'bwrap can make its sandbox here'));
   }
+  if (t.containment) checks.push(...(await containmentChecks(t.containment)));
   if (t.tlsFiles) checks.push(certificateFilesCheck(t.tlsFiles, now()));
+  return checks;
+}
+
+/**
+ * What a job would get here: a cgroup (found by making, then removing, one of the kind the
+ * daemon would) or its process group alone; and whether jobs are kept apart from each other.
+ */
+async function containmentChecks(mode: ContainmentMode): Promise<Check[]> {
+  const c = await openContainment({ mode, parent: `distribute-doctor-${process.pid}`, node: 'doctor' });
+  await c.close();
+  const checks: Check[] = [];
+  if (c.kind === 'process-group') {
+    checks.push(warn('containment', c.description, 'run the compute daemon as root (its systemd unit) for a cgroup per job: kill and pause reach every process, memory is a hard limit'));
+  } else {
+    checks.push(ok('containment', c.description));
+  }
+  checks.push(isolationCheck());
   return checks;
 }
 

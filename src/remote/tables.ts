@@ -1,6 +1,7 @@
 // Readable tables for `status` and `nodes` (the --json forms are the API's shapes as they are).
 import type { NodeInfo, StatusBatch } from '../../shared/protocol/api.js';
 import { formatBytes } from '../../shared/spec/units.js';
+import { cpuCell, memoryCell, rightSizingHint } from './usage.js';
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -20,11 +21,13 @@ export function formatStatus(batches: StatusBatch[], opts: { jobs: boolean }): s
   if (!opts.jobs) return summary;
   const parts = [summary];
   for (const b of batches) {
+    const hint = rightSizingHint(b);
     parts.push(
       `\n${b.namespace}/${b.batch_name}\n` +
+        (hint ? `${hint}\n` : '') +
         table(
-          ['JOB', 'STATE', 'NODE', 'ATTEMPT', 'EXIT', 'WHY'],
-          b.jobs.map((j) => [j.name, j.state, j.node ?? '-', String(j.attempt), j.exit_code === null ? '-' : String(j.exit_code), j.error ?? j.waiting ?? '']),
+          ['JOB', 'STATE', 'NODE', 'ATTEMPT', 'EXIT', 'PEAK MEM / ASKED', 'CPU', 'WHY'],
+          b.jobs.map((j) => [j.name, j.state, j.node ?? '-', String(j.attempt), j.exit_code === null ? '-' : String(j.exit_code), memoryCell(j), cpuCell(j), j.error ?? j.waiting ?? '']),
         ),
     );
     for (const f of b.build_failures ?? []) {

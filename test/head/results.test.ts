@@ -120,7 +120,7 @@ describe('head: logs, pull, resolve', () => {
       {
         namespace: 'lab', batch_name: 'b', state: 'done',
         counts: { queued: 0, assigned: 0, running: 0, paused: 0, done: 3, failed: 0, cancelled: 0 },
-        jobs: ['j1', 'j2', 'live'].map((name) => ({ name, state: 'done', node: 'n', attempt: 1, exit_code: 0, error: null, waiting: null })),
+        jobs: ['j1', 'j2', 'live'].map((name) => ({ name, state: 'done', node: 'n', attempt: 1, exit_code: 0, error: null, waiting: null, memory: null, usage: null })),
       },
     ]);
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { StatusBatch } from '../../shared/protocol/api.js';
 import { runCli, spawnCli, tempDir, type CliResult } from './cli.js';
+import { removeCgroupSubtree, uniqueCgroupParent } from './cgroups.js';
 
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
 
@@ -152,6 +153,8 @@ export class TestCluster {
   private headFields: Record<string, unknown> = {};
   private readonly nodeArgs = new Map<string, string[]>();
   private readonly cleanup: () => void;
+  /** the subtree of this cluster's nodes' job cgroups */
+  readonly cgroupParent = uniqueCgroupParent('cluster');
   private readonly userTokens = new Map<string, string>();
 
   constructor() {
@@ -268,7 +271,7 @@ export class TestCluster {
     writeFileSync(join(dir, 'node.token'), token + '\n');
     const resources: Record<string, unknown> = { cpus: n.cpus ?? 1, gpus: n.gpus ?? 0 };
     if (n.memory) resources.memory = n.memory;
-    const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources };
+    const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources, cgroup_parent: `${this.cgroupParent}/${n.name}` };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
     writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
     this.nodeArgs.set(n.name, n.args ?? []);
@@ -288,6 +291,7 @@ export class TestCluster {
   async stop(): Promise<void> {
     const all = [...this.nodes.values(), ...(this.head ? [this.head] : [])];
     await Promise.all(all.map((d) => d.stop('SIGKILL')));
+    await removeCgroupSubtree(this.cgroupParent);
     this.cleanup();
   }
 }

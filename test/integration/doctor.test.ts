@@ -2,7 +2,7 @@
 // unreachable head, a token of the wrong kind each fail with what to fix, exit 1.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { TestCluster } from '../helpers/cluster.js';
@@ -69,6 +69,18 @@ describe('distribute doctor', () => {
     assert.match(byName.get('token')!.detail, /accepted: node ws-doctor/);
     assert.match(byName.get('disk')!.detail, new RegExp(`free of .* for work_dir ${join(dir, 'work')}`));
     assert.notEqual(byName.get('disk')!.status, 'FAIL');
+    // as root on this machine's v1 hierarchies: a cgroup per job; jobs still share the daemon's uid
+    if (process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/freezer/cgroup.procs')) {
+      assert.equal(byName.get('containment')!.status, 'ok');
+      assert.match(byName.get('containment')!.detail, /^cgroup v1 \(freezer, memory, pids, cpuacct/);
+    }
+    assert.match(byName.get('isolation')!.detail, /not isolated from each other/);
+    // as a user who can write no cgroup: process groups, said so
+    writeFileSync(join(dir, 'compute-pg.yaml'), stringify({ head: c.url, token_file: 'node.token', work_dir: 'work', containment: 'process-group' }));
+    const pg = await doctor(['--json', '--config', join(dir, 'compute-pg.yaml')], { XDG_CONFIG_HOME: c.configHome });
+    const containment = pg.parsed!.checks.find((x) => x.name === 'containment')!;
+    assert.equal(containment.status, 'warn');
+    assert.match(containment.detail, /^process groups \(compute\.yaml containment: process-group\): kill and pause reach the job's process group only/);
 
     // a user token where a node token belongs
     writeFileSync(join(dir, 'node.token'), (await c.user('bob')) + '\n');

@@ -7,7 +7,8 @@ import type { LocalRunOutcome } from '../../../src/local/run-batch.js';
 function result(over: Partial<AttemptResult>): AttemptResult {
   return {
     namespace: 'ns', batch: 'b', job: 'j', node: 'n', attempt: 1, exit_code: 0, signal: null, timed_out: false,
-    cancelled: false, error: null, success: true, start: '', end: '', ...over,
+    cancelled: false, error: null, success: true, start: '', end: '', out_of_memory: false,
+    usage: { cpu_seconds: null, peak_memory_bytes: null, wall_seconds: 0 }, ...over,
   };
 }
 

@@ -1,0 +1,103 @@
+// Reading and writing cgroupfs files. The files are tiny and served by the kernel, so these are
+// synchronous, like a syscall; a missing cgroup reads as empty.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+export function readText(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** A file holding one number (`max` reads as null). */
+export function readNumber(file: string): number | null {
+  const t = readText(file)?.trim();
+  if (t === undefined || t === '' || t === 'max') return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** A `key value` line of a flat-keyed file (memory.events, cpu.stat, memory.oom_control). */
+export function readKey(file: string, key: string): number | null {
+  const t = readText(file);
+  if (t === null) return null;
+  for (const line of t.split('\n')) {
+    const [k, v] = line.split(' ');
+    if (k === key && v !== undefined) return Number(v);
+  }
+  return null;
+}
+
+export function write(file: string, value: string): void {
+  writeFileSync(file, value);
+}
+
+/** Tries a write; false when the file or cgroup is gone. */
+export function tryWrite(file: string, value: string): boolean {
+  try {
+    writeFileSync(file, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readPids(procsFile: string): number[] {
+  const t = readText(procsFile);
+  if (t === null) return [];
+  return t.split('\n').filter((l) => l !== '').map(Number);
+}
+
+export function signalPids(pids: number[], sig: NodeJS.Signals): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+      n++;
+    } catch {
+      // gone already
+    }
+  }
+  return n;
+}
+
+/** Settles once `empty()` holds, checking every few ms; false if it did not within `ms`. */
+export async function waitUntil(empty: () => boolean, ms: number, step: () => void = () => {}): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (empty()) return true;
+    if (Date.now() > deadline) return false;
+    step();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The child cgroups of `dir` (folders), deepest first removable. */
+export async function childCgroups(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => join(dir, d.name));
+  } catch {
+    return [];
+  }
+}
+
+/** rmdir of a cgroup and whatever cgroups are under it; an already removed one is fine. */
+export async function removeTree(dir: string): Promise<void> {
+  for (const child of await childCgroups(dir)) await removeTree(child);
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** A cgroup's folder name from a job's names: what cgroupfs accepts, unique, at most 200 bytes. */
+export function cgroupName(parts: string[]): string {
+  const name = parts.join('.').replace(/[^A-Za-z0-9._-]/g, '-');
+  if (name.length <= 200) return name;
+  return `${name.slice(0, 180)}.${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+}
