@@ -231,7 +231,7 @@ export class SimNode {
     const id = this.nextId++;
     this.pendingResults.set(id, { attempt, data });
     this.fleet.counts.sent++;
-    this.send({ type: 'result', id, attempt, data });
+    this.send({ type: 'result', id, attempt, data: data as Uint8Array<ArrayBuffer> });
   }
 }
 
