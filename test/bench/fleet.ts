@@ -1,15 +1,16 @@
 // A simulated fleet: N compute nodes in this process, each its own WebSocket to a real head
 // with its own node token (made by the head's token code), speaking the node protocol through
-// the project's codec: hello, heartbeats, started, finished, and a small real result archive
-// (gzip'd tar with `_distribute/result.json` and empty logs) in a `result` message. Jobs
+// the project's codec and channel (what a turn sends leaves as one bundle, as a real node's
+// does): hello, heartbeats, started, finished, and a small real result archive (gzip'd tar
+// with `_distribute/result.json` and empty logs) in a `result` message. Jobs
 // "run" for `runMs` on a timer, no process: a job costs the fleet a few frames, so what a run
 // measures is the head. Used by the capacity section of `npm run bench` and by tests.
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { WebSocket } from 'ws';
-import { decode, encode } from '../../shared/protocol/codec.js';
+import { Channel } from '../../shared/protocol/channel.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
-import { HeadMessage, type NodeMessage } from '../../shared/protocol/messages.js';
+import { HeadMessage, NODE_BUNDLED, type NodeMessage } from '../../shared/protocol/messages.js';
 import { NODE_PATH } from '../../head/server.js';
 import { openStore } from '../../head/store.js';
 import { createToken } from '../../head/tokens.js';
@@ -82,6 +83,7 @@ export interface FleetCounts {
 
 export class SimNode {
   private ws: WebSocket | null = null;
+  private channel: Channel<HeadMessage, NodeMessage> | null = null;
   private readonly waiting: Assign[] = [];
   private readonly running = new Map<number, NodeJS.Timeout | null>();
   private readonly pendingResults = new Map<number, { attempt: number; data: Buffer }>();
@@ -103,6 +105,12 @@ export class SimNode {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.token}` }, perMessageDeflate: false });
       this.ws = ws;
+      const channel = new Channel<HeadMessage, NodeMessage>(ws, {
+        schema: HeadMessage,
+        bundled: NODE_BUNDLED,
+        onInvalid: (detail) => this.fleet.error(this.name, new Error(`invalid frame from the head: ${detail}`)),
+      });
+      this.channel = channel;
       let welcomed = false;
       ws.on('open', () => {
         this.send({
@@ -110,17 +118,15 @@ export class SimNode {
           resources: { cpus: this.fleet.slots, memory: 8 * 1024 ** 3, gpus: 0 }, maxJobs: null, running: [], unacknowledged: [], paused: false,
         });
       });
-      ws.on('message', (data: Buffer) => {
-        const m = decode(HeadMessage, data);
-        if (!m.ok) return reject(new Error(`${this.name}: undecodable frame from the head: ${JSON.stringify(m.error)}`));
-        this.fleet.counts.frames++;
-        if (m.value.type === 'welcome') {
+      ws.on('message', () => this.fleet.counts.frames++);
+      channel.onMessage((m) => {
+        if (m.type === 'welcome') {
           welcomed = true;
-          this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), m.value.heartbeatMs);
+          this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), m.heartbeatMs);
           resolve();
           return;
         }
-        this.receive(m.value);
+        this.receive(m);
       });
       ws.on('error', (err) => (welcomed ? this.fleet.error(this.name, err) : reject(err)));
       ws.on('close', (code, reason) => {
@@ -151,7 +157,7 @@ export class SimNode {
 
   private send(m: NodeMessage): void {
     if (this.silent || this.ws?.readyState !== WebSocket.OPEN) return;
-    this.ws.send(encode(m));
+    this.channel!.sendSoon(m);
   }
 
   private receive(m: HeadMessage): void {
