@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { Channel } from '../shared/protocol/channel.js';
 import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { PROTOCOL_VERSION, type NodeResources } from '../shared/protocol/common.js';
-import { HeadMessage, type NodeMessage } from '../shared/protocol/messages.js';
+import { HeadMessage, NODE_BUNDLED, type NodeMessage } from '../shared/protocol/messages.js';
 import { errorMessage } from '../shared/errors.js';
 import { tlsAdvice } from '../shared/tls.js';
 import type { Logger } from '../shared/log.js';
@@ -163,7 +163,8 @@ export class ComputeAgent {
   private send(m: NodeMessage): boolean {
     const ch = this.channel;
     if (!ch || !this.welcomed || ch.socket.readyState !== WebSocket.OPEN) return false;
-    ch.send(m);
+    // what is sent within one turn leaves as one frame (protocol 3 bundles)
+    ch.sendSoon(m);
     return true;
   }
 
@@ -173,6 +174,7 @@ export class ComputeAgent {
     const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000, ...(this.o.head.ca ? { ca: this.o.head.ca } : {}) });
     const channel = new Channel<HeadMessage, NodeMessage>(ws, {
       schema: HeadMessage,
+      bundled: NODE_BUNDLED,
       onInvalid: (detail) => this.log.warn({ event: 'invalid_frame', detail }, 'invalid frame from the head'),
     });
     this.channel = channel;

@@ -3,11 +3,16 @@
 // goes to its handler in transitions.ts. Liveness is one timer per node, restarted by every
 // frame: node_timeout of silence — connected or not — and the node is lost and its attempts
 // requeued. A reconnect within node_timeout keeps its attempts.
+//
+// Batching across jobs: the `started` and `finished` reports that arrive within one turn of
+// the event loop, from every node, are recorded in one transaction (recordReports) and answered
+// by one scheduling pass; what the head sends a node within one turn (a pass's assignments,
+// result_taken answers, drops) leaves as one frame (Channel.sendSoon).
 import type { WebSocket, RawData } from 'ws';
 import { decode, describeWireError, encode } from '../shared/protocol/codec.js';
 import { Channel } from '../shared/protocol/channel.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/common.js';
-import { NodeMessage, type HeadMessage } from '../shared/protocol/messages.js';
+import { HEAD_BUNDLED, NodeMessage, type HeadMessage } from '../shared/protocol/messages.js';
 import { errorMessage } from '../shared/errors.js';
 import { z } from 'zod';
 import type { HeadContext, LogChunk, NodeLink } from './context.js';
@@ -16,10 +21,10 @@ import { staticMisfit } from './scheduler/feasibility.js';
 import { snapshotNode } from './snapshot.js';
 import {
   declareLost,
-  markFinished,
-  markStarted,
   markVacated,
   recordBuildFailure,
+  recordReports,
+  type Report,
   type ShapeOfJobs,
   registerNode,
   setNodeDraining,
@@ -29,6 +34,8 @@ import {
 import { takeResult } from './result-intake.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
+type ResultMessage = Extract<NodeMessage, { type: 'result' }>;
+type Pending = { node: string; session: Session; msg: Report['msg'] | ResultMessage };
 
 /** Close codes the head uses (4000–4999 are the application's). */
 export const CLOSE = {
@@ -55,6 +62,8 @@ export class NodeSessions implements NodeLink {
   private readonly lastWritten = new Map<string, number>();
   private ctx!: HeadContext;
   private stopped = false;
+  /** started/finished/result messages of this turn of the event loop, handled together at its end */
+  private reports: Pending[] = [];
 
   bind(ctx: HeadContext): void {
     this.ctx = ctx;
@@ -67,7 +76,7 @@ export class NodeSessions implements NodeLink {
   send(node: string, msg: HeadMessage): boolean {
     const s = this.sessions.get(node);
     if (!s?.channel || s.ws.readyState !== s.ws.OPEN) return false;
-    s.channel.send(msg);
+    s.channel.sendSoon(msg);
     return true;
   }
 
@@ -177,6 +186,7 @@ export class NodeSessions implements NodeLink {
     const outcome = registerNode(store, hello, settings.maxAttempts);
     session.channel = new Channel<NodeMessage, HeadMessage>(ws, {
       schema: NodeMessage,
+      bundled: HEAD_BUNDLED,
       maxFrame: settings.maxFrame,
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
     });
@@ -223,25 +233,15 @@ export class NodeSessions implements NodeLink {
         return;
       case 'heartbeat':
         return;
-      case 'started': {
-        const outcome = markStarted(store, node, m.attempt);
-        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
-        else if (outcome === 'started') {
-          log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
-          // a job the node held ahead has started: a place ahead is free
-          this.ctx.schedule();
-        }
+      case 'started':
+      case 'finished':
+      case 'result':
+        this.reports.push({ node, msg: m, session: s });
+        if (this.reports.length === 1) setImmediate(() => this.recordReports());
         return;
-      }
-      case 'finished': {
-        const outcome = markFinished(store, node, m);
-        log.info({ event: 'attempt_finished', node, attempt: m.attempt, exitCode: m.exitCode, signal: m.signal, timedOut: m.timedOut, cancelled: m.cancelled, error: m.error, outcome }, 'attempt finished');
-        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
-        // a cancelled attempt's end frees what it held; its result is not wanted
-        else if (outcome === 'released') s.channel?.send({ type: 'drop', attempt: m.attempt, reason: `attempt ${m.attempt} was cancelled` });
-        this.ctx.schedule();
+      case 'bundle':
+        // the channel unwraps bundles; a bundle inside one is not valid
         return;
-      }
       case 'build_failed': {
         const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log, capableNodes(this.ctx, m.batchId));
         log.warn({ event: 'build_failed', node, batchId: m.batchId, attempt: m.attempt, failedJobs: outcome.failedJobs }, 'build failed on node');
@@ -261,13 +261,6 @@ export class NodeSessions implements NodeLink {
         setNodeDraining(store, node);
         log.info({ event: 'node_draining', node }, 'node is draining');
         return;
-      case 'result': {
-        const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-        void takeResult(this.ctx, node, m.attempt, data).then((a) => {
-          if (a) s.channel?.send({ type: 'result_taken', re: m.id, status: a.status, message: a.status === 200 ? null : a.error });
-        });
-        return;
-      }
       case 'log_data':
         log.debug({ event: 'late_answer', node, re: m.re }, 'an answer nobody waits for any more');
         return;
@@ -281,10 +274,55 @@ export class NodeSessions implements NodeLink {
     }
   }
 
+  /**
+   * The reports of this turn: one transaction, then their answers, then one scheduling pass;
+   * then the results, after the `finished` that came before them.
+   */
+  private recordReports(): void {
+    const all = this.reports;
+    this.reports = [];
+    if (this.stopped || all.length === 0) return;
+    const { store, log } = this.ctx;
+    const batch = all.filter((p): p is Pending & { msg: Report['msg'] } => p.msg.type !== 'result');
+    let outcomes;
+    try {
+      outcomes = recordReports(store, batch);
+    } catch (err) {
+      log.error({ event: 'reports_failed', reports: batch.length, err }, `could not record ${batch.length} reports from nodes: ${errorMessage(err)}`);
+      outcomes = null;
+    }
+    let schedule = false;
+    if (outcomes) batch.forEach(({ node, msg: m, session: s }, i) => {
+      const outcome = outcomes[i]!;
+      if (m.type === 'started') {
+        if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
+        else if (outcome === 'started') {
+          log.info({ event: 'attempt_started', node, attempt: m.attempt, pid: m.pid }, 'attempt started');
+          // a job the node held ahead has started: a place ahead is free
+          schedule = true;
+        }
+        return;
+      }
+      log.info({ event: 'attempt_finished', node, attempt: m.attempt, exitCode: m.exitCode, signal: m.signal, timedOut: m.timedOut, cancelled: m.cancelled, error: m.error, outcome }, 'attempt finished');
+      if (outcome === 'stale') this.dropStale(s, m.attempt, m.type);
+      // a cancelled attempt's end frees what it held; its result is not wanted
+      else if (outcome === 'released') s.channel?.sendSoon({ type: 'drop', attempt: m.attempt, reason: `attempt ${m.attempt} was cancelled` });
+      schedule = true;
+    });
+    if (schedule) this.ctx.schedule();
+    for (const { node, msg: m, session: s } of all) {
+      if (m.type !== 'result') continue;
+      const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+      void takeResult(this.ctx, node, m.attempt, data).then((a) => {
+        if (a) s.channel?.sendSoon({ type: 'result_taken', re: m.id, status: a.status, message: a.status === 200 ? null : a.error });
+      });
+    }
+  }
+
   /** A report about an attempt that is no longer current: refused, and the node told to drop it. */
   private dropStale(s: Session, attempt: number, type: string): void {
     this.ctx.log.info({ event: 'stale_report', node: s.node, attempt, type }, `refused ${type} of attempt ${attempt}: no longer current; told the node to drop it`);
-    s.channel?.send({ type: 'drop', attempt, reason: `attempt ${attempt} is no longer current on the head` });
+    s.channel?.sendSoon({ type: 'drop', attempt, reason: `attempt ${attempt} is no longer current on the head` });
   }
 
   /** The node spoke (or, at start, is expected back): restart its loss timer. */

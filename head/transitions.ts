@@ -19,6 +19,7 @@ import { batchChanged } from './notify/index.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 type Finished = Extract<NodeMessage, { type: 'finished' }>;
+type Started = Extract<NodeMessage, { type: 'started' }>;
 
 const IN_FLIGHT = new Set(['assigned', 'running', 'paused']);
 
@@ -79,15 +80,32 @@ export type StartOutcome = 'started' | 'duplicate' | 'stale';
 
 /** The node started the attempt's process. */
 export function markStarted(store: Store, node: string, attemptId: number): StartOutcome {
-  return store.tx(() => {
-    const cur = currentAttempt(store, attemptId, node);
-    if (!cur) return 'stale';
-    if (cur.attempt.state !== 'assigned') return 'duplicate';
-    store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(store.now(), attemptId);
-    const paused = store.node(node)?.paused === 1;
-    store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(paused ? 'paused' : 'running', cur.job.id);
-    return 'started';
-  });
+  return store.tx(() => startedIn(store, node, attemptId));
+}
+
+function startedIn(store: Store, node: string, attemptId: number): StartOutcome {
+  const cur = currentAttempt(store, attemptId, node);
+  if (!cur) return 'stale';
+  if (cur.attempt.state !== 'assigned') return 'duplicate';
+  store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(store.now(), attemptId);
+  const paused = store.node(node)?.paused === 1;
+  store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(paused ? 'paused' : 'running', cur.job.id);
+  return 'started';
+}
+
+/** A `started` or `finished` from a node. */
+export interface Report {
+  node: string;
+  msg: Started | Finished;
+}
+
+/**
+ * The reports that arrived within one turn of the event loop, from any nodes, in order, in
+ * one transaction: each outcome is what markStarted or markFinished would have said alone.
+ */
+export function recordReports(store: Store, reports: Report[]): (StartOutcome | FinishOutcome)[] {
+  if (reports.length === 0) return [];
+  return store.tx(() => reports.map((r) => (r.msg.type === 'started' ? startedIn(store, r.node, r.msg.attempt) : finishedIn(store, r.node, r.msg))));
 }
 
 /**
@@ -103,32 +121,34 @@ export type FinishOutcome = 'awaiting_result' | 'failed' | 'released' | 'duplica
  * the job now. A cancelled attempt's end releases what it held.
  */
 export function markFinished(store: Store, node: string, msg: Finished): FinishOutcome {
-  return store.tx(() => {
-    const now = store.now();
-    const attempt = store.attempt(msg.attempt);
-    if (!attempt || attempt.node !== node) return 'stale';
-    const cur = currentAttempt(store, msg.attempt, node);
-    if (!cur) {
-      if (attempt.ended === null) {
-        store.stmt(`UPDATE attempts SET ended = ?, exit_code = ?, signal = ? WHERE id = ?`).run(now, msg.exitCode, msg.signal, attempt.id);
-        return 'released';
-      }
-      return 'stale';
+  return store.tx(() => finishedIn(store, node, msg));
+}
+
+function finishedIn(store: Store, node: string, msg: Finished): FinishOutcome {
+  const now = store.now();
+  const attempt = store.attempt(msg.attempt);
+  if (!attempt || attempt.node !== node) return 'stale';
+  const cur = currentAttempt(store, msg.attempt, node);
+  if (!cur) {
+    if (attempt.ended === null) {
+      store.stmt(`UPDATE attempts SET ended = ?, exit_code = ?, signal = ? WHERE id = ?`).run(now, msg.exitCode, msg.signal, attempt.id);
+      return 'released';
     }
-    // a `finished` again after a reconnect's hello counted it: its error, if any, still counts
-    if (!['assigned', 'running', 'finished'].includes(attempt.state)) return 'duplicate';
-    const error = msg.error ?? (msg.timedOut ? 'timed out' : null);
-    store
-      .stmt(`UPDATE attempts SET state = 'finished', ended = ?, exit_code = ?, signal = ?, error = ?, started = COALESCE(started, ?) WHERE id = ?`)
-      .run(now, msg.exitCode, msg.signal, error, now, attempt.id);
-    if (msg.error !== null) {
-      store.stmt(`UPDATE jobs SET state = 'failed', exit_code = ?, error = ? WHERE id = ?`).run(msg.exitCode, msg.error, cur.job.id);
-      batchChanged(store, cur.job.batch_id);
-      return 'failed';
-    }
-    store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
-    return 'awaiting_result';
-  });
+    return 'stale';
+  }
+  // a `finished` again after a reconnect's hello counted it: its error, if any, still counts
+  if (!['assigned', 'running', 'finished'].includes(attempt.state)) return 'duplicate';
+  const error = msg.error ?? (msg.timedOut ? 'timed out' : null);
+  store
+    .stmt(`UPDATE attempts SET state = 'finished', ended = ?, exit_code = ?, signal = ?, error = ?, started = COALESCE(started, ?) WHERE id = ?`)
+    .run(now, msg.exitCode, msg.signal, error, now, attempt.id);
+  if (msg.error !== null) {
+    store.stmt(`UPDATE jobs SET state = 'failed', exit_code = ?, error = ? WHERE id = ?`).run(msg.exitCode, msg.error, cur.job.id);
+    batchChanged(store, cur.job.batch_id);
+    return 'failed';
+  }
+  store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
+  return 'awaiting_result';
 }
 
 export interface ResultVerdict {

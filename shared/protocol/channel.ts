@@ -1,15 +1,36 @@
 // A typed message channel over one WebSocket: decode and validate every incoming frame,
 // answer bad frames with an error instead of crashing, and pair requests with answers by id.
+// `sendSoon` queues a message for the end of this turn of the event loop: what is queued in
+// one turn leaves as one frame, a `bundle` when more than one (protocol 3), so a pass's many
+// assignments or a node's many reports cost one frame, one write and one decode. `send`
+// flushes the queue first: the order of messages is always the order they were given.
 import type { WebSocket, RawData } from 'ws';
 import type { z } from 'zod';
 import { decode, describeWireError, encode, MAX_FRAME } from './codec.js';
+import { MAX_BUNDLE } from './common.js';
 
 type WithType = { type: string };
+
+/** A bundle leaves once it holds this many bytes of encoded messages (far under any frame limit). */
+const BUNDLE_BYTES = 1024 * 1024;
+
+/** `{type: 'bundle', messages: []}` as msgpack, its empty array's header last. */
+const BUNDLE_HEAD = encode({ type: 'bundle', messages: [] });
+if (BUNDLE_HEAD[BUNDLE_HEAD.length - 1] !== 0x90) throw new Error('unexpected msgpack encoding of an empty array');
+
+/** A bundle frame of already encoded messages: the header, an array header, the messages. */
+function bundleFrame(parts: Buffer[], bytes: number): Buffer {
+  const n = parts.length;
+  const arrayHeader = n < 16 ? Buffer.from([0x90 | n]) : Buffer.from([0xdc, n >> 8, n & 0xff]);
+  return Buffer.concat([BUNDLE_HEAD.subarray(0, BUNDLE_HEAD.length - 1), arrayHeader, ...parts], BUNDLE_HEAD.length - 1 + arrayHeader.length + bytes);
+}
 type Answer = { re: number | null };
 
 export interface ChannelOptions<In> {
   schema: z.ZodType<In>;
   maxFrame?: number;
+  /** the types of outgoing message that may travel in a `bundle`; others always leave alone */
+  bundled?: ReadonlySet<string>;
   /** told about every frame that could not be decoded or validated */
   onInvalid?: (detail: string) => void;
 }
@@ -18,6 +39,7 @@ export class Channel<In extends WithType, Out extends WithType> {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (m: In) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private handler: ((m: In) => void) | null = null;
+  private outbox: Out[] = [];
 
   constructor(readonly socket: WebSocket, private readonly opts: ChannelOptions<In>) {
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
@@ -30,7 +52,43 @@ export class Channel<In extends WithType, Out extends WithType> {
   }
 
   send(message: Out): void {
+    this.flush();
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(encode(message));
+  }
+
+  /** Queues the message; everything queued in this turn of the event loop leaves together. */
+  sendSoon(message: Out): void {
+    this.outbox.push(message);
+    if (this.outbox.length === 1) setImmediate(() => this.flush());
+  }
+
+  /** Sends what is queued: alone when it is one message, else as bundles. */
+  flush(): void {
+    if (this.outbox.length === 0) return;
+    const queued = this.outbox;
+    this.outbox = [];
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (queued.length === 1) return this.socket.send(encode(queued[0]));
+    let parts: Buffer[] = [];
+    let bytes = 0;
+    const out = () => {
+      if (parts.length === 1) this.socket.send(parts[0]!);
+      else if (parts.length > 1) this.socket.send(bundleFrame(parts, bytes));
+      parts = [];
+      bytes = 0;
+    };
+    for (const m of queued) {
+      const frame = encode(m);
+      if (!this.opts.bundled?.has(m.type)) {
+        out();
+        this.socket.send(frame);
+        continue;
+      }
+      if (parts.length > 0 && (bytes + frame.length > BUNDLE_BYTES || parts.length >= MAX_BUNDLE)) out();
+      parts.push(frame);
+      bytes += frame.length;
+    }
+    out();
   }
 
   /** Sends a message with a fresh `id` and resolves with the message whose `re` matches it. */
@@ -42,11 +100,12 @@ export class Channel<In extends WithType, Out extends WithType> {
         reject(new Error(`no answer to ${message.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (m: In) => void, reject, timer });
-      this.send({ ...message, id } as unknown as Out);
+      this.sendSoon({ ...message, id } as unknown as Out);
     });
   }
 
   close(code = 1000, reason = ''): void {
+    this.flush();
     this.socket.close(code, reason);
   }
 
@@ -56,6 +115,14 @@ export class Channel<In extends WithType, Out extends WithType> {
     const decoded = decode(this.opts.schema, frame, this.opts.maxFrame ?? MAX_FRAME);
     if (!decoded.ok) return this.invalid(describeWireError(decoded.error));
     const msg = decoded.value;
+    if (msg.type === 'bundle') {
+      for (const inner of (msg as unknown as { messages: In[] }).messages) this.dispatch(inner);
+      return;
+    }
+    this.dispatch(msg);
+  }
+
+  private dispatch(msg: In): void {
     const re = (msg as unknown as Partial<Answer>).re;
     if (typeof re === 'number' && this.pending.has(re)) {
       const p = this.pending.get(re)!;

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { SAFE_NAME } from '../paths.js';
 
 /** Version of the node protocol; a node of another version is refused at hello. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+/** Most messages in one `bundle` frame (since version 3). */
+export const MAX_BUNDLE = 4096;
 
 export const SafeName = z.string().regex(SAFE_NAME, 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
 /** Globally unique id of one attempt of one job (the head's attempts table rowid). */

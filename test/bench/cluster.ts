@@ -169,9 +169,13 @@ export class BenchCluster {
     mkdirSync(this.configHome);
   }
 
-  static async start(opts: { nodes: BenchNode[]; head?: Record<string, unknown>; prefix?: string; cpuProf?: string }): Promise<BenchCluster> {
+  /** Node.js flags of the head's process (the capacity section's loop-delay probe) */
+  private headFlags: string[] = [];
+
+  static async start(opts: { nodes: BenchNode[]; head?: Record<string, unknown>; prefix?: string; cpuProf?: string; headFlags?: string[] }): Promise<BenchCluster> {
     const c = new BenchCluster(opts.prefix ?? 'cluster-');
     c.cpuProf = opts.cpuProf ?? null;
+    c.headFlags = opts.headFlags ?? [];
     try {
       await c.startHead(opts.head ?? {});
       c.userToken = await c.token('user', 'bench');
@@ -198,11 +202,11 @@ export class BenchCluster {
     return runCli(args, { env: this.env(), timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   }
 
-  private spawnDaemon(name: string, args: string[]): BenchDaemon {
+  private spawnDaemon(name: string, args: string[], flags: string[] = []): BenchDaemon {
     const logFile = join(this.root, `${name}.log`);
     const fd = openSync(logFile, 'w');
     const prof = this.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.cpuProf}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-    const child = spawn(process.execPath, [...prof, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
+    const child = spawn(process.execPath, [...prof, ...flags, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
     closeSync(fd);
     return new BenchDaemon(name, child, logFile);
   }
@@ -210,7 +214,7 @@ export class BenchCluster {
   private async startHead(fields: Record<string, unknown>): Promise<void> {
     const file = join(this.root, 'head.yaml');
     writeFileSync(file, stringify({ listen: '127.0.0.1:0', state_dir: this.stateDir, ...fields }));
-    this.head = this.spawnDaemon('head', ['head', '--config', file]);
+    this.head = this.spawnDaemon('head', ['head', '--config', file], this.headFlags);
     this.url = String((await this.head.event('listening')).url);
   }
 

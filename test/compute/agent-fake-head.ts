@@ -105,22 +105,26 @@ export class FakeHead {
     ws.on('message', (data) => {
       const d = decode(NodeMessage, data as Buffer);
       if (!d.ok) throw new Error(`the node sent an invalid frame: ${JSON.stringify(d.error)}`);
-      const m = d.value;
-      this.received.push(m);
-      if (m.type === 'hello') ws.send(encode({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 100, nodeTimeoutMs: 2000, drop: this.drop } satisfies HeadMessage));
-      if (m.type === 'result') {
-        const status = this.resultStatus(m.attempt);
-        this.resultPuts.push({ attempt: m.attempt, status, via: 'message' });
-        if (status === 200) this.results.set(m.attempt, Buffer.from(m.data));
-        ws.send(encode({ type: 'result_taken', re: m.id, status, message: status === 200 ? null : 'no' } satisfies HeadMessage));
-      }
-      for (const w of [...this.waiters]) {
-        if (w.match(m)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
-      }
+      // what the node sent within one turn comes as one bundle (protocol 3): each counts alone
+      for (const m of d.value.type === 'bundle' ? d.value.messages : [d.value]) this.take(ws, m);
     });
+  }
+
+  private take(ws: WebSocket, m: NodeMessage): void {
+    this.received.push(m);
+    if (m.type === 'hello') ws.send(encode({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 100, nodeTimeoutMs: 2000, drop: this.drop } satisfies HeadMessage));
+    if (m.type === 'result') {
+      const status = this.resultStatus(m.attempt);
+      this.resultPuts.push({ attempt: m.attempt, status, via: 'message' });
+      if (status === 200) this.results.set(m.attempt, Buffer.from(m.data));
+      ws.send(encode({ type: 'result_taken', re: m.id, status, message: status === 200 ? null : 'no' } satisfies HeadMessage));
+    }
+    for (const w of [...this.waiters]) {
+      if (w.match(m)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
   }
 
   private http(req: IncomingMessage, res: ServerResponse): void {

@@ -75,7 +75,7 @@ class World {
 
   /** settles the current attempt's result as acceptResult does, inside one transaction */
   settle(v: Partial<ResultVerdict>) {
-    const verdict: ResultVerdict = { ok: true, retryable: false, exitCode: 0, signal: null, error: null, ...v };
+    const verdict: ResultVerdict = { ok: true, retryable: false, exitCode: 0, signal: null, error: null, usage: null, ...v };
     return this.store.tx(() => settleResult(this.store, this.job(), this.attempt, verdict));
   }
 }
