@@ -23,7 +23,7 @@ import { QueueOrder } from './scheduler/order.js';
 import { bestNode, reserve } from './scheduler/rank.js';
 import { placeAhead } from './scheduler/ahead.js';
 
-export { why, missingCapabilities } from './scheduler/feasibility.js';
+export { why, missingCapabilities, timeMisfit } from './scheduler/feasibility.js';
 
 export interface Demand {
   cpus: number;
@@ -47,6 +47,11 @@ export interface SnapshotNode {
   used: { cpus: number; memory: number; gpus: readonly number[]; jobs: number };
   /** of those, attempts assigned whose process has not started (assigned ahead, or preparing) */
   waiting?: number;
+  /**
+   * seconds a job placed now may run before the node goes away (a pilot's walltime, less a
+   * margin); unset: the node does not end. Only jobs whose time limit fits are placed here.
+   */
+  timeLeft?: number;
 }
 
 /** What decides where the jobs of a queue may run: the same for each of them. */
@@ -72,7 +77,7 @@ export interface SnapshotQueue extends QueueShape {
    * longest time limit first (no limit first of all), then submission order
    */
   jobIds: readonly number[];
-  /** time limits of jobIds in seconds (null: none); read only when the batch has a `sort` */
+  /** time limits of jobIds in seconds (null: none): for a batch's `sort`, and for nodes that end */
   times?: readonly (number | null)[];
 }
 
@@ -114,7 +119,7 @@ export function place(snapshot: ClusterSnapshot, stats?: PlaceStats): Placement[
   const order = new QueueOrder(snapshot.queues, snapshot.users ?? []);
   for (let c = order.next(); c && free.length > 0; c = order.next()) {
     if (stats) stats.candidates++;
-    const target = bestNode(c.queue, free, stats);
+    const target = bestNode(c.queue, free, stats, order.jobTime(c));
     if (!target) {
       order.drop(c);
       continue;

@@ -113,7 +113,7 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
       nodes: s.nodes === null ? null : (JSON.parse(s.nodes) as string[]),
       buildFailedOn: failedOn.all(s.batch_id).map((r) => r.node),
       jobIds: jobs.map((j) => j.id),
-      ...(sorted ? { times: jobs.map((j) => j.time_limit) } : {}),
+      times: jobs.map((j) => j.time_limit),
     });
   }
   return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead };

@@ -9,7 +9,7 @@
 // batch later is served after the jobs already waiting on the nodes (`assign_ahead: 0` in
 // head.yaml turns it off).
 import type { PlaceStats, Placement, SnapshotNode } from '../scheduler.js';
-import { available, staticMisfit } from './feasibility.js';
+import { available, staticMisfit, timeMisfit } from './feasibility.js';
 import type { QueueOrder } from './order.js';
 
 interface Spare {
@@ -28,7 +28,7 @@ export function placeAhead(nodes: readonly SnapshotNode[], order: QueueOrder, ah
     if (q.demand.gpus === 0) {
       for (const s of spare) {
         if (stats) stats.nodeChecks++;
-        if (staticMisfit(q, s.node) !== null) continue;
+        if (staticMisfit(q, s.node) !== null || timeMisfit(s.node, order.jobTime(c)) !== null) continue;
         if (!target || s.waiting < target.waiting || (s.waiting === target.waiting && load(s.node) < load(target.node))) target = s;
       }
     }
