@@ -13,6 +13,7 @@ import { HeadMetrics } from './metrics.js';
 import { NodeSessions } from './nodes.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './scheduling.js';
+import { Allocator } from './alloc/allocator.js';
 import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
 import { Dashboard } from './dashboard/index.js';
@@ -61,7 +62,19 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const sessions = new NodeSessions();
   const metrics = new HeadMetrics();
   const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
-  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
+  let allocator: Allocator | null = null;
+  const ctx: HeadContext = {
+    settings,
+    store,
+    log,
+    batches,
+    nodes: sessions,
+    schedule: () => {
+      allocator?.nudge();
+      scheduling.request();
+    },
+    metrics,
+  };
   sessions.bind(ctx);
 
   const dashboard = new Dashboard({ store, stateDir, log: log.child({ part: 'dashboard' }), connected: () => sessions.connected() });
@@ -88,6 +101,11 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const url = `${secure ? 'wss' : 'ws'}://${hostPart}:${bound}`;
   const httpUrl = `${secure ? 'https' : 'http'}://${hostPart}:${bound}`;
 
+  if (config.allocations.length) {
+    allocator = new Allocator({ store, batches, nodes: sessions, log: log.child({ part: 'allocations' }), queues: config.allocations, stateDir, headUrl: url, schedule: () => scheduling.request() });
+    ctx.allocations = allocator;
+    allocator.start();
+  }
   sessions.expectReturning();
   ctx.schedule();
   log.info({ event: 'listening', url, stateDir }, `head listening on ${url}`);
@@ -101,6 +119,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        allocator?.stop();
         dashboard.close();
         sessions.close();
         await closeSockets();

@@ -15,5 +15,6 @@ import { add } from './api/add.js';
 import { pull, pullPlan } from './api/pull.js';
 import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
+import { allocList, allocPause, allocResume } from './api/allocations.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version, allocList, allocPause, allocResume];

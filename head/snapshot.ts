@@ -4,6 +4,7 @@
 import type { NodeResources } from '../shared/protocol/common.js';
 import type { ClusterSnapshot, SnapshotNode, SnapshotQueue, SnapshotUser } from './scheduler.js';
 import { LONGEST_FIRST } from './migrations.js';
+import { pilotTimeLeft } from './alloc/time-left.js';
 import { parseBatchRecord, type BatchRecord, type NodeRow, type Store } from './store.js';
 
 export type CachedBatch = BatchRecord & { namespace: string; name: string; owner: string };
@@ -48,6 +49,7 @@ export function snapshotNode(store: Store, row: NodeRow, connected: boolean): Sn
     )
     .get(row.name)!;
   const gpus = (JSON.parse(held.gpus ?? '[]') as number[][]).flat();
+  const left = pilotTimeLeft(store, row.name);
   return {
     name: row.name,
     capabilities: JSON.parse(row.capabilities) as string[],
@@ -58,6 +60,7 @@ export function snapshotNode(store: Store, row: NodeRow, connected: boolean): Sn
     draining: row.draining === 1 || row.drained === 1,
     used: { cpus: held.cpus ?? 0, memory: held.memory ?? 0, gpus, jobs: held.jobs },
     waiting: held.waiting ?? 0,
+    ...(left !== null ? { timeLeft: left } : {}),
   };
 }
 

@@ -52,7 +52,7 @@ export const MatrixConfig = z.strictObject({
 const QueueName = SafeName.refine((s) => s.length <= 100, 'at most 100 characters (the pilot names add the Slurm job id)');
 
 /** One argument of a command line: no NUL, bounded. */
-const Arg = z.string().min(1).max(1000).refine((s) => !s.includes('\0'), 'no NUL bytes');
+const Arg = z.string().min(1).max(1000).refine((s) => !/[\0\n\r]/.test(s), 'no NUL bytes or line breaks');
 
 export const AllocationConfig = z.strictObject({
   name: QueueName,
@@ -135,6 +135,8 @@ export const ComputeConfig = z.strictObject({
   sandbox: z.enum(['none', 'bwrap']).default('none'),
   ca: z.string().optional(),
   log_level: LogLevel.default('info'),
+  /** a pilot of an allocation queue (written by its sbatch script): leave when idle, and before the walltime's end (Unix seconds) */
+  pilot: z.strictObject({ idle_timeout: DurationMs, ends_at: z.number().int().positive() }).optional(),
 });
 export type ComputeConfig = z.infer<typeof ComputeConfig>;
 

@@ -17,6 +17,7 @@ interface JobLine {
   exit_code: number | null;
   error: string | null;
   shape_id: number;
+  time_limit: number | null;
 }
 
 interface ShapeRow {
@@ -44,9 +45,9 @@ export const status: Route = {
   },
 };
 
-function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number) => string): StatusBatch {
+function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number, time: number | null) => string): StatusBatch {
   const jobs = ctx.store
-    .stmt<JobLine>('SELECT name, state, node, attempt_count, exit_code, error, shape_id FROM jobs WHERE batch_id = ? ORDER BY id')
+    .stmt<JobLine>('SELECT name, state, node, attempt_count, exit_code, error, shape_id, time_limit FROM jobs WHERE batch_id = ? ORDER BY id')
     .all(b.id);
   const builds = ctx.store.stmt<{ node: string; log: string; at: number }>('SELECT node, log, at FROM build_failures WHERE batch_id = ? ORDER BY node').all(b.id);
   const counts = { queued: 0, assigned: 0, running: 0, paused: 0, done: 0, failed: 0, cancelled: 0 };
@@ -63,7 +64,7 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       attempt: j.attempt_count,
       exit_code: j.exit_code,
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
-      waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
+      waiting: j.state === 'queued' ? explain(b, j.shape_id, j.time_limit) : null,
     })),
     // only when there are some: the DESIGN shape stays as it was for every other batch
     ...(builds.length ? { build_failures: builds } : {}),
@@ -78,12 +79,17 @@ export function batchState(c: Record<JobState, number>): StatusBatch['state'] {
   return 'done';
 }
 
-/** Why the jobs of one queue (batch × shape) wait, node by node; computed once per queue. */
-function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number) => string {
+/**
+ * Why the jobs of one queue (batch × shape, and time limit: pilots take only the jobs that
+ * fit their time left) wait, node by node, then what the allocation queues say; computed once
+ * per queue.
+ */
+function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number, time: number | null) => string {
   let nodes: SnapshotNode[] | null = null;
-  const cache = new Map<number, string>();
-  return (b, shapeId) => {
-    const hit = cache.get(shapeId);
+  const cache = new Map<string, string>();
+  return (b, shapeId, time) => {
+    const key = `${shapeId}/${time}`;
+    const hit = cache.get(key);
     if (hit !== undefined) return hit;
     const connected = ctx.nodes.connected();
     nodes ??= ctx.store.nodes().map((n) => snapshotNode(ctx.store, n, connected.has(n.name)));
@@ -96,12 +102,16 @@ function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number) => s
       nodes: shape.nodes === null ? null : (JSON.parse(shape.nodes) as string[]),
       buildFailedOn: ctx.store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?').all(b.id).map((r) => r.node),
     };
-    const reasons = nodes.map((n) => why(queue, n));
-    const text =
-      nodes.length === 0 ? 'no node has joined yet'
-      : reasons.some((r) => r === null) ? 'about to be placed'
+    const reasons = nodes.map((n) => why(queue, n, time));
+    let text =
+      reasons.some((r) => r === null) ? 'about to be placed'
+      : nodes.length === 0 ? (ctx.allocations ? '' : 'no node has joined yet')
       : reasons.join('; ');
-    cache.set(shapeId, text);
+    if (ctx.allocations && !reasons.some((r) => r === null)) {
+      const pilots = ctx.allocations.explain({ ...queue, time }).text;
+      text = text ? `${pilots}; ${text}` : pilots;
+    }
+    cache.set(key, text);
     return text;
   };
 }
