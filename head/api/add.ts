@@ -16,6 +16,7 @@ import { HttpError, readJson, sendJson } from '../http.js';
 import { namespaceRefusal, queueBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
+import { pilotOf } from '../alloc/records.js';
 import type { BatchRecord, JobRecord, Store } from '../store.js';
 import type { Route } from './route.js';
 
@@ -36,7 +37,11 @@ export const add: Route = {
     const wire = toWire(ctx.store, batch, body.files, body.file);
     if (!wire.ok) throw new HttpError(400, `${body.file}: ${wire.problems.length} file${wire.problems.length === 1 ? '' : 's'} not on the head`, { problems: wire.problems });
 
-    const known = ctx.store.nodes().map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
+    // pilots come and go: the allocation queues, not their pilots of the moment, say what they can run
+    const known = ctx.store
+      .nodes()
+      .filter((n) => !ctx.allocations || pilotOf(ctx.store, n.name) === undefined)
+      .map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
     const feasible = known.filter((n) => missingCapabilities(batch.meta.capabilities, n.capabilities).length === 0).map((n) => n.name);
     let pilotQueues: string[] | undefined;
     if (feasible.length === 0) {

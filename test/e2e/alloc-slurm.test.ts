@@ -105,4 +105,102 @@ describe('allocation queues on Slurm', { skip: unavailable ? `Slurm unavailable:
       await c.stop();
     }
   });
+
+  it('submits no pilot for a job longer than their walltime, says why, and refuses a batch nothing could run', async () => {
+    const c = await TestCluster.start({ head: { node_timeout: '2s', allocations: [queue({ max_pilots: 2 })] } });
+    try {
+      await c.user('root', true);
+      // a lab node that once joined with the capability, now gone: the head knows it
+      await c.startNode({ name: 'lab1', capabilities: ['lab-only', 'uni-only'] });
+      await c.node('lab1').stop('SIGKILL');
+      await until(async () => (await c.json<{ name: string; state: string }[]>(['nodes']))[0]?.state === 'lost', 'lab1 lost', 10_000, 100);
+
+      const long = await c.cli(['add', batchFile(c.root, 'long', 4, { time: '1h' })]);
+      assert.equal(long.code, 0, long.stderr);
+      const waiting = await until(async () => (await c.statusOf('long'))?.jobs[0]?.waiting, 'the long job explained', 10_000, 100);
+      assert.match(waiting, /no allocation queue can take it: queue uni: needs 1h 00m, pilots of queue uni run jobs of at most 9m 30s/);
+      assert.match(waiting, /node lab1 is not connected/);
+
+      // a short job after it gets exactly the one pilot it wants: the pass that submitted it weighed the long ones too
+      assert.equal((await c.cli(['add', batchFile(c.root, 'short', 1)])).code, 0);
+      await until(async () => (await c.statusOf('short'))?.counts.done === 1, 'the short job done on a pilot', 90_000, 250);
+      const [uni] = await c.json<AllocQueueInfo[]>(['alloc', 'list'], { user: 'root' });
+      assert.equal(uni!.pilots.length, 1, 'one pilot, for the short job alone');
+      const long2 = await c.statusOf('long');
+      assert.equal(long2!.counts.queued, 4);
+
+      const refused = await c.cli(['add', batchFile(c.root, 'never', 2, { time: '1h', capabilities: ['shell'] })]);
+      assert.equal(refused.code, 2, refused.stdout);
+      assert.match(refused.stderr, /no node and no allocation queue can run batch never/);
+      assert.match(refused.stderr, /node lab1 lacks shell/);
+      assert.match(refused.stderr, /2 jobs no allocation queue can run: job_1: needs 1h 00m, pilots of queue uni run jobs of at most 9m 30s/);
+      assert.equal((await c.statusOf('never')), null, 'nothing queued');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('stops submitting after max_failures when sbatch refuses, and alloc list shows the error', async () => {
+    const c = await TestCluster.start({ head: { allocations: [queue({ sbatch_args: ['--partition=nosuch'], max_failures: 2, backoff: '1s' })] } });
+    try {
+      await c.user('root', true);
+      assert.equal((await c.cli(['add', batchFile(c.root, 'bad', 2)])).code, 0);
+      const uni = await until(async () => {
+        const [q] = await c.json<AllocQueueInfo[]>(['alloc', 'list'], { user: 'root' });
+        return q!.paused === 'failures' ? q : null;
+      }, 'the queue paused by failures', 30_000, 250);
+      assert.equal(uni.failures, 2);
+      assert.equal(uni.pilots.length, 0);
+      assert.match(String(uni.last_error), /^sbatch: sbatch exited with 1: .*invalid partition/i);
+      const text = await c.cli(['alloc', 'list'], { user: 'root' });
+      assert.match(text.stdout, /uni \(slurm\): paused after 2 failed submissions; 0 of at most 2 pilots/);
+      assert.match(text.stdout, /last error .*invalid partition/i);
+      assert.match(String((await c.statusOf('bad'))!.jobs[0]!.waiting), /allocation queue uni is paused \(after 2 failed submissions: sbatch: /);
+      assert.deepEqual(await squeue(), []);
+
+      const resumed = await c.cli(['alloc', 'resume', 'uni'], { user: 'root' });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /allocation queue uni submits pilots again/);
+      // it tries again, fails again, and pauses again after max_failures more
+      await until(async () => (await c.json<AllocQueueInfo[]>(['alloc', 'list'], { user: 'root' }))[0]!.paused === 'failures', 'paused again', 30_000, 250);
+      assert.equal((await c.cli(['alloc', 'list'], { user: 'alice' })).code, 2, 'admins only');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('runs a job again on another pilot after scancel of its pilot mid-job, archived once', async () => {
+    const c = await TestCluster.start({ head: { node_timeout: '2s', allocations: [queue({ max_pilots: 1 })] } });
+    try {
+      await c.user('root', true);
+      const file = batchFile(c.root, 'cut', 1, { command: 'echo "attempt $DISTRIBUTE_ATTEMPT" > "$DISTRIBUTE_SAVE/out.txt"; [ "$DISTRIBUTE_ATTEMPT" -gt 1 ] || sleep 60' });
+      assert.equal((await c.cli(['add', file])).code, 0);
+      const first = await until(async () => {
+        const s = await c.statusOf('cut');
+        return s?.jobs[0]?.state === 'running' ? s.jobs[0].node : null;
+      }, 'the job running on a pilot', 90_000, 250);
+      const jobId = /^uni-(\d+)$/.exec(String(first))![1]!;
+      const cancel = await runCommand('scancel', [jobId], { SLURM_CONF: slurm!.conf });
+      assert.equal(cancel.code, 0, cancel.stderr);
+
+      const done = await until(async () => {
+        const s = await c.statusOf('cut');
+        return s?.counts.done === 1 ? s.jobs[0] : null;
+      }, 'the job done again elsewhere', 90_000, 250);
+      assert.notEqual(done.node, first);
+      assert.match(String(done.node), /^uni-\d+$/);
+      const [uni] = await c.json<AllocQueueInfo[]>(['alloc', 'list'], { user: 'root' });
+      assert.equal(uni!.pilots.find((p) => p.node === first)?.state, 'ended');
+
+      const save = join(c.root, 'pulled');
+      const pulled = await c.cli(['pull', file, '--save-dir', save]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.deepEqual(readdirSync(join(save, 'cut')), ['job_1']);
+      assert.ok(existsSync(join(save, 'cut', 'job_1', 'out.txt')));
+      const archived = readdirSync(join(c.stateDir, 'archive', 'burst', 'cut'));
+      assert.equal(archived.filter((f) => f.startsWith('job_1')).length, 1, `archived once: ${archived.join(', ')}`);
+    } finally {
+      await c.stop();
+    }
+  });
 });
