@@ -4,6 +4,7 @@
 // job there whose time limit would not fit, so that is only a job that overran) instead of
 // being killed by the batch system with results unsent.
 import type { Logger } from '../shared/log.js';
+import { formatDuration } from '../shared/spec/units.js';
 
 export interface PilotLimits {
   idleTimeoutMs: number;
@@ -23,7 +24,7 @@ export function pilotEnd(idle: () => boolean, limits: PilotLimits, log: Logger, 
       const t = now();
       if (t >= limits.endsAt - END_MARGIN_MS) return resolve('its walltime ends');
       if (!idle()) idleSince = t;
-      else if (t - idleSince >= limits.idleTimeoutMs) return resolve(`idle for ${Math.round(limits.idleTimeoutMs / 1000)}s`);
+      else if (t - idleSince >= limits.idleTimeoutMs) return resolve(`idle for ${formatDuration(limits.idleTimeoutMs)}`);
       timer = setTimeout(check, Math.min(1000, Math.max(100, limits.idleTimeoutMs / 10)));
     };
     log.info({ event: 'pilot', idle_timeout_ms: limits.idleTimeoutMs, ends_at: new Date(limits.endsAt).toISOString() }, 'running as a pilot: leaving when idle and before the walltime ends');
