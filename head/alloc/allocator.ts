@@ -229,9 +229,10 @@ export class Allocator {
     const { store, log } = this.d;
     let reason = p.connected === null ? 'ended without joining the head' : 'ended';
     if (p.connected === null) {
+      // counted as a failed submission: a script that cannot start a pilot must not be resubmitted forever
       const tail = readTail(join(r.dir, `slurm-${p.job_id}.out`));
       if (tail) reason += `: ${tail}`;
-      noteError(store, r.config.name, `pilot ${p.node} ${reason}`);
+      submissionFailed(store, r.config.name, `pilot ${p.node} ${reason}`, r.config.backoff, r.config.max_failures);
     }
     endPilot(store, p.node, reason);
     log.info({ event: 'pilot_ended', queue: r.config.name, node: p.node, job_id: p.job_id, reason }, 'pilot ended');

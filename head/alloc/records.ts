@@ -59,7 +59,6 @@ export function recordPilot(store: Store, queue: string, jobId: string, token: s
   store.tx(() => {
     store.stmt(`INSERT INTO pilots (node, queue, job_id, state, submitted) VALUES (?, ?, ?, 'pending', ?)`).run(node, queue, jobId, store.now());
     store.stmt('INSERT INTO tokens (hash, kind, name, admin, created) VALUES (?, ?, ?, 0, ?)').run(hashToken(token), 'node', node, store.now());
-    store.stmt('UPDATE alloc_queues SET failures = 0, retry_at = NULL WHERE name = ?').run(queue);
   });
   return node;
 }
@@ -75,8 +74,12 @@ export function setPilotRunning(store: Store, node: string, endsAt: number | nul
     .run(endsAt, endsAt, endsAt, usableUntil, usableUntil, usableUntil, node);
 }
 
+/** The pilot joined the head: the queue's failures are forgotten (a submission is only a success once its pilot joins). */
 export function setPilotConnected(store: Store, node: string, at: number): void {
-  store.stmt(`UPDATE pilots SET connected = ? WHERE node = ? AND connected IS NULL`).run(at, node);
+  store.tx(() => {
+    store.stmt(`UPDATE pilots SET connected = ? WHERE node = ? AND connected IS NULL`).run(at, node);
+    store.stmt(`UPDATE alloc_queues SET failures = 0 WHERE name = (SELECT queue FROM pilots WHERE node = ?)`).run(node);
+  });
 }
 
 /**

@@ -169,6 +169,24 @@ describe('allocation queues on Slurm', { skip: unavailable ? `Slurm unavailable:
     }
   });
 
+  it('counts pilots that end without joining as failures: no endless resubmission', async () => {
+    const c = await TestCluster.start({ head: { allocations: [queue({ command: ['/nonexistent/distribute'], max_failures: 2 })] } });
+    try {
+      await c.user('root', true);
+      assert.equal((await c.cli(['add', batchFile(c.root, 'nostart', 1)])).code, 0);
+      const uni = await until(async () => {
+        const [q] = await c.json<AllocQueueInfo[]>(['alloc', 'list'], { user: 'root' });
+        return q!.paused === 'failures' ? q : null;
+      }, 'the queue paused after two pilots that never joined', 60_000, 250);
+      assert.equal(uni.pilots.length, 2);
+      assert.ok(uni.pilots.every((p) => p.state === 'ended' && /^ended without joining the head/.test(String(p.end_reason))));
+      assert.match(String(uni.last_error), /^pilot uni-\d+ ended without joining the head: .*\/nonexistent\/distribute/);
+      await until(async () => readdirSync(join(c.stateDir, 'allocations', 'uni')).length === 0, 'their files cleaned', 10_000, 100);
+    } finally {
+      await c.stop();
+    }
+  });
+
   it('runs a job again on another pilot after scancel of its pilot mid-job, archived once', async () => {
     const c = await TestCluster.start({ head: { node_timeout: '2s', allocations: [queue({ max_pilots: 1 })] } });
     try {
