@@ -153,6 +153,11 @@ export class ComputeAgent {
     return this.stopping;
   }
 
+  /** Nothing runs or waits here, and every result is on the head. */
+  isIdle(): boolean {
+    return this.attempts.size === 0 && this.spool.pending().length === 0;
+  }
+
   /** A small result on the connection (`result`, answered by `result_taken`); null when not connected. */
   private sendResult(attempt: number, archive: Buffer): Promise<{ status: number; text: string }> | null {
     const ch = this.channel;

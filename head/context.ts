@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
 import type { HeadMetrics } from './metrics.js';
+import type { Allocator } from './alloc/allocator.js';
 import type { BatchCache } from './snapshot.js';
 import type { Store } from './store.js';
 
@@ -41,6 +42,8 @@ export interface HeadContext {
   schedule(): void;
   /** counters for GET /metrics; absent in tests that build a context by hand */
   metrics?: HeadMetrics;
+  /** head.yaml's allocation queues (pilots on a batch system); absent without any */
+  allocations?: Allocator;
 }
 
 export function archiveDir(stateDir: string): string {

@@ -14,6 +14,7 @@ import { HeadMetrics } from './metrics.js';
 import { NodeSessions } from './node-sessions.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './placement-pass.js';
+import { Allocator } from './alloc/allocator.js';
 import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
 import { Dashboard } from './dashboard/index.js';
@@ -62,7 +63,19 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const sessions = new NodeSessions();
   const metrics = new HeadMetrics();
   const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
-  const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
+  let allocator: Allocator | null = null;
+  const ctx: HeadContext = {
+    settings,
+    store,
+    log,
+    batches,
+    nodes: sessions,
+    schedule: () => {
+      allocator?.nudge();
+      scheduling.request();
+    },
+    metrics,
+  };
   sessions.bind(ctx);
 
   const dashboard = new Dashboard({ store, stateDir, log: log.child({ part: 'dashboard' }), connected: () => sessions.connected() });
@@ -89,6 +102,11 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const url = `${secure ? 'wss' : 'ws'}://${hostPart}:${bound}`;
   const httpUrl = `${secure ? 'https' : 'http'}://${hostPart}:${bound}`;
 
+  if (config.allocations.length) {
+    allocator = new Allocator({ store, batches, nodes: sessions, log: log.child({ part: 'allocations' }), queues: config.allocations, stateDir, headUrl: url, schedule: () => scheduling.request() });
+    ctx.allocations = allocator;
+    allocator.start();
+  }
   sessions.expectReturning();
   ctx.schedule();
   const usage = new UsageSampler({ store, connected: () => sessions.connected(), intervalMs: config.usage_sample_interval, keepMs: config.usage_keep, log });
@@ -105,6 +123,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
       closing ??= (async () => {
         scheduling.stop();
         usage.stop();
+        allocator?.stop();
         dashboard.close();
         sessions.close();
         await closeSockets();

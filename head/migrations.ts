@@ -270,4 +270,36 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 12,
+    name: 'allocation queues and their pilots',
+    // alloc_queues: what the head remembers of each head.yaml queue across restarts — an
+    //   admin's pause (paused = 'admin') or one for failed submissions ('failures'), the
+    //   consecutive failures, the last error and when the next submission may go.
+    // pilots: one row per submitted pilot, named `<queue>-<job id>`; ends_at is its walltime's
+    //   end (ms), usable_until what the scheduler counts as its time left (ends_at less a margin).
+    sql: `
+      CREATE TABLE alloc_queues (
+        name          TEXT PRIMARY KEY,
+        paused        TEXT CHECK (paused IN ('admin', 'failures')),
+        failures      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        last_error_at INTEGER,
+        retry_at      INTEGER
+      );
+      CREATE TABLE pilots (
+        node         TEXT PRIMARY KEY,
+        queue        TEXT NOT NULL,
+        job_id       TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'ended')),
+        submitted    INTEGER NOT NULL,
+        connected    INTEGER,
+        ends_at      INTEGER,
+        usable_until INTEGER,
+        ended        INTEGER,
+        end_reason   TEXT
+      );
+      CREATE INDEX pilots_live ON pilots (queue) WHERE state <> 'ended';
+    `,
+  },
 ];

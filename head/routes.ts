@@ -16,5 +16,6 @@ import { pull, pullPlan } from './api/pull.js';
 import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
 import { usage } from './api/usage.js';
+import { allocList, allocPause, allocResume } from './api/allocations.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, usage, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, usage, metrics, version, allocList, allocPause, allocResume];

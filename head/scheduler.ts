@@ -23,7 +23,7 @@ import { QueueOrder } from './scheduler/order.js';
 import { bestNode, reserve } from './scheduler/rank.js';
 import { placeAhead } from './scheduler/ahead.js';
 
-export { why, missingCapabilities } from './scheduler/feasibility.js';
+export { why, missingCapabilities, timeMisfit } from './scheduler/feasibility.js';
 
 export type { ClusterSnapshot, Demand, Placement, PlaceStats, QueueShape, SnapshotNode, SnapshotQueue, SnapshotUser } from './scheduler/types.js';
 
@@ -33,7 +33,7 @@ export function place(snapshot: ClusterSnapshot, stats?: PlaceStats): Placement[
   const order = new QueueOrder(snapshot.queues, snapshot.users ?? []);
   for (let c = order.next(); c && free.length > 0; c = order.next()) {
     if (stats) stats.candidates++;
-    const target = bestNode(c.queue, free, stats);
+    const target = bestNode(c.queue, free, stats, order.jobTime(c));
     if (!target) {
       order.drop(c);
       continue;

@@ -4,6 +4,7 @@
 import type { NodeResources } from '../shared/protocol/common.js';
 import type { ClusterSnapshot, SnapshotNode, SnapshotQueue, SnapshotUser } from './scheduler.js';
 import { LONGEST_FIRST } from './migrations.js';
+import { pilotTimeLeft, pilotTimesLeft } from './alloc/time-left.js';
 import { parseBatchRecord, type BatchRecord, type NodeRow, type Store } from './store.js';
 
 export type CachedBatch = BatchRecord & { namespace: string; name: string; owner: string };
@@ -44,7 +45,7 @@ const HELD = `SUM(cpus) AS cpus, SUM(COALESCE(memory, 0)) AS memory, COUNT(*) AS
 
 export function snapshotNode(store: Store, row: NodeRow, connected: boolean): SnapshotNode {
   const held = store.stmt<HeldRow>(`SELECT ${HELD} FROM attempts WHERE node = ? AND ended IS NULL`).get(row.name)!;
-  return nodeOf(row, held, connected);
+  return nodeOf(row, held, connected, pilotTimeLeft(store, row.name));
 }
 
 /**
@@ -59,10 +60,11 @@ export function snapshotNodes(store: Store, rows: NodeRow[], connected: (name: s
       .map((h) => [h.node, h]),
   );
   const none: HeldRow = { cpus: null, memory: null, jobs: 0, waiting: null, gpus: null };
-  return rows.map((row) => nodeOf(row, held.get(row.name) ?? none, connected(row.name)));
+  const timeLeft = pilotTimesLeft(store);
+  return rows.map((row) => nodeOf(row, held.get(row.name) ?? none, connected(row.name), timeLeft.get(row.name) ?? null));
 }
 
-function nodeOf(row: NodeRow, held: HeldRow, connected: boolean): SnapshotNode {
+function nodeOf(row: NodeRow, held: HeldRow, connected: boolean, left: number | null): SnapshotNode {
   const gpus = (JSON.parse(held.gpus ?? '[]') as number[][]).flat();
   return {
     name: row.name,
@@ -74,6 +76,7 @@ function nodeOf(row: NodeRow, held: HeldRow, connected: boolean): SnapshotNode {
     draining: row.draining === 1 || row.drained === 1,
     used: { cpus: held.cpus ?? 0, memory: held.memory ?? 0, gpus, jobs: held.jobs },
     waiting: held.waiting ?? 0,
+    ...(left !== null ? { timeLeft: left } : {}),
   };
 }
 
@@ -129,7 +132,7 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
       nodes: s.nodes === null ? null : (JSON.parse(s.nodes) as string[]),
       buildFailedOn: failedOn.all(s.batch_id).map((r) => r.node),
       jobIds: jobs.map((j) => j.id),
-      ...(sorted ? { times: jobs.map((j) => j.time_limit) } : {}),
+      times: jobs.map((j) => j.time_limit),
     });
   }
   return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead };

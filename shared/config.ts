@@ -45,6 +45,61 @@ export const MatrixConfig = z.strictObject({
   device_name: z.string().default('distribute'),
 });
 
+// head.yaml `allocations:`: queues of pilot jobs the head submits to a batch system (Slurm)
+// when the lab's own nodes cannot take the waiting jobs. Each pilot is an ordinary compute
+// daemon named `<queue>-<batch job id>`; docs/allocations.md has the design.
+/** A pilot's node name is `<queue>-<job id>`: the queue's name leaves room for the id. */
+const QueueName = SafeName.refine((s) => s.length <= 100, 'at most 100 characters (the pilot names add the Slurm job id)');
+
+/** One argument of a command line: no NUL, bounded. */
+const Arg = z.string().min(1).max(1000).refine((s) => !/[\0\n\r]/.test(s), 'no NUL bytes or line breaks');
+
+export const AllocationConfig = z.strictObject({
+  name: QueueName,
+  backend: z.literal('slurm'),
+  /** what a pilot node offers */
+  capabilities: z.array(z.string().min(1).max(200)).max(200).default([]),
+  resources: z.strictObject({
+    cpus: z.number().int().min(1).max(4096),
+    memory: SizeBytes.optional(),
+    gpus: z.number().int().min(0).max(64).default(0),
+  }),
+  max_pilots: z.number().int().min(1).max(1000),
+  /** each pilot's walltime; required: a partition's maximum is never a good default */
+  time_limit: DurationMs.refine((ms) => ms >= 60_000, 'at least 1m'),
+  /** a pilot with nothing it can run exits after this long */
+  idle_timeout: DurationMs.default(5 * 60_000),
+  sbatch_args: z.array(Arg).max(100).default([]),
+  /** the command sbatch, squeue and scancel run under, e.g. [ssh, login.cluster.example] */
+  submit_prefix: z.array(Arg).max(20).default([]),
+  /** consecutive failed submissions that pause the queue; the first ones back off */
+  max_failures: z.number().int().min(1).max(100).default(3),
+  /** the first wait after a failed submission, doubled after each further one */
+  backoff: DurationMs.default(30_000),
+  /** how often the head asks the batch system about its pilots */
+  poll: DurationMs.refine((ms) => ms >= 200, 'at least 0.2s').default(15_000),
+  /** the folder of this queue's scripts, logs and pilot work dirs, seen at the same path by the head and the pilots; default <state_dir>/allocations/<name> */
+  dir: z.string().min(1).max(4096).optional(),
+  /** the head's URL as the pilots dial it; default: the address the head listens on */
+  head_url: z.string().min(1).max(1000).optional(),
+  /** the command that starts `distribute` on a pilot; default: this head's own node and CLI */
+  command: z.array(Arg).min(1).max(20).optional(),
+});
+export type AllocationConfig = z.infer<typeof AllocationConfig>;
+
+export const Allocations = z
+  .array(AllocationConfig)
+  .max(100)
+  .default([])
+  .superRefine((queues, ctx) => {
+    const seen = new Set<string>();
+    queues.forEach((q, i) => {
+      if (seen.has(q.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `queue ${q.name} is defined twice` });
+      seen.add(q.name);
+      if (q.idle_timeout >= q.time_limit) ctx.addIssue({ code: 'custom', path: [i, 'idle_timeout'], message: 'must be shorter than time_limit' });
+    });
+  });
+
 export const HeadConfig = z.strictObject({
   /** `host:port`; default 127.0.0.1:8952 */
   listen: z.string().default(`127.0.0.1:${DEFAULT_PORT}`),
@@ -61,6 +116,7 @@ export const HeadConfig = z.strictObject({
   tls: Tls.optional(),
   matrix: MatrixConfig.optional(),
   log_level: LogLevel.default('info'),
+  allocations: Allocations,
 });
 export type HeadConfig = z.infer<typeof HeadConfig>;
 
@@ -89,6 +145,8 @@ export const ComputeConfig = z.strictObject({
   max_processes: z.number().int().min(8).max(4_194_304).default(4096),
   ca: z.string().optional(),
   log_level: LogLevel.default('info'),
+  /** a pilot of an allocation queue (written by its sbatch script): leave when idle, and before the walltime's end (Unix seconds) */
+  pilot: z.strictObject({ idle_timeout: DurationMs, ends_at: z.number().int().positive() }).optional(),
 });
 export type ComputeConfig = z.infer<typeof ComputeConfig>;
 

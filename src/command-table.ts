@@ -30,6 +30,7 @@ export const COMMANDS: { name: string; load: () => CommandModule }[] = [
   { name: 'token', load: () => import('./commands/token.js') },
   { name: 'drain', load: () => import('./commands/drain.js') },
   { name: 'undrain', load: () => import('./commands/undrain.js') },
+  { name: 'alloc', load: () => import('./commands/alloc.js') },
   { name: 'doctor', load: () => import('./commands/doctor.js') },
   { name: 'install', load: () => import('./commands/install.js') },
 ];

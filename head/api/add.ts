@@ -15,6 +15,8 @@ import { isSafeName } from '../../shared/paths.js';
 import { HttpError, readJson, sendJson } from '../http.js';
 import { namespaceRefusal, queueBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
+import { pilotAdmission } from '../alloc/admission.js';
+import { pilotOf } from '../alloc/records.js';
 import type { BatchRecord, JobRecord, Store } from '../store.js';
 import type { Route } from './route.js';
 
@@ -35,17 +37,27 @@ export const add: Route = {
     const wire = toWire(ctx.store, batch, body.files, body.file);
     if (!wire.ok) throw new HttpError(400, `${body.file}: ${wire.problems.length} file${wire.problems.length === 1 ? '' : 's'} not on the head`, { problems: wire.problems });
 
-    const known = ctx.store.nodes().map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
+    // pilots come and go: the allocation queues, not their pilots of the moment, say what they can run
+    const known = ctx.store
+      .nodes()
+      .filter((n) => !ctx.allocations || pilotOf(ctx.store, n.name) === undefined)
+      .map((n) => ({ name: n.name, capabilities: JSON.parse(n.capabilities) as string[] }));
     const feasible = known.filter((n) => missingCapabilities(batch.meta.capabilities, n.capabilities).length === 0).map((n) => n.name);
+    let pilotQueues: string[] | undefined;
     if (feasible.length === 0) {
-      if (known.length === 0) {
-        throw new HttpError(400, `no node can run batch ${name}: no compute node has joined this head yet`, { problems: ['no compute node has joined this head yet'] });
+      // no node of the lab: the allocation queues' pilots may run it, if they can run every job
+      const queues = ctx.allocations?.queues ?? [];
+      const viaPilots = queues.length ? pilotAdmission(queues, batch.meta.capabilities, batch.jobs) : null;
+      if (viaPilots && viaPilots.unfitCount === 0) pilotQueues = viaPilots.queues;
+      else {
+        const why = known.length === 0 ? ['no compute node has joined this head yet'] : known.map((n) => `node ${n.name} lacks ${missingCapabilities(batch.meta.capabilities, n.capabilities).join(', ')}`);
+        if (viaPilots) why.push(`${viaPilots.unfitCount} job${viaPilots.unfitCount === 1 ? '' : 's'} no allocation queue can run: ${viaPilots.unfit.join('; ')}${viaPilots.unfitCount > viaPilots.unfit.length ? '; ...' : ''}`);
+        const needs = batch.meta.capabilities.length ? `it needs ${batch.meta.capabilities.join(', ')}; ` : '';
+        throw new HttpError(400, `no node${viaPilots ? ' and no allocation queue' : ''} can run batch ${name}: ${needs}${why.join('; ')}`, { problems: why });
       }
-      const why = known.map((n) => `node ${n.name} lacks ${missingCapabilities(batch.meta.capabilities, n.capabilities).join(', ')}`);
-      throw new HttpError(400, `no node can run batch ${name}: it needs ${batch.meta.capabilities.join(', ')}; ${why.join('; ')}`, { problems: why });
     }
 
-    const response: AddResponse = { namespace, batch: name, jobs: batch.jobs.length, feasibleNodes: feasible, knownNodes: known.length, dry: body.dry };
+    const response: AddResponse = { namespace, batch: name, jobs: batch.jobs.length, feasibleNodes: feasible, knownNodes: known.length, dry: body.dry, ...(pilotQueues ? { pilotQueues } : {}) };
     if (body.dry) return sendJson(call.res, 200, response);
 
     const queued = queueBatch(ctx.store, { namespace, name, owner: principal.name, admin: principal.admin, record: wire.record, jobs: wire.jobs });

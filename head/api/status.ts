@@ -21,6 +21,7 @@ interface JobLine {
   cpu_seconds: number | null;
   peak_memory: number | null;
   wall_seconds: number | null;
+  time_limit: number | null;
 }
 
 interface ShapeRow {
@@ -48,10 +49,10 @@ export const status: Route = {
   },
 };
 
-function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number) => string): StatusBatch {
+function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number, time: number | null) => string): StatusBatch {
   const jobs = ctx.store
     .stmt<JobLine>(
-      `SELECT j.name, j.state, j.node, j.attempt_count, j.exit_code, j.error, j.shape_id, s.memory, a.cpu_seconds, a.peak_memory, a.wall_seconds
+      `SELECT j.name, j.state, j.node, j.attempt_count, j.exit_code, j.error, j.shape_id, j.time_limit, s.memory, a.cpu_seconds, a.peak_memory, a.wall_seconds
          FROM jobs j JOIN shapes s ON s.id = j.shape_id
          LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE job_id = j.id AND state = 'archived')
         WHERE j.batch_id = ? ORDER BY j.id`,
@@ -72,7 +73,7 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       attempt: j.attempt_count,
       exit_code: j.exit_code,
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
-      waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
+      waiting: j.state === 'queued' ? explain(b, j.shape_id, j.time_limit) : null,
       memory: j.memory,
       usage: j.wall_seconds === null ? null : { cpu_seconds: j.cpu_seconds, peak_memory_bytes: j.peak_memory, wall_seconds: j.wall_seconds },
     })),
@@ -89,12 +90,17 @@ export function batchState(c: Record<JobState, number>): StatusBatch['state'] {
   return 'done';
 }
 
-/** Why the jobs of one queue (batch × shape) wait, node by node; computed once per queue. */
-function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number) => string {
+/**
+ * Why the jobs of one queue (batch × shape, and time limit: pilots take only the jobs that
+ * fit their time left) wait, node by node, then what the allocation queues say; computed once
+ * per queue.
+ */
+function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number, time: number | null) => string {
   let nodes: SnapshotNode[] | null = null;
-  const cache = new Map<number, string>();
-  return (b, shapeId) => {
-    const hit = cache.get(shapeId);
+  const cache = new Map<string, string>();
+  return (b, shapeId, time) => {
+    const key = `${shapeId}/${time}`;
+    const hit = cache.get(key);
     if (hit !== undefined) return hit;
     const connected = ctx.nodes.connected();
     nodes ??= ctx.store.nodes().map((n) => snapshotNode(ctx.store, n, connected.has(n.name)));
@@ -107,12 +113,16 @@ function waitingExplainer(ctx: HeadContext): (b: BatchRow, shapeId: number) => s
       nodes: shape.nodes === null ? null : (JSON.parse(shape.nodes) as string[]),
       buildFailedOn: ctx.store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?').all(b.id).map((r) => r.node),
     };
-    const reasons = nodes.map((n) => why(queue, n));
-    const text =
-      nodes.length === 0 ? 'no node has joined yet'
-      : reasons.some((r) => r === null) ? 'about to be placed'
+    const reasons = nodes.map((n) => why(queue, n, time));
+    let text =
+      reasons.some((r) => r === null) ? 'about to be placed'
+      : nodes.length === 0 ? (ctx.allocations ? '' : 'no node has joined yet')
       : reasons.join('; ');
-    cache.set(shapeId, text);
+    if (ctx.allocations && !reasons.some((r) => r === null)) {
+      const pilots = ctx.allocations.explain({ ...queue, time }).text;
+      text = text ? `${pilots}; ${text}` : pilots;
+    }
+    cache.set(key, text);
     return text;
   };
 }

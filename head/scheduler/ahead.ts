@@ -10,7 +10,7 @@
 // head.yaml turns it off).
 import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { PlaceStats, Placement, SnapshotNode } from './types.js';
-import { available, staticMisfit } from './feasibility.js';
+import { available, staticMisfit, timeMisfit } from './feasibility.js';
 import type { QueueOrder } from './order.js';
 
 interface Spare {
@@ -30,7 +30,7 @@ export function placeAhead(nodes: readonly SnapshotNode[], order: QueueOrder, ah
     if (q.demand.gpus === 0 && q.demand.cpus !== WHOLE_NODE) {
       for (const s of spare) {
         if (stats) stats.nodeChecks++;
-        if (staticMisfit(q, s.node) !== null) continue;
+        if (staticMisfit(q, s.node) !== null || timeMisfit(s.node, order.jobTime(c)) !== null) continue;
         if (!target || s.waiting < target.waiting || (s.waiting === target.waiting && load(s.node) < load(target.node))) target = s;
       }
     }

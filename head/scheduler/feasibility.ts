@@ -10,6 +10,7 @@
 //               all of it (rank.ts reserve).
 import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { QueueShape, SnapshotNode } from './types.js';
+import { formatDuration } from '../../shared/spec/units.js';
 
 /** What a node has left during a pass; reserve() takes from it. */
 export interface Free {
@@ -40,10 +41,22 @@ export function hasRoom(f: Free): boolean {
 }
 
 /**
- * Why a job of this queue cannot run on this node now; null when it can.
+ * Why a job of this queue (with this time limit in seconds, null: none) cannot run on this
+ * node now; null when it can.
  */
-export function why(queue: QueueShape, node: SnapshotNode): string | null {
-  return available(node) ?? staticMisfit(queue, node) ?? capacityMisfit(queue, freeOf(node));
+export function why(queue: QueueShape, node: SnapshotNode, time: number | null = null): string | null {
+  return available(node) ?? staticMisfit(queue, node) ?? timeMisfit(node, time) ?? capacityMisfit(queue, freeOf(node));
+}
+
+/**
+ * A node that ends (a pilot: its walltime) takes only jobs whose time limit fits what it has
+ * left; a job without a limit could outlive it, so it never goes there.
+ */
+export function timeMisfit(node: SnapshotNode, time: number | null): string | null {
+  if (node.timeLeft === undefined) return null;
+  if (time === null) return `node ${node.name} ends in ${minutes(node.timeLeft)} and the job has no time limit`;
+  if (time > node.timeLeft) return `needs ${minutes(time)}, node ${node.name} ends in ${minutes(node.timeLeft)}`;
+  return null;
 }
 
 /** Capabilities of the batch that the node lacks (exact, case-sensitive). */
@@ -89,6 +102,10 @@ export function capacityMisfit(queue: QueueShape, f: Free): string | null {
   if (d.cpus > f.cpus) return `needs ${d.cpus} cpus, node ${name} has ${f.cpus} free`;
   if (d.memory !== null && d.memory > f.memory) return `needs ${gib(d.memory)} memory, node ${name} has ${gib(f.memory)} free`;
   return null;
+}
+
+function minutes(seconds: number): string {
+  return formatDuration(Math.max(0, seconds) * 1000);
 }
 
 function gib(bytes: number): string {

@@ -58,6 +58,11 @@ export class QueueOrder {
     return c.queue.jobIds[c.at]!;
   }
 
+  /** The head job's time limit in seconds; null: none (or not in the snapshot). */
+  jobTime(c: Cursor): number | null {
+    return c.queue.times?.[c.at] ?? null;
+  }
+
   /** The head job was placed: move on, and count its owner as running one more and served now. */
   served(c: Cursor): void {
     const a = this.account(c.queue.owner);

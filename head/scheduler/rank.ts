@@ -9,13 +9,14 @@
 // GPUs are handed out by index, lowest free first; two jobs never hold the same one.
 import { WHOLE_NODE } from '../../shared/spec/types.js';
 import type { Placement, PlaceStats, SnapshotQueue } from './types.js';
-import { capacityMisfit, staticMisfit, type Free } from './feasibility.js';
+import { capacityMisfit, staticMisfit, timeMisfit, type Free } from './feasibility.js';
 
-export function bestNode(queue: SnapshotQueue, free: readonly Free[], stats?: PlaceStats): Free | null {
+/** `time`: the job's time limit in seconds (null: none), against nodes that end. */
+export function bestNode(queue: SnapshotQueue, free: readonly Free[], stats?: PlaceStats, time: number | null = null): Free | null {
   let best: Free | null = null;
   for (const f of free) {
     if (stats) stats.nodeChecks++;
-    if (staticMisfit(queue, f.node) !== null || capacityMisfit(queue, f) !== null) continue;
+    if (staticMisfit(queue, f.node) !== null || timeMisfit(f.node, time) !== null || capacityMisfit(queue, f) !== null) continue;
     if (!best || better(queue, f, best)) best = f;
   }
   return best;

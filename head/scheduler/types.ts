@@ -25,6 +25,11 @@ export interface SnapshotNode {
   used: { cpus: number; memory: number; gpus: readonly number[]; jobs: number };
   /** of those, attempts assigned whose process has not started (assigned ahead, or preparing) */
   waiting?: number;
+  /**
+   * seconds a job placed now may run before the node goes away (a pilot's walltime, less a
+   * margin); unset: the node does not end. Only jobs whose time limit fits are placed here.
+   */
+  timeLeft?: number;
 }
 
 /** What decides where the jobs of a queue may run: the same for each of them. */
@@ -50,7 +55,7 @@ export interface SnapshotQueue extends QueueShape {
    * longest time limit first (no limit first of all), then submission order
    */
   jobIds: readonly number[];
-  /** time limits of jobIds in seconds (null: none); read only when the batch has a `sort` */
+  /** time limits of jobIds in seconds (null: none): for a batch's `sort`, and for nodes that end */
   times?: readonly (number | null)[];
 }
 

@@ -66,6 +66,8 @@ export const AddResponse = z.object({
   feasibleNodes: z.array(z.string()),
   knownNodes: z.number().int(),
   dry: z.boolean(),
+  /** when no node can run it: the allocation queues whose pilots will */
+  pilotQueues: z.array(z.string()).optional(),
 });
 export type AddResponse = z.infer<typeof AddResponse>;
 

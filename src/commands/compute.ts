@@ -15,7 +15,10 @@ export const command = new Command('compute')
     const config = loadConfig(ComputeConfig, opts.config);
     const logger = createLogger('compute', { level: opts.logLevel ?? config.log_level });
     const daemon = await startComputeDaemon(config, opts.config, logger);
-    const signal = await untilSignal();
+    const { pilotEnd } = await import('../../compute/pilot.js');
+    const pilot = config.pilot ? pilotEnd(() => daemon.agent.isIdle(), { idleTimeoutMs: config.pilot.idle_timeout, endsAt: config.pilot.ends_at * 1000 }, logger) : null;
+    const signal = await Promise.race([untilSignal(), ...(pilot ? [pilot.done] : [])]);
+    pilot?.cancel();
     logger.info({ event: 'stopping', signal, drain_ms: drainMs }, 'compute daemon stopping');
     await daemon.stop({ drainMs });
     logger.info({ event: 'stopped' }, 'compute daemon stopped');

@@ -123,6 +123,8 @@ export async function sendAdd(head: HeadClient, p: PreparedAdd, opts: { dry: boo
 export function describeAdd(o: AddOutcome): string {
   const r = o.response;
   const jobs = `${r.jobs} job${r.jobs === 1 ? '' : 's'} of ${r.namespace}/${r.batch}`;
-  const where = `can run on ${r.feasibleNodes.length} of ${r.knownNodes} known node${r.knownNodes === 1 ? '' : 's'}`;
+  const where = r.pilotQueues?.length
+    ? `no node of the lab can run it: pilots of allocation queue${r.pilotQueues.length === 1 ? '' : 's'} ${r.pilotQueues.join(', ')} will be submitted for it`
+    : `can run on ${r.feasibleNodes.length} of ${r.knownNodes} known node${r.knownNodes === 1 ? '' : 's'}`;
   return `${r.dry ? 'would queue' : 'queued'} ${jobs}; ${where}`;
 }

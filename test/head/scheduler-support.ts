@@ -16,6 +16,7 @@ export function node(name: string, o: NodeOptions = {}): SnapshotNode {
     draining: o.draining ?? false,
     used: { cpus: 0, memory: 0, gpus: [], jobs: 0, ...o.used },
     ...(o.waiting !== undefined ? { waiting: o.waiting } : {}),
+    ...(o.timeLeft !== undefined ? { timeLeft: o.timeLeft } : {}),
   };
 }
 
