@@ -103,6 +103,8 @@ export interface StartAttemptOptions {
    * the folder is prepared first, and a cancel meanwhile means it never starts
    */
   need?: Need;
+  /** the finalize step: its environment beside DISTRIBUTE_*, and what fills its folder once prepared */
+  finalize?: { env: Record<string, string>; prepare: (paths: AttemptPaths) => Promise<void> };
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -158,6 +160,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
         jobFile: batch.kind === 'python' ? opts.jobFile : null,
         mounts: init.kind === 'apptainer' ? init.requiredMounts.length : 0,
       }, opts.workspaceReady ?? false);
+      if (opts.finalize) await opts.finalize.prepare(paths);
       let container = 'apptainer';
       if (batch.kind === 'apptainer') {
         const found = findContainerRuntime((opts.env ?? process.env).PATH);
@@ -175,7 +178,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       resolveStarted(null);
       return finish(notStarted, start, null);
     }
-    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
+    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }), ...opts.finalize?.env };
     let group;
     try {
       group = await (opts.spawn ?? spawnGroup)({ argv, cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });

@@ -3,6 +3,7 @@ import type { Route } from './api/route.js';
 import { whoami } from './api/whoami.js';
 import { inputGet, inputPut, inputsMissing } from './api/inputs.js';
 import { resultPut } from './api/results.js';
+import { finalizeResults } from './api/finalize.js';
 import { status } from './api/status.js';
 import { nodes } from './api/nodes.js';
 import { drain, undrain } from './api/drain.js';
@@ -16,4 +17,4 @@ import { pull, pullPlan } from './api/pull.js';
 import { rm } from './api/rm.js';
 import { logs } from './api/logs.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, finalizeResults, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, metrics, version];

@@ -4,6 +4,7 @@ import type { JobState } from '../../shared/protocol/common.js';
 import type { StatusBatch } from '../../shared/protocol/api.js';
 import { why, type SnapshotNode } from '../scheduler.js';
 import { snapshotNode } from '../snapshot.js';
+import { waitingFor } from '../dependencies.js';
 import { sendJson } from '../http.js';
 import type { HeadContext } from '../context.js';
 import type { BatchRow } from '../store.js';
@@ -17,6 +18,10 @@ interface JobLine {
   exit_code: number | null;
   error: string | null;
   shape_id: number;
+  id: number;
+  batch_id: number;
+  blocked: number;
+  finalize: number;
 }
 
 interface ShapeRow {
@@ -46,7 +51,7 @@ export const status: Route = {
 
 function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number) => string): StatusBatch {
   const jobs = ctx.store
-    .stmt<JobLine>('SELECT name, state, node, attempt_count, exit_code, error, shape_id FROM jobs WHERE batch_id = ? ORDER BY id')
+    .stmt<JobLine>('SELECT id, batch_id, name, state, node, attempt_count, exit_code, error, shape_id, blocked, finalize FROM jobs WHERE batch_id = ? ORDER BY id')
     .all(b.id);
   const builds = ctx.store.stmt<{ node: string; log: string; at: number }>('SELECT node, log, at FROM build_failures WHERE batch_id = ? ORDER BY node').all(b.id);
   const counts = { queued: 0, assigned: 0, running: 0, paused: 0, done: 0, failed: 0, cancelled: 0 };
@@ -63,7 +68,7 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       attempt: j.attempt_count,
       exit_code: j.exit_code,
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
-      waiting: j.state === 'queued' ? explain(b, j.shape_id) : null,
+      waiting: j.state === 'queued' ? (waitingFor(ctx.store, j) ?? explain(b, j.shape_id)) : null,
     })),
     // only when there are some: the DESIGN shape stays as it was for every other batch
     ...(builds.length ? { build_failures: builds } : {}),

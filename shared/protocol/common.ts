@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SAFE_NAME } from '../paths.js';
 
 /** Version of the node protocol; a node of another version is refused at hello. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const SafeName = z.string().regex(SAFE_NAME, 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
 /** Globally unique id of one attempt of one job (the head's attempts table rowid). */
@@ -38,8 +38,14 @@ export const WireInitialize = z.discriminatedUnion('kind', [
 ]);
 export type WireInitialize = z.infer<typeof WireInitialize>;
 
+/** The name the batch's finalize step runs under (shared/spec FINALIZE_JOB): kept out of job names, so it never collides with one. */
+export const FINALIZE_NAME = '_finalize';
+
+/** A job's name: a safe name, or the finalize step's. */
+export const JobName = z.union([SafeName, z.literal(FINALIZE_NAME)]);
+
 export const WireJob = z.object({
-  name: SafeName,
+  name: JobName,
   file: WireFile.nullable(),
   command: z.string().nullable(),
   requiredFiles: z.array(WireFile),
