@@ -11,6 +11,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { attemptInputs, buildInputs, filesOf, runnerBatch, runnerJob, writeUnstartedResult, type Assign } from './assignment.js';
 import { BuildCache, describeFailedBuild } from './builds.js';
+import { RESULTS_FOLDER } from './finalize-inputs.js';
 import type { InputCache } from './inputs.js';
 import { killLeftovers, RunningRecords, type Leftover } from './leftovers.js';
 import type { ResultSpool } from './results.js';
@@ -261,6 +262,19 @@ export class Attempts {
     }
   }
 
+  /** The finalize step's environment, and its folder filled with the batch's results. */
+  private finalizeStep(a: Assign, log: Logger): { env: Record<string, string>; prepare: (paths: AttemptPaths) => Promise<void> } {
+    const ended = a.finalize!;
+    return {
+      env: { DISTRIBUTE_JOBS_DONE: String(ended.done), DISTRIBUTE_JOBS_FAILED: String(ended.failed) },
+      prepare: async (paths) => {
+        const started = Date.now();
+        const got = await this.o.inputs.batchResults(a.attempt, join(paths.input, RESULTS_FOLDER));
+        log.info({ event: 'finalize_inputs', files: got.files, skipped: got.skipped, ms: Date.now() - started }, "the batch's results are in place for its finalize step");
+      },
+    };
+  }
+
   /** From `assign` to the result in the spool: inputs, the batch's build, the run, the report. */
   private async carry(h: Held): Promise<void> {
     const a = h.assign;
@@ -327,6 +341,7 @@ export class Attempts {
       ...(this.o.containment ? { containment: this.o.containment } : {}),
       // a job assigned ahead is prepared, then waits in the launcher until the jobs before it leave room
       need: { cpus: a.cpus, memory: a.job.resources.memory },
+      ...(a.finalize ? { finalize: this.finalizeStep(a, log) } : {}),
     });
     h.run = run;
     const unwatch = this.o.watch?.(a.attempt, `${a.namespace}/${a.batch}/${a.job.name}`, run);

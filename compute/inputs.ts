@@ -12,6 +12,7 @@ import type { ReadableStream } from 'node:stream/web';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { authorization, fetchFailure, headFetch, type HeadEndpoint } from '../shared/head-http.js';
+import { fetchBatchResults } from './finalize-inputs.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -24,6 +25,11 @@ export class InputCache {
     private readonly head: HeadEndpoint,
     private readonly log: Logger = silentLogger(),
   ) {}
+
+  /** The archived results of the batch of a finalize attempt, extracted into `dest`. */
+  batchResults(attempt: number, dest: string): Promise<{ files: number; skipped: number }> {
+    return fetchBatchResults(this.head, attempt, dest);
+  }
 
   /** Path of the verified local copy of the file with this hash, fetched on first need. */
   get(hash: string): Promise<string> {

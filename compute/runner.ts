@@ -137,6 +137,8 @@ export interface StartAttemptOptions {
   need?: Need;
   /** a cgroup per attempt (compute daemon); default: the process group alone */
   containment?: ContainmentOptions;
+  /** the finalize step: its environment beside DISTRIBUTE_*, and what fills its folder once prepared */
+  finalize?: { env: Record<string, string>; prepare: (paths: AttemptPaths) => Promise<void> };
 }
 
 /** Starts one attempt of a job. Returns at once; the work goes on in the background. */
@@ -199,6 +201,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
         mounts: init.kind === 'apptainer' ? init.requiredMounts.length : 0,
       }, opts.workspaceReady ?? false);
       await linkBuildOutputs(paths);
+      if (opts.finalize) await opts.finalize.prepare(paths);
       let container = 'apptainer';
       if (batch.kind === 'apptainer') {
         const found = findContainerRuntime((opts.env ?? process.env).PATH);
@@ -216,7 +219,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       resolveStarted(null);
       return finish(notStarted, start, null);
     }
-    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }) };
+    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }), ...opts.finalize?.env };
     let cg: JobCgroup | null;
     try {
       cg = await makeCgroup(opts.containment, ['job', batch.meta.namespace, batch.meta.batch_name, job.name, String(attempt)], job.resources.memory);

@@ -302,4 +302,27 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX pilots_live ON pilots (queue) WHERE state <> 'ended';
     `,
   },
+  {
+    version: 13,
+    name: 'job dependencies (after:) and the finalize step',
+    // jobs.blocked: a queued job that waits for others (not a candidate for the scheduler;
+    //   the partial index keeps its queue reads free of the waiting ones).
+    // jobs.finalize: the batch's finalize step, which waits for every other job to end.
+    // jobs.cancelled_by: the dependency whose failure or cancellation cancelled this job, so
+    //   a retry brings it back.
+    // job_deps: job_id waits for dep_id to end done.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN finalize INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN cancelled_by INTEGER;
+      CREATE INDEX jobs_ready ON jobs (batch_id, shape_id, id) WHERE state = 'queued' AND blocked = 0;
+      CREATE INDEX jobs_blocked ON jobs (batch_id) WHERE blocked = 1;
+      CREATE TABLE job_deps (
+        job_id INTEGER NOT NULL REFERENCES jobs(id),
+        dep_id INTEGER NOT NULL REFERENCES jobs(id),
+        PRIMARY KEY (job_id, dep_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX job_deps_dep ON job_deps (dep_id);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
 import type { NodeLink } from './context.js';
 import type { HeadMetrics } from './metrics.js';
+import { endedJobs } from './dependencies.js';
 import { place } from './scheduler.js';
 import { buildSnapshot, type BatchCache } from './snapshot.js';
 import { parseJobRecord, type Store } from './store.js';
@@ -77,6 +78,7 @@ export class Scheduling {
       job: rec.job.resources.cpus === WHOLE_NODE ? { ...rec.job, resources: { ...rec.job.resources, cpus: a.cpus } } : rec.job,
       cpus: a.cpus,
       gpus: a.gpus,
+      ...(job.finalize === 1 ? { finalize: endedJobs(this.deps.store, a.batchId) } : {}),
     };
   }
 }

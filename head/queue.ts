@@ -2,6 +2,7 @@
 // batch name already used there, and insert the batch, its queues (shapes) and every job in
 // one transaction — all of it or nothing. The caller awaits `store.synced()` before telling
 // the user it is queued (the commit's fsync, shared with other commits: store.ts).
+import { queueDependencies } from './transitions.js';
 import { serializeJobRecord, type BatchRecord, type JobRecord, type Store } from './store.js';
 
 export interface NewBatch {
@@ -11,7 +12,8 @@ export interface NewBatch {
   /** admins may add into any namespace */
   admin: boolean;
   record: BatchRecord;
-  jobs: { name: string; record: JobRecord }[];
+  /** `after`: names of jobs of the batch this one waits for; `finalize`: the finalize step (waits for every other job) */
+  jobs: { name: string; record: JobRecord; after?: string[]; finalize?: boolean }[];
 }
 
 // Jobs go in ROWS_PER_INSERT rows per INSERT statement: one call into SQLite per row was a
@@ -74,6 +76,8 @@ export function queueBatch(store: Store, b: NewBatch): QueueOutcome {
       }
     }
     for (let i = 0; i < filled; i += JOB_VALUES) insertRow.run(values.slice(i, i + JOB_VALUES));
+    queueDependencies(store, batchId, b.jobs);
     return { ok: true, batchId };
   });
 }
+

@@ -107,6 +107,7 @@ function deleteBatchRows(store: Store, batchId: number): void {
   const jobs = `(SELECT id FROM jobs WHERE batch_id = ?)`;
   store.stmt(`DELETE FROM archive_members WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt(`DELETE FROM attempts WHERE job_id IN ${jobs}`).run(batchId);
+  store.stmt(`DELETE FROM job_deps WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt('DELETE FROM build_failures WHERE batch_id = ?').run(batchId);
   store.stmt('DELETE FROM jobs WHERE batch_id = ?').run(batchId);
   store.stmt('DELETE FROM shapes WHERE batch_id = ?').run(batchId);

@@ -37,7 +37,8 @@ export async function takeResult(ctx: HeadContext, node: string, attempt: number
     outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
   );
   ctx.metrics?.archived(Buffer.isBuffer(body) ? body.length : statSync(outcome.path).size);
-  // the attempt's resources were freed at its `finished`; only a retry queued now is news
-  if (outcome.state === 'requeued') ctx.schedule();
+  // the attempt's resources were freed at its `finished`; what is news now: a retry queued, or
+  // jobs that waited for this one (after:, finalize) released
+  ctx.schedule();
   return { status: 200, state: outcome.state, members: outcome.members };
 }

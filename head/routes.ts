@@ -3,6 +3,7 @@ import type { Route } from './api/route.js';
 import { whoami } from './api/whoami.js';
 import { inputGet, inputPut, inputsMissing } from './api/inputs.js';
 import { resultPut } from './api/results.js';
+import { finalizeResults } from './api/finalize.js';
 import { status } from './api/status.js';
 import { nodes } from './api/nodes.js';
 import { drain, undrain } from './api/drain.js';
@@ -18,4 +19,4 @@ import { logs } from './api/logs.js';
 import { usage } from './api/usage.js';
 import { allocList, allocPause, allocResume } from './api/allocations.js';
 
-export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, usage, metrics, version, allocList, allocPause, allocResume];
+export const ROUTES: Route[] = [whoami, add, inputsMissing, inputPut, inputGet, resultPut, finalizeResults, status, nodes, drain, undrain, kill, retry, resolve, pullPlan, pull, rm, logs, usage, metrics, version, allocList, allocPause, allocResume];

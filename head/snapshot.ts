@@ -105,14 +105,14 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
 
   const shapes = store
     .stmt<ShapeRow>(
-      `SELECT s.* FROM shapes s WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.batch_id = s.batch_id AND j.shape_id = s.id)`,
+      `SELECT s.* FROM shapes s WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.blocked = 0 AND j.batch_id = s.batch_id AND j.shape_id = s.id)`,
     )
     .all();
   const inSubmissionOrder = store.stmt<QueuedRow>(
-    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND batch_id = ? AND shape_id = ? ORDER BY id LIMIT ?`,
+    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND blocked = 0 AND batch_id = ? AND shape_id = ? ORDER BY id LIMIT ?`,
   );
   const longestFirst = store.stmt<QueuedRow>(
-    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND batch_id = ? AND shape_id = ? ORDER BY ${LONGEST_FIRST} DESC, id LIMIT ?`,
+    `SELECT id, time_limit FROM jobs WHERE state = 'queued' AND blocked = 0 AND batch_id = ? AND shape_id = ? ORDER BY ${LONGEST_FIRST} DESC, id LIMIT ?`,
   );
   const failedOn = store.stmt<{ node: string }>('SELECT node FROM build_failures WHERE batch_id = ?');
   const queues: SnapshotQueue[] = [];

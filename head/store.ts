@@ -74,6 +74,12 @@ export interface JobRow {
   error: string | null;
   /** seconds; null = no limit (the `sort` key) */
   time_limit: number | null;
+  /** 1: queued but waiting for other jobs (migration 13) */
+  blocked: number;
+  /** 1: the batch's finalize step */
+  finalize: number;
+  /** the dependency whose end cancelled this job */
+  cancelled_by: number | null;
 }
 
 export interface AttemptRow {

@@ -23,6 +23,65 @@ type Started = Extract<NodeMessage, { type: 'started' }>;
 
 const IN_FLIGHT = new Set(['assigned', 'running', 'paused']);
 
+/**
+ * A job of the batch changed state: jobs waiting for it (after:, finalize) are released or
+ * cancelled, and the notifications hear of it. Inside the caller's transaction.
+ */
+function jobsChanged(store: Store, batchId: number): void {
+  settleWaiting(store, batchId);
+  batchChanged(store, batchId);
+}
+
+/** The edges of `after:` and the finalize step's mark; such jobs start out waiting. Inside queueBatch's transaction. */
+export function queueDependencies(store: Store, batchId: number, jobs: { name: string; after?: string[]; finalize?: boolean }[]): void {
+  const waiting = jobs.filter((j) => j.finalize || (j.after?.length ?? 0) > 0);
+  if (waiting.length === 0) return;
+  const ids = new Map(store.stmt<{ id: number; name: string }>('SELECT id, name FROM jobs WHERE batch_id = ?').all(batchId).map((r) => [r.name, r.id]));
+  const edge = store.stmt('INSERT OR IGNORE INTO job_deps (job_id, dep_id) VALUES (?, ?)');
+  const block = store.stmt('UPDATE jobs SET blocked = 1, finalize = ? WHERE id = ?');
+  for (const j of waiting) {
+    const id = ids.get(j.name)!;
+    block.run(j.finalize ? 1 : 0, id);
+    for (const dep of j.after ?? []) {
+      const depId = ids.get(dep);
+      // the batch was validated: every name is one of its jobs
+      if (depId === undefined) throw new Error(`batch ${batchId}: job ${j.name} waits for ${dep}, which is not in the batch`);
+      edge.run(id, depId);
+    }
+  }
+}
+
+/**
+ * Waiting jobs whose dependencies all ended done become candidates; one whose dependency
+ * failed or was cancelled is cancelled naming it (and so, in turn, are the jobs that wait for
+ * it). The finalize step becomes a candidate once every other job of the batch has ended.
+ */
+function settleWaiting(store: Store, batchId: number): void {
+  if (!store.stmt('SELECT 1 FROM jobs INDEXED BY jobs_blocked WHERE batch_id = ? AND blocked = 1 LIMIT 1').get(batchId)) return;
+  const ended = store.stmt<{ id: number; dep: number; dep_name: string; dep_state: string }>(
+    `SELECT j.id, d.id AS dep, d.name AS dep_name, d.state AS dep_state FROM jobs j INDEXED BY jobs_blocked
+     JOIN job_deps e ON e.job_id = j.id JOIN jobs d ON d.id = e.dep_id
+     WHERE j.batch_id = ? AND j.blocked = 1 AND j.state = 'queued' AND d.state IN ('failed', 'cancelled')`,
+  );
+  const cancel = store.stmt(`UPDATE jobs SET state = 'cancelled', blocked = 0, cancelled_by = ?, error = ? WHERE id = ? AND state = 'queued' AND blocked = 1`);
+  // each round cancels one more link of a chain; a chain is at most as long as the batch
+  for (let rows = ended.all(batchId); rows.length > 0; rows = ended.all(batchId)) {
+    for (const r of rows) cancel.run(r.dep, `waited for ${r.dep_name}, which ${r.dep_state === 'failed' ? 'failed' : 'was cancelled'}`, r.id);
+  }
+  store
+    .stmt(
+      `UPDATE jobs SET blocked = 0 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_blocked WHERE j.batch_id = ? AND j.blocked = 1 AND j.state = 'queued' AND j.finalize = 0
+         AND NOT EXISTS (SELECT 1 FROM job_deps e JOIN jobs d ON d.id = e.dep_id WHERE e.job_id = j.id AND d.state != 'done'))`,
+    )
+    .run(batchId);
+  store
+    .stmt(
+      `UPDATE jobs SET blocked = 0 WHERE id IN (SELECT j.id FROM jobs j INDEXED BY jobs_blocked WHERE j.batch_id = ? AND j.blocked = 1 AND j.state = 'queued' AND j.finalize = 1)
+         AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.batch_id = ? AND o.finalize = 0 AND o.state IN ('queued', 'assigned', 'running', 'paused'))`,
+    )
+    .run(batchId, batchId);
+}
+
 export interface Assignment {
   attempt: number;
   number: number;
@@ -144,7 +203,7 @@ function finishedIn(store: Store, node: string, msg: Finished): FinishOutcome {
     .run(now, msg.exitCode, msg.signal, error, now, attempt.id);
   if (msg.error !== null) {
     store.stmt(`UPDATE jobs SET state = 'failed', exit_code = ?, error = ? WHERE id = ?`).run(msg.exitCode, msg.error, cur.job.id);
-    batchChanged(store, cur.job.batch_id);
+    jobsChanged(store, cur.job.batch_id);
     return 'failed';
   }
   store.stmt(`UPDATE jobs SET state = 'running', exit_code = ? WHERE id = ?`).run(msg.exitCode, cur.job.id);
@@ -181,7 +240,7 @@ export function settleResult(store: Store, job: JobRow, attemptId: number, v: Re
   } else {
     store.stmt('UPDATE jobs SET state = ?, exit_code = ?, error = ? WHERE id = ?').run(outcome, v.exitCode, v.error, job.id);
   }
-  batchChanged(store, job.batch_id);
+  jobsChanged(store, job.batch_id);
   return outcome;
 }
 
@@ -239,7 +298,7 @@ function loseAttempt(store: Store, attempt: AttemptRow, maxAttempts: number, out
     store.stmt(`UPDATE jobs SET state = 'queued', losses = ?, node = NULL, exit_code = NULL WHERE id = ?`).run(losses, job.id);
     out.requeued.push(job.id);
   }
-  batchChanged(store, job.batch_id);
+  jobsChanged(store, job.batch_id);
 }
 
 /** The node went silent for node_timeout: everything it held is requeued as a new attempt. */
@@ -292,7 +351,7 @@ export function registerNode(store: Store, hello: Hello, maxAttempts: number): H
         // connection or a head restart): what it held is free; the job awaits its result
         store.stmt(`UPDATE attempts SET state = 'finished', ended = ?, started = COALESCE(started, ?) WHERE id = ?`).run(now, now, id);
         store.stmt(`UPDATE jobs SET state = 'running' WHERE id = ?`).run(cur.job.id);
-        batchChanged(store, cur.job.batch_id);
+        jobsChanged(store, cur.job.batch_id);
       }
     }
     const held = new Set(out.kept);
@@ -379,9 +438,9 @@ export function recordBuildFailure(
       // jobs no known node can run wait for one to join (status says why); the build is not to blame
       if (nodes.length === 0 || !nodes.every((n) => failedOn.has(n))) continue;
       const error = `its build failed on every capable node (${[...nodes].sort().join(', ')})`;
-      failedJobs += store.stmt(`UPDATE jobs SET state = 'failed', error = ? WHERE batch_id = ? AND shape_id = ? AND state = 'queued'`).run(error, batchId, s.id).changes;
+      failedJobs += store.stmt(`UPDATE jobs SET state = 'failed', blocked = 0, error = ? WHERE batch_id = ? AND shape_id = ? AND state = 'queued'`).run(error, batchId, s.id).changes;
     }
-    if (failedJobs > 0) batchChanged(store, batchId);
+    if (failedJobs > 0) jobsChanged(store, batchId);
     return { failedJobs };
   });
 }
@@ -400,14 +459,14 @@ export function killJobs(store: Store, batchId: number, jobName?: string): KillO
       .all(...(jobName ? [batchId, jobName] : [batchId]));
     const out: KillOutcome = { cancelled: jobs.length, toCancel: [] };
     for (const job of jobs) {
-      store.stmt(`UPDATE jobs SET state = 'cancelled', error = 'cancelled by a user' WHERE id = ?`).run(job.id);
+      store.stmt(`UPDATE jobs SET state = 'cancelled', blocked = 0, error = 'cancelled by a user' WHERE id = ?`).run(job.id);
       if (job.state === 'queued' || job.current_attempt === null) continue;
       const a = store.attempt(job.current_attempt);
       if (!a || !['assigned', 'running', 'finished'].includes(a.state)) continue;
       store.stmt(`UPDATE attempts SET state = 'cancelled' WHERE id = ?`).run(a.id);
       if (a.ended === null) out.toCancel.push({ node: a.node, attempt: a.id });
     }
-    batchChanged(store, batchId);
+    jobsChanged(store, batchId);
     return out;
   });
 }
@@ -415,14 +474,24 @@ export function killJobs(store: Store, batchId: number, jobName?: string): KillO
 /**
  * Requeues the batch's failed jobs; each runs again as a new attempt with fresh loss and retry
  * counts. The nodes where its build failed may build it again (something may have been installed).
+ * Jobs cancelled because a dependency failed wait for it again, and the finalize step, when
+ * anything comes back, runs again after it.
  */
 export function retryJobs(store: Store, batchId: number): number {
   return store.tx(() => {
     store.stmt('DELETE FROM build_failures WHERE batch_id = ?').run(batchId);
-    const requeued = store
-      .stmt(`UPDATE jobs SET state = 'queued', losses = 0, failures = 0, exit_code = NULL, error = NULL, node = NULL WHERE batch_id = ? AND state = 'failed'`)
+    const fresh = `losses = 0, failures = 0, exit_code = NULL, error = NULL, node = NULL`;
+    let requeued = store.stmt(`UPDATE jobs SET state = 'queued', ${fresh} WHERE batch_id = ? AND state = 'failed'`).run(batchId).changes;
+    requeued += store
+      .stmt(`UPDATE jobs SET state = 'queued', blocked = 1, cancelled_by = NULL, ${fresh} WHERE batch_id = ? AND state = 'cancelled' AND cancelled_by IS NOT NULL`)
       .run(batchId).changes;
-    batchChanged(store, batchId);
+    if (requeued > 0) {
+      requeued += store
+        .stmt(`UPDATE jobs SET state = 'queued', ${fresh} WHERE batch_id = ? AND finalize = 1 AND state IN ('done', 'cancelled')`)
+        .run(batchId).changes;
+      store.stmt(`UPDATE jobs SET blocked = 1 WHERE batch_id = ? AND finalize = 1 AND state = 'queued'`).run(batchId);
+    }
+    jobsChanged(store, batchId);
     return requeued;
   });
 }

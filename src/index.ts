@@ -37,6 +37,8 @@ interface JobCommon {
   nodes?: string[];
   retries?: number;
   slurm?: SlurmInput;
+  /** jobs of the batch that must end done first: names or `*` patterns */
+  after?: string[];
 }
 
 export interface PythonJob extends JobCommon {
@@ -71,6 +73,8 @@ interface KindTypes {
 }
 
 export type JobFor<K extends JobKind> = KindTypes[K]['job'];
+/** The finalize step: a job of the kind without name or after (it runs after every job). */
+export type FinalizeFor<K extends JobKind> = Omit<JobFor<K>, 'name' | 'after'>;
 export type InitFor<K extends JobKind> = KindTypes[K]['init'];
 
 interface BatchCommon {
@@ -113,6 +117,7 @@ function resourcesDoc(r: ResourcesInput | undefined): unknown {
 
 export class BatchBuilder<K extends JobKind> {
   private readonly jobList: JobFor<K>[] = [];
+  private finalizeStep: FinalizeFor<K> | undefined;
 
   constructor(readonly options: BatchOptions<K>) {}
 
@@ -125,6 +130,12 @@ export class BatchBuilder<K extends JobKind> {
   /** Adds many jobs (a sweep). */
   jobs(jobs: Iterable<JobFor<K>>): this {
     for (const job of jobs) this.jobList.push(job);
+    return this;
+  }
+
+  /** Sets the step that runs once every job has ended, with their results in `input/results/<job>/`. */
+  finalize(step: FinalizeFor<K>): this {
+    this.finalizeStep = step;
     return this;
   }
 
@@ -146,19 +157,19 @@ export class BatchBuilder<K extends JobKind> {
           required_mounts: init.requiredMounts,
         })
       : undefined;
-    const jobs = this.jobList.map((j) => {
-      const job = j as JobCommon & Partial<PythonJob> & Partial<ShellJob>;
-      return defined({
-        name: job.name,
-        file: job.file === undefined ? undefined : fileDoc(job.file),
-        command: job.command,
-        required_files: filesDoc(job.requiredFiles),
-        resources: resourcesDoc(job.resources),
-        nodes: job.nodes,
-        retries: job.retries,
-        slurm: job.slurm,
+    const jobDoc = (j: Partial<JobCommon> & Partial<PythonJob> & Partial<ShellJob>) =>
+      defined({
+        name: j.name,
+        file: j.file === undefined ? undefined : fileDoc(j.file),
+        command: j.command,
+        required_files: filesDoc(j.requiredFiles),
+        resources: resourcesDoc(j.resources),
+        nodes: j.nodes,
+        retries: j.retries,
+        slurm: j.slurm,
+        after: j.after,
       });
-    });
+    const jobs = this.jobList.map((j) => jobDoc(j));
     return defined({
       meta: defined({
         batch_name: o.name,
@@ -174,6 +185,7 @@ export class BatchBuilder<K extends JobKind> {
       }),
       [kind]: defined({ initialize: initDoc, jobs }),
       slurm: o.slurm,
+      finalize: this.finalizeStep === undefined ? undefined : jobDoc(this.finalizeStep),
     });
   }
 

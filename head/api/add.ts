@@ -13,7 +13,7 @@ import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
 import { isSafeName } from '../../shared/paths.js';
 import { HttpError, readJson, sendJson } from '../http.js';
-import { namespaceRefusal, queueBatch } from '../queue.js';
+import { namespaceRefusal, queueBatch, type NewBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
 import { pilotOf } from '../alloc/records.js';
@@ -88,7 +88,7 @@ function validBatch(body: AddRequest): BatchSpec {
 
 type Uploaded = Record<string, { hash: string; size: number }>;
 
-type Wire = { ok: true; record: BatchRecord; jobs: { name: string; record: JobRecord }[] } | { ok: false; problems: string[] };
+type Wire = { ok: true; record: BatchRecord; jobs: NewBatch['jobs'] } | { ok: false; problems: string[] };
 
 /** The batch with every file replaced by its content hash, as nodes receive it. */
 function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string): Wire {
@@ -126,7 +126,7 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
       initialize = { kind: 'shell', command: init.command, requiredFiles: init.requiredFiles.map((f) => fileOf(f, 'initialize.required_files')) };
       break;
   }
-  const jobs = batch.jobs.map((j) => {
+  const jobs = [...batch.jobs, ...(batch.finalize ? [batch.finalize] : [])].map((j) => {
     const job: WireJob = {
       name: j.name,
       file: j.file && fileOf(j.file, `job ${j.name}`, PYTHON_JOB_FILE),
@@ -134,7 +134,7 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
       requiredFiles: j.requiredFiles.map((f) => fileOf(f, `job ${j.name}`)),
       resources: { cpus: j.resources.cpus, memory: j.resources.memory, gpus: j.resources.gpus, time: j.resources.time },
     };
-    return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries } };
+    return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries }, after: j.after, finalize: j === batch.finalize };
   });
   if (problems.size) return { ok: false, problems: [...problems.values()] };
   return { ok: true, record: { kind: batch.kind, initialize, meta: batch.meta, file }, jobs };

@@ -4,6 +4,7 @@ import type { JobState } from '../../shared/protocol/common.js';
 import type { StatusBatch } from '../../shared/protocol/api.js';
 import { why, type SnapshotNode } from '../scheduler.js';
 import { snapshotNode } from '../snapshot.js';
+import { waitingFor } from '../dependencies.js';
 import { sendJson } from '../http.js';
 import type { HeadContext } from '../context.js';
 import type { BatchRow } from '../store.js';
@@ -22,6 +23,10 @@ interface JobLine {
   peak_memory: number | null;
   wall_seconds: number | null;
   time_limit: number | null;
+  id: number;
+  batch_id: number;
+  blocked: number;
+  finalize: number;
 }
 
 interface ShapeRow {
@@ -52,7 +57,7 @@ export const status: Route = {
 function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shapeId: number, time: number | null) => string): StatusBatch {
   const jobs = ctx.store
     .stmt<JobLine>(
-      `SELECT j.name, j.state, j.node, j.attempt_count, j.exit_code, j.error, j.shape_id, j.time_limit, s.memory, a.cpu_seconds, a.peak_memory, a.wall_seconds
+      `SELECT j.id, j.batch_id, j.blocked, j.finalize, j.name, j.state, j.node, j.attempt_count, j.exit_code, j.error, j.shape_id, j.time_limit, s.memory, a.cpu_seconds, a.peak_memory, a.wall_seconds
          FROM jobs j JOIN shapes s ON s.id = j.shape_id
          LEFT JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE job_id = j.id AND state = 'archived')
         WHERE j.batch_id = ? ORDER BY j.id`,
@@ -73,7 +78,7 @@ function batchStatus(ctx: HeadContext, b: BatchRow, explain: (b: BatchRow, shape
       attempt: j.attempt_count,
       exit_code: j.exit_code,
       error: j.state === 'failed' || j.state === 'cancelled' ? j.error : null,
-      waiting: j.state === 'queued' ? explain(b, j.shape_id, j.time_limit) : null,
+      waiting: j.state === 'queued' ? (waitingFor(ctx.store, j) ?? explain(b, j.shape_id, j.time_limit)) : null,
       memory: j.memory,
       usage: j.wall_seconds === null ? null : { cpu_seconds: j.cpu_seconds, peak_memory_bytes: j.peak_memory, wall_seconds: j.wall_seconds },
     })),

@@ -79,6 +79,10 @@ export interface JobView {
   error: string | null;
   started: number | null;
   ended: number | null;
+  /** queued and waiting for other jobs (after:, or the finalize step for the whole batch) */
+  waiting: boolean;
+  /** the batch's finalize step */
+  finalize: boolean;
 }
 
 export interface JobFilter {
@@ -264,8 +268,8 @@ export class ViewBuilder {
     const cond = where.join(' AND ');
     const matching = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs j WHERE ${cond}`).get(...args)!.n;
     const jobs = this.store
-      .stmt<{ name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null }>(
-        `SELECT j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended
+      .stmt<{ name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number }>(
+        `SELECT j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize
            FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
           WHERE ${cond} ORDER BY j.id LIMIT ?`,
       )
@@ -280,6 +284,8 @@ export class ViewBuilder {
         error: j.error,
         started: j.started,
         ended: j.ended,
+        waiting: j.state === 'queued' && j.blocked === 1,
+        finalize: j.finalize === 1,
       }));
     return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id) };
   }

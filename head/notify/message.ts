@@ -29,6 +29,8 @@ export interface BatchSummary {
   buildFailures: BuildFailure[];
   /** the batch file as the user named it at add, when the head knows it */
   file: string | null;
+  /** how the batch's finalize step ended (it is counted among the jobs too); absent when it has none */
+  finalize?: string | null;
 }
 
 export interface Message {
@@ -68,6 +70,10 @@ function endMessage(s: BatchSummary): Message {
   const head = `ended after ${formatDuration(s.wallMs)}: ${c.done} done, ${c.failed} failed, ${c.cancelled} cancelled.`;
   const lines = [`Batch ${s.batch} (namespace ${s.namespace}) ${head}`];
   const html = [`<p>Batch <b>${esc(s.batch)}</b> (namespace <b>${esc(s.namespace)}</b>) ${esc(head)}</p>`];
+  if (s.finalize) {
+    lines.push(`The finalize step ${s.finalize === 'done' ? 'succeeded' : s.finalize === 'failed' ? 'failed' : `ended ${s.finalize}`}.`);
+    html.push(`<p>${esc(lines[lines.length - 1]!)}</p>`);
+  }
   if (s.failures.length > 0) {
     lines.push(c.failed > s.failures.length ? `First failures (${s.failures.length} of ${c.failed}):` : 'Failures:');
     html.push(`<p>${esc(lines[lines.length - 1]!)}</p>`);

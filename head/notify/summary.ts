@@ -33,7 +33,14 @@ export function batchSummary(store: Store, batch: BatchRow, counts: JobCounts, n
     failures: firstFailures(store, batch.id),
     buildFailures: buildFailures(store, batch.id),
     file: typeof record.file === 'string' ? record.file : null,
+    ...finalizeState(store, batch.id),
   };
+}
+
+/** The state the batch's finalize step ended in, when it has one. */
+function finalizeState(store: Store, batchId: number): { finalize?: string } {
+  const row = store.stmt<{ state: string }>('SELECT state FROM jobs WHERE batch_id = ? AND finalize = 1').get(batchId);
+  return row ? { finalize: row.state } : {};
 }
 
 /** The failed jobs in the order they failed (by their last attempt's end, then job order). */

@@ -23,7 +23,7 @@
 //   WS     /v1/node                 the node protocol (messages.ts)
 // Errors: { error: string } with 400 (bad input), 401 (token), 403 (not yours), 404, 409.
 import { z } from 'zod';
-import { JobState, NodeState, SafeName, Sha256 } from './common.js';
+import { JobName, JobState, NodeState, SafeName, Sha256 } from './common.js';
 
 export const ApiError = z.object({ error: z.string() });
 export type ApiError = z.infer<typeof ApiError>;
@@ -115,7 +115,7 @@ export type NodeInfo = z.infer<typeof NodeInfo>;
 export const DrainResponse = z.object({ node: z.string(), draining: z.boolean() });
 export type DrainResponse = z.infer<typeof DrainResponse>;
 
-export const KillRequest = z.object({ job: SafeName.optional() });
+export const KillRequest = z.object({ job: JobName.optional() });
 export const KillResponse = z.object({ cancelled: z.number().int() });
 export const RetryResponse = z.object({ requeued: z.number().int() });
 
@@ -140,7 +140,7 @@ export type PullPlanRequest = z.infer<typeof PullPlanRequest>;
 
 /** One archived member: `path` inside its job's results, size in bytes, mtime in epoch ms. */
 export const PlannedMember = z.object({
-  job: SafeName,
+  job: JobName,
   path: z.string(),
   size: z.number().int().nonnegative(),
   mtime: z.number().int().nullable(),
@@ -178,7 +178,7 @@ export type PullRequest = z.infer<typeof PullRequest>;
 
 /** Delete archived results: the whole batch (its rows too), or one job's. */
 export const RmRequest = z.object({
-  job: SafeName.optional(),
+  job: JobName.optional(),
   /** kill unfinished jobs first instead of refusing */
   force: z.boolean().default(false),
 });

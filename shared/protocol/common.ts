@@ -40,8 +40,14 @@ export const WireInitialize = z.discriminatedUnion('kind', [
 ]);
 export type WireInitialize = z.infer<typeof WireInitialize>;
 
+/** The name the batch's finalize step runs under (shared/spec FINALIZE_JOB): kept out of job names, so it never collides with one. */
+export const FINALIZE_NAME = '_finalize';
+
+/** A job's name: a safe name, or the finalize step's. */
+export const JobName = z.union([SafeName, z.literal(FINALIZE_NAME)]);
+
 export const WireJob = z.object({
-  name: SafeName,
+  name: JobName,
   file: WireFile.nullable(),
   command: z.string().nullable(),
   requiredFiles: z.array(WireFile),

@@ -98,6 +98,11 @@ const Assign = z.object({
   cpus: z.number().int().positive(),
   /** GPU indices given to this job (CUDA_VISIBLE_DEVICES) */
   gpus: z.array(z.number().int().nonnegative()),
+  /**
+   * the batch's finalize step: how its other jobs ended (done; failed or cancelled). The node
+   * fetches their results (GET /v1/finalize/:attempt) into input/results/ before it starts.
+   */
+  finalize: z.object({ done: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional(),
 });
 const Cancel = z.object({ type: z.literal('cancel'), attempt: AttemptId, reason: z.string() });
 /** answer to `result`, with the HTTP status the upload would have had: 200 stored, 409 stale, 400 refused, 500 try again */

@@ -26,6 +26,8 @@ export interface ExpandedJob {
   set: ParamSet | null;
   /** false when the job has a problem (it still counts when looking for duplicate names) */
   ok: boolean;
+  /** `after:` as written, placeholders filled; resolved to names once every job is known (dependencies.ts) */
+  afterPatterns: string[];
 }
 
 /** Every string of a job in which placeholders are filled, with where it is written. */
@@ -40,6 +42,7 @@ function templates(raw: RawJob, path: FieldPath): { at: FieldPath; text: string 
     }
   };
   if (raw.file !== undefined) file(raw.file, [...path, 'file']);
+  (raw.after ?? []).forEach((text, i) => out.push({ at: [...path, 'after', i], text }));
   (raw.required_files ?? []).forEach((ref, i) => file(ref, [...path, 'required_files', i]));
   return out;
 }
@@ -148,6 +151,7 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
         retries,
         slurm: { ...slurm },
       },
+      afterPatterns: (raw.after ?? []).map(fill),
     });
   }
   return out;

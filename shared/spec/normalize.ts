@@ -5,15 +5,16 @@ import { posix } from 'node:path';
 import { formatPath, type FieldPath } from './positions.js';
 import { problemsFromZod, type Problem } from './issues.js';
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
-import { expandJob, type ExpandedJob } from './jobs.js';
+import { expandJob, type ExpandedJob, type JobContext } from './jobs.js';
+import { resolveDependencies } from './dependencies.js';
 import { MAX_EXPANDED_JOBS } from './expand.js';
 import { slurmBlock } from './resources.js';
 import { readOriginalSpellings } from './compat.js';
 import {
-  ApptainerInit, BatchFile, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
+  ApptainerInit, BatchFile, FINALIZE_SCHEMAS, KINDS, Meta as MetaSchema, JOB_SCHEMAS, PythonInit, ShellInit, SlurmBlock as SlurmSchema,
   type RawFileRef, type RawJob, type RawMeta,
 } from './schema.js';
-import type { BatchSpec, Initialize, JobKind, Meta, SlurmBlock } from './types.js';
+import { FINALIZE_JOB, type BatchSpec, type Initialize, type JobKind, type JobSpec, type Meta, type SlurmBlock } from './types.js';
 
 export interface NormalizeContext extends FileContext {
   /** the YAML file, absolute */
@@ -125,6 +126,30 @@ function checkDuplicateNames(jobs: Named[], ctx: NormalizeContext): void {
   }
 }
 
+/** The alias of the folder the finalize step finds the batch's results in. */
+export const FINALIZE_RESULTS = 'results';
+
+/**
+ * `finalize:`, a job of the batch's kind without a name: it runs as FINALIZE_JOB. A block that
+ * fails its schema is reported by the whole-document parse and, key by key, here.
+ */
+function normalizeFinalize(kind: JobKind, raw: unknown, ctx: JobContext): JobSpec | null {
+  const parsed = FINALIZE_SCHEMAS[kind].safeParse(raw);
+  if (!parsed.success) {
+    for (const p of problemsFromZod(parsed.error.issues, raw, ['finalize'])) ctx.problems.push(p);
+    return null;
+  }
+  // checked as a job of a safe name, then renamed: FINALIZE_JOB is kept out of job names on purpose
+  const [job] = expandJob({ ...(parsed.data as Omit<RawJob, 'name'>), name: 'finalize' }, ['finalize'], ctx);
+  if (!job || !job.ok) return null;
+  const clash = job.spec.requiredFiles.findIndex((f) => f.alias === FINALIZE_RESULTS);
+  if (clash >= 0) {
+    ctx.problems.push({ path: ['finalize', 'required_files', clash], target: 'value', message: `the alias "${FINALIZE_RESULTS}" is taken: the batch's results are placed in input/${FINALIZE_RESULTS}/` });
+    return null;
+  }
+  return { ...job.spec, name: FINALIZE_JOB };
+}
+
 /**
  * Checks a document already read from YAML or JSON (`data`) against the schema and the rules
  * zod cannot see, and builds the BatchSpec. Returns the batch only when there is no problem.
@@ -169,7 +194,17 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
     retries: metaDefaults.retries,
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
+  const jobContext: JobContext = {
+    ...ctx,
+    kind,
+    defaultResources: defaults.resources,
+    defaultNodes: defaults.nodes ?? null,
+    defaultRetries: defaults.retries ?? 0,
+    batchSlurm,
+    initAliases: init?.aliases ?? new Map(),
+  };
   const jobs: ExpandedJob[] = [];
+  let everyEntryParsed = true;
   // in the order of the file: jobs with other problems still take part in the search for duplicate names
   const named: Named[] = [];
   if (Array.isArray(section.jobs)) {
@@ -177,20 +212,13 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
       const rawJob: unknown = section.jobs[i];
       const parsed = JOB_SCHEMAS[kind].safeParse(rawJob);
       if (!parsed.success) {
+        everyEntryParsed = false;
         if (isRecord(rawJob) && typeof rawJob.name === 'string' && rawJob.parameters === undefined) {
           named.push({ origin: [kind, 'jobs', i], set: null, spec: { name: rawJob.name } });
         }
         continue;
       }
-      const expanded = expandJob(parsed.data as RawJob, [kind, 'jobs', i], {
-        ...ctx,
-        kind,
-        defaultResources: defaults.resources,
-        defaultNodes: defaults.nodes ?? null,
-        defaultRetries: defaults.retries ?? 0,
-        batchSlurm,
-        initAliases: init?.aliases ?? new Map(),
-      });
+      const expanded = expandJob(parsed.data as RawJob, [kind, 'jobs', i], jobContext);
       if (jobs.length + expanded.length > MAX_EXPANDED_JOBS) {
         // the entries after this one are not expanded: the limit bounds the work of a hostile document too
         problems.push({
@@ -207,12 +235,21 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
     }
   }
   checkDuplicateNames(named, ctx);
+  // a pattern can only be said to match nothing when every job's name is known
+  if (everyEntryParsed && Array.isArray(section.jobs)) {
+    const deps = resolveDependencies(jobs.map((j) => ({ name: j.spec.name, origin: j.origin, set: j.set, afterPatterns: j.afterPatterns })), problems);
+    jobs.forEach((j, i) => {
+      if (deps[i]!.length > 0) j.spec.after = deps[i]!;
+    });
+  }
+  const finalize = data.finalize === undefined ? null : normalizeFinalize(kind, data.finalize, jobContext);
   if (problems.length > 0 || !meta || !init) return null;
   return {
     meta,
     kind,
     initialize: init.init,
     jobs: jobs.map((j) => j.spec),
+    ...(finalize ? { finalize } : {}),
     slurm: batchSlurm,
     source: { file: ctx.file, dir: ctx.dir },
   };

@@ -117,7 +117,14 @@ const jobCommon = {
     .optional()
     .meta({ description: 'the job stands for every combination of these values; {name} placeholders are filled in' }),
   parameter_mode: z.enum(['product', 'zip']).optional().meta({ description: 'product (every combination, default) or zip (pair the lists)' }),
+  after: z
+    .array(nonEmpty('a job name'))
+    .optional()
+    .meta({ description: 'jobs of this batch that must end done first: names or * patterns, {placeholders} filled from parameters' }),
 };
+
+/** A finalize step takes a job's keys but no name (it is `_finalize`), parameters or after (it waits for every job). */
+const { name: _name, parameters: _parameters, parameter_mode: _mode, after: _after, ...finalizeCommon } = jobCommon;
 
 const jobs = <T extends z.ZodType>(job: T) => z.array(job).min(1, { error: 'a batch needs at least one job' });
 
@@ -126,6 +133,7 @@ export const PythonInit = strict({
   required_files: FileList.optional(),
 });
 export const PythonJob = strict({ ...jobCommon, file: FileRef.meta({ description: 'the script, run as `python3 run.py <cpus>`' }) });
+export const PythonFinalize = strict({ ...finalizeCommon, file: PythonJob.shape.file });
 export const PythonSection = strict({ initialize: PythonInit.optional(), jobs: jobs(PythonJob) });
 
 export const ApptainerInit = strict({
@@ -134,6 +142,7 @@ export const ApptainerInit = strict({
   required_mounts: z.array(z.string()).optional().meta({ description: 'absolute paths inside the container, each backed by an empty folder' }),
 });
 export const ApptainerJob = strict(jobCommon);
+export const ApptainerFinalize = strict(finalizeCommon);
 export const ApptainerSection = strict({ initialize: ApptainerInit, jobs: jobs(ApptainerJob) });
 
 export const ShellInit = strict({
@@ -141,6 +150,7 @@ export const ShellInit = strict({
   required_files: FileList.optional(),
 });
 export const ShellJob = strict({ ...jobCommon, command: nonEmpty('command').meta({ description: 'run by /bin/sh -c' }) });
+export const ShellFinalize = strict({ ...finalizeCommon, command: ShellJob.shape.command });
 export const ShellSection = strict({ initialize: ShellInit.optional(), jobs: jobs(ShellJob) });
 
 export const Meta = strict({
@@ -169,6 +179,10 @@ export const BatchFile = strict({
   apptainer: ApptainerSection.optional(),
   shell: ShellSection.optional(),
   slurm: SlurmBlock.optional(),
+  finalize: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .meta({ description: "a last step, shaped like a job of the batch's kind without name: runs once every job has ended, with their results in input/results/<job>/" }),
 }).meta({
   title: 'distribute batch',
   description: 'A batch of jobs for distribute: meta: and exactly one of python:, apptainer:, shell:',
@@ -191,3 +205,5 @@ export type RawJob = z.infer<typeof ApptainerJob> & { file?: RawFileRef; command
 
 /** The schema of one job of each kind. */
 export const JOB_SCHEMAS = { python: PythonJob, apptainer: ApptainerJob, shell: ShellJob } as const;
+/** The schema of the finalize step of each kind. */
+export const FINALIZE_SCHEMAS = { python: PythonFinalize, apptainer: ApptainerFinalize, shell: ShellFinalize } as const;

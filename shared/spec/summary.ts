@@ -23,6 +23,11 @@ export function summarizeBatch(batch: BatchSpec): string {
     distinct.set(text, (distinct.get(text) ?? 0) + 1);
   }
   const resources = [...distinct].map(([text, n]) => (distinct.size === 1 ? text : `${n} × ${text}`));
+  const waiting = batch.jobs.filter((j) => (j.after?.length ?? 0) > 0).length;
+  const order = [
+    ...(waiting > 0 ? [`order:        ${waiting} job${waiting === 1 ? ' waits' : 's wait'} for others (after:)`] : []),
+    ...(batch.finalize ? [`finalize:     once every job has ended`] : []),
+  ];
   return [
     `batch:        ${batch.meta.batch_name}`,
     `namespace:    ${batch.meta.namespace}`,
@@ -30,5 +35,6 @@ export function summarizeBatch(batch: BatchSpec): string {
     `jobs:         ${batch.jobs.length} (${listSome(batch.jobs.map((j) => j.name))})`,
     `capabilities: ${batch.meta.capabilities.length ? batch.meta.capabilities.join(', ') : '(none)'}`,
     `resources:    ${resources.join('; ')}`,
+    ...order,
   ].join('\n');
 }

@@ -82,13 +82,20 @@ export interface JobSpec {
   retries: number;
   /** the batch's slurm block with the job's merged over it, field by field */
   slurm: SlurmBlock;
+  /** jobs of the batch that must end done before this one starts (names, patterns resolved); absent = none */
+  after?: string[];
 }
+
+/** The name the finalize step runs and is archived under (not a name a job can take). */
+export const FINALIZE_JOB = '_finalize';
 
 export interface BatchSpec {
   meta: Meta;
   kind: JobKind;
   initialize: Initialize;
   jobs: JobSpec[];
+  /** the `finalize:` step, named FINALIZE_JOB: runs once every job has ended; absent or null = none */
+  finalize?: JobSpec | null;
   /** batch-level slurm block */
   slurm: SlurmBlock;
   /** where the YAML came from: absolute file and its folder */

@@ -9,12 +9,13 @@
 import { availableParallelism } from 'node:os';
 import { WHOLE_NODE } from '../../shared/spec/types.js';
 import { hostname } from 'node:os';
-import { rm } from 'node:fs/promises';
+import { cp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import { startAttempt, startBuild, type AttemptResult, type InputFile, type RunningAttempt } from '../../compute/runner.js';
+import { startAttempt, startBuild, type AttemptResult, type BuildResult, type InputFile, type RunningAttempt, type StartAttemptOptions } from '../../compute/runner.js';
+import { FINALIZE_RESULTS } from '../../shared/spec/normalize.js';
 import { buildMetaDir } from '../../compute/workspace.js';
 import { buildLogsDir, saveAttemptResults, saveBuildLogs } from './results.js';
 import { pickFitting, slotsFor } from './slots.js';
@@ -87,7 +88,7 @@ export async function runBatchLocally(batch: BatchSpec, opts: LocalRunOptions): 
     return outcome;
   };
 
-  progress.begin(name, batch.jobs.length, opts.capCpus ? `${slots} slot${slots === 1 ? '' : 's'}` : 'one at a time');
+  progress.begin(name, batch.jobs.length + (batch.finalize ? 1 : 0), opts.capCpus ? `${slots} slot${slots === 1 ? '' : 's'}` : 'one at a time');
   // a stale build log from an earlier failed run would mislead
   await rm(buildLogsDir(opts.saveDir, name), { recursive: true, force: true });
 
@@ -119,8 +120,37 @@ export async function runBatchLocally(batch: BatchSpec, opts: LocalRunOptions): 
   progress.buildFinished(outcome.build, null);
 
   await runJobs(batch, opts, { slots, node, logger, progress, outcome, stopped });
+  if (batch.finalize && !stopped()) await runJobs(finalizeBatch(batch, opts.saveDir, outcome), opts, { slots, node, logger, progress, outcome, stopped });
   return finishOutcome();
 }
+
+/**
+ * The batch as its finalize step runs: that one job, with the saved results of the others (the
+ * layout a pull gives) copied into `input/results/<job>/` and how they ended in its environment.
+ */
+function finalizeBatch(batch: BatchSpec, saveDir: string, outcome: LocalRunOutcome): BatchSpec & { finalizeStep: FinalizeStep } {
+  const names = batch.jobs.map((j) => j.name);
+  const resultsDir = join(saveDir, batch.meta.batch_name);
+  return {
+    ...batch,
+    jobs: [batch.finalize!],
+    finalizeStep: {
+      env: { DISTRIBUTE_JOBS_DONE: String(outcome.done.length), DISTRIBUTE_JOBS_FAILED: String(outcome.failed.length + outcome.cancelled.length + outcome.notRun.length) },
+      prepare: async (paths) => {
+        for (const name of names) {
+          const from = join(resultsDir, name);
+          if (await exists(from)) await cp(from, join(paths.input, FINALIZE_RESULTS, name), { recursive: true, verbatimSymlinks: true });
+        }
+      },
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+type FinalizeStep = NonNullable<StartAttemptOptions['finalize']>;
 
 interface JobLoopContext {
   slots: number;
@@ -131,9 +161,14 @@ interface JobLoopContext {
   stopped: () => boolean;
 }
 
-function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): Promise<void> {
+/**
+ * Runs the batch's jobs, each once the jobs it waits for (after:) are done; a job whose
+ * dependency did not end done is cancelled, and so, in turn, are the jobs that wait for it.
+ */
+function runJobs(batch: BatchSpec & { finalizeStep?: FinalizeStep }, opts: LocalRunOptions, ctx: JobLoopContext): Promise<void> {
   const { slots, progress, outcome } = ctx;
   const initInputs = toInputs(batch.initialize.requiredFiles);
+  const done = new Set<string>();
   const waiting: { job: JobSpec; need: number; cpus: number }[] = batch.jobs.map((job) => {
     // cpus: all is the whole run: every slot, or one at a time this machine's cores
     const asked = job.resources.cpus !== WHOLE_NODE ? job.resources.cpus : opts.capCpus ? slots : availableParallelism();
@@ -149,7 +184,8 @@ function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): 
     let settled = false;
     const settleIfIdle = () => {
       if (settled || running.size > 0) return;
-      if (waiting.length > 0 && !ctx.stopped()) return;
+      // nothing runs, so nothing waiting can become ready: a validated batch has no cycle, so this is an interruption
+      if (waiting.length > 0 && !ctx.stopped() && waiting.some((w) => (w.job.after ?? []).every((d) => done.has(d)))) return;
       settled = true;
       opts.signal?.removeEventListener('abort', onStop);
       opts.forceSignal?.removeEventListener('abort', onForce);
@@ -168,13 +204,27 @@ function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): 
       else if (result.cancelled) outcome.cancelled.push(job.name);
       else outcome.failed.push(job.name);
       progress.jobFinished(job.name, result, ms);
+      if (result.success) done.add(job.name);
+      else cancelDependents(job.name, result.cancelled ? 'was cancelled' : 'failed');
+    };
+
+    const cancelDependents = (name: string, how: string) => {
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        const w = waiting[i]!;
+        if (!w.job.after?.includes(name) || !waiting.includes(w)) continue;
+        waiting.splice(i, 1);
+        outcome.cancelled.push(w.job.name);
+        progress.warn(`job ${w.job.name} is cancelled: it waited for ${name}, which ${how}`);
+        cancelDependents(w.job.name, 'was cancelled');
+        i = Math.min(i, waiting.length);
+      }
     };
 
     const pump = () => {
       if (!ctx.stopped()) {
-        const picked = pickFitting(waiting.map((w) => w.need), free);
-        // take them out back to front so the positions stay right
-        const starting = picked.reverse().map((i) => waiting.splice(i, 1)[0]!).reverse();
+        const ready = waiting.filter((w) => (w.job.after ?? []).every((d) => done.has(d)));
+        const starting = pickFitting(ready.map((w) => w.need), free).map((i) => ready[i]!);
+        for (const w of starting) waiting.splice(waiting.indexOf(w), 1);
         for (const w of starting) {
           free -= w.need;
           const t = Date.now();
@@ -191,6 +241,7 @@ function runJobs(batch: BatchSpec, opts: LocalRunOptions, ctx: JobLoopContext): 
             logger: ctx.logger,
             killGraceMs: opts.killGraceMs,
             env: opts.env,
+            ...(batch.finalizeStep ? { finalize: batch.finalizeStep } : {}),
           });
           running.add(attempt);
           progress.jobStarted(w.job.name);

@@ -59,6 +59,19 @@ export function checkJobNames(batch: BatchSpec): void {
     seen.add(job.name);
   }
   if (batch.jobs.length === 0) throw new UserError(`batch ${batch.meta.batch_name}: has no jobs`);
+  checkNoOrder(batch);
+}
+
+/**
+ * The transpiled scripts do not yet express `after:` or `finalize:` (docs/dependencies.md):
+ * refused, rather than run in an order the batch forbids.
+ */
+function checkNoOrder(batch: BatchSpec): void {
+  const waiting = batch.jobs.find((j) => (j.after?.length ?? 0) > 0);
+  const what = [waiting ? `job ${waiting.name} has after:` : '', batch.finalize ? 'the batch has finalize:' : ''].filter(Boolean).join(' and ');
+  if (what) {
+    throw new UserError(`batch ${batch.meta.batch_name}: ${what}, which the transpiled scripts cannot express yet; run it with distribute add or distribute run`, 2);
+  }
 }
 
 /** Compact duration for file names: 2h, 90m, 1d12h, 45s. */

@@ -300,8 +300,8 @@ const batchPage = {
         ? h('a', { class: 'log-link', href: logHref(b, j.name, live), target: '_blank', rel: 'noopener' }, live ? 'stdout (live)' : 'stdout')
         : null;
       rows.push(h('tr', { dataset: { job: j.name, state: j.state } },
-        h('td', { class: 'mono' }, j.name),
-        h('td', {}, badge(j.state)),
+        h('td', { class: 'mono' }, j.name, j.finalize ? h('span', { class: 'marker', title: 'runs once every other job has ended' }, 'finalize') : null),
+        h('td', {}, j.waiting ? h('span', { class: 'badge', dataset: { state: 'queued', waiting: '' }, title: 'waits for other jobs' }, 'waiting') : badge(j.state)),
         h('td', { class: 'mono' }, j.node || ''),
         h('td', { class: 'num' }, j.attempt || ''),
         h('td', { class: 'num' }, j.state === 'failed' || j.state === 'done' ? exitText(j) : ''),

@@ -90,4 +90,12 @@ describe('notification message', () => {
     assert.match(m.html, /could not start: &lt;missing&gt; &amp; &quot;gone&quot;/);
     assert.match(m.body, /could not start: <missing> & "gone"/);
   });
+
+  it('says how the finalize step ended, right after the counts', () => {
+    const ok = renderMessage('end', { ...base, finalize: 'done' });
+    assert.match(ok.body, /cancelled\.\nThe finalize step succeeded\.\n/);
+    assert.match(ok.html, /<p>The finalize step succeeded\.<\/p>/);
+    assert.match(renderMessage('end', { ...base, finalize: 'failed' }).body, /The finalize step failed\./);
+    assert.doesNotMatch(renderMessage('end', base).body, /finalize/);
+  });
 });
