@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import type { HeadConfig } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { UserError } from '../shared/errors.js';
-import { MAX_FRAME } from '../shared/protocol/codec.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
 import { HeadMetrics } from './metrics.js';
-import { NodeSessions } from './nodes.js';
+import { NodeSessions, stallMs } from './nodes.js';
+import { LoopWatch } from './loop-watch.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './scheduling.js';
 import { createHeadServer } from './server.js';
@@ -31,7 +31,7 @@ export interface RunningHead {
 
 export interface StartOptions {
   logger?: Logger;
-  /** largest node frame accepted (default 16 MiB, the protocol's limit) */
+  /** largest node frame accepted (default: head.yaml's max_frame, 16 MiB) */
   maxFrame?: number;
 }
 
@@ -52,14 +52,16 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     heartbeatMs: config.heartbeat,
     nodeTimeoutMs: config.node_timeout,
     maxAttempts: config.max_attempts,
-    maxFrame: opts.maxFrame ?? MAX_FRAME,
+    maxFrame: opts.maxFrame ?? config.max_frame,
+    maxBatchBytes: config.max_batch_bytes,
   };
   const store = openStore(stateDir);
   // Matrix problems are logged and retried, never fatal: the head schedules without them
   const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
-  const metrics = new HeadMetrics();
+  const loop = new LoopWatch(stallMs(settings), (ms) => sessions.forgiveStall(ms));
+  const metrics = new HeadMetrics(loop);
   const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
   const ctx: HeadContext = { settings, store, log, batches, nodes: sessions, schedule: () => scheduling.request(), metrics };
   sessions.bind(ctx);
@@ -101,6 +103,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        loop.stop();
         dashboard.close();
         sessions.close();
         await closeSockets();

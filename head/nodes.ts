@@ -2,9 +2,12 @@
 // frame must be `hello` (protocol version checked before anything else); then every message
 // goes to its handler in transitions.ts. Liveness is one timer per node, restarted by every
 // frame: node_timeout of silence — connected or not — and the node is lost and its attempts
-// requeued. A reconnect within node_timeout keeps its attempts.
+// requeued. A reconnect within node_timeout keeps its attempts. Silence counts only while the
+// head could listen: after its own loop stalled (LoopWatch, or a loss timer that fires late),
+// every node gets a fresh node_timeout, and a loss waits until the frames already on the
+// socket are read.
 import type { WebSocket, RawData } from 'ws';
-import { decode, describeWireError, encode } from '../shared/protocol/codec.js';
+import { decode, describeWireError, encode, MAX_FRAME } from '../shared/protocol/codec.js';
 import { Channel } from '../shared/protocol/channel.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/common.js';
 import { NodeMessage, type HeadMessage } from '../shared/protocol/messages.js';
@@ -52,6 +55,8 @@ interface Session {
 export class NodeSessions implements NodeLink {
   private readonly sessions = new Map<string, Session>();
   private readonly lossTimers = new Map<string, NodeJS.Timeout>();
+  /** when each node's loss timer is due (Date.now() scale), to tell a late timer from a silent node */
+  private readonly deadlines = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
   private ctx!: HeadContext;
   private stopped = false;
@@ -67,8 +72,7 @@ export class NodeSessions implements NodeLink {
   send(node: string, msg: HeadMessage): boolean {
     const s = this.sessions.get(node);
     if (!s?.channel || s.ws.readyState !== s.ws.OPEN) return false;
-    s.channel.send(msg);
-    return true;
+    return s.channel.send(msg);
   }
 
   async readLog(node: string, attempt: number, stream: 'stdout' | 'stderr', offset: number, max: number): Promise<LogChunk> {
@@ -118,6 +122,7 @@ export class NodeSessions implements NodeLink {
     this.stopped = true;
     for (const t of this.lossTimers.values()) clearTimeout(t);
     this.lossTimers.clear();
+    this.deadlines.clear();
     this.sessions.clear();
   }
 
@@ -179,6 +184,7 @@ export class NodeSessions implements NodeLink {
       schema: NodeMessage,
       maxFrame: settings.maxFrame,
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
+      onOversize: (type, size) => log.error({ event: 'frame_not_sent', type, size, limit: MAX_FRAME }, `a ${type} message of ${size} bytes is over the frame limit; not sent`),
     });
     ws.on('message', () => {
       try {
@@ -287,12 +293,24 @@ export class NodeSessions implements NodeLink {
     s.channel?.send({ type: 'drop', attempt, reason: `attempt ${attempt} is no longer current on the head` });
   }
 
+  /**
+   * The head's loop stood still for `ms`: frames may be waiting unread, so no node is judged
+   * by that time; every node with a loss timer gets a fresh node_timeout from now.
+   */
+  forgiveStall(ms: number): void {
+    if (this.stopped || this.lossTimers.size === 0) return;
+    this.ctx.log.warn({ event: 'loop_stalled', ms: Math.round(ms), nodes: this.lossTimers.size }, `the head's event loop stood still for ${Math.round(ms)} ms; every node gets a fresh node_timeout`);
+    for (const node of [...this.lossTimers.keys()]) this.touch(node, false);
+  }
+
   /** The node spoke (or, at start, is expected back): restart its loss timer. */
   private touch(node: string, heard = true): void {
     if (this.stopped) return;
+    const timeout = this.ctx.settings.nodeTimeoutMs;
     const timer = this.lossTimers.get(node);
     if (timer) timer.refresh();
-    else this.lossTimers.set(node, setTimeout(() => this.lose(node), this.ctx.settings.nodeTimeoutMs));
+    else this.lossTimers.set(node, setTimeout(() => this.silent(node), timeout));
+    this.deadlines.set(node, Date.now() + timeout);
     const now = Date.now();
     if (heard && now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
       this.lastWritten.set(node, now);
@@ -300,8 +318,20 @@ export class NodeSessions implements NodeLink {
     }
   }
 
+  /** The loss timer fired: a stall if it fired late; else lost, unless a frame read now says otherwise. */
+  private silent(node: string): void {
+    const late = Date.now() - (this.deadlines.get(node) ?? Date.now());
+    if (late > stallMs(this.ctx.settings)) return this.forgiveStall(late);
+    // frames that came during a short stall are read in this turn's poll phase, before this runs
+    setImmediate(() => {
+      if (this.stopped || Date.now() < (this.deadlines.get(node) ?? 0)) return;
+      this.lose(node);
+    });
+  }
+
   private lose(node: string): void {
     this.lossTimers.delete(node);
+    this.deadlines.delete(node);
     this.lastWritten.delete(node);
     const session = this.sessions.get(node);
     if (session) {
@@ -316,6 +346,11 @@ export class NodeSessions implements NodeLink {
     }
     this.ctx.schedule();
   }
+}
+
+/** A gap in the loop longer than this is a stall (a heartbeat's worth, at least a second). */
+export function stallMs(settings: { heartbeatMs: number }): number {
+  return Math.max(1000, settings.heartbeatMs);
 }
 
 /** The known nodes (connected or not) that could run jobs of this shape of the batch, builds aside. */

@@ -12,6 +12,8 @@ export interface ChannelOptions<In> {
   maxFrame?: number;
   /** told about every frame that could not be decoded or validated */
   onInvalid?: (detail: string) => void;
+  /** told about every message not sent because its frame would be over MAX_FRAME */
+  onOversize?: (type: string, size: number) => void;
 }
 
 export class Channel<In extends WithType, Out extends WithType> {
@@ -29,8 +31,19 @@ export class Channel<In extends WithType, Out extends WithType> {
     this.handler = handler;
   }
 
-  send(message: Out): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(encode(message));
+  /**
+   * Sends unless the connection is closed or the frame is over MAX_FRAME, the size every peer
+   * accepts (a frame the peer refuses would only make it reconnect); false when not sent.
+   */
+  send(message: Out): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    const frame = encode(message);
+    if (frame.byteLength > MAX_FRAME) {
+      this.opts.onOversize?.(message.type, frame.byteLength);
+      return false;
+    }
+    this.socket.send(frame);
+    return true;
   }
 
   /** Sends a message with a fresh `id` and resolves with the message whose `re` matches it. */

@@ -159,6 +159,7 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
   const jobs: ExpandedJob[] = [];
   // in the order of the file: jobs with other problems still take part in the search for duplicate names
   const named: Named[] = [];
+  const filled = { chars: 0 };
   if (Array.isArray(section.jobs)) {
     for (let i = 0; i < section.jobs.length; i++) {
       const rawJob: unknown = section.jobs[i];
@@ -177,6 +178,7 @@ export function normalizeBatch(data: unknown, ctx: NormalizeContext): BatchSpec 
         defaultRetries: defaults.retries ?? 0,
         batchSlurm,
         initAliases: init?.aliases ?? new Map(),
+        filled,
       });
       if (jobs.length + expanded.length > MAX_EXPANDED_JOBS) {
         // the entries after this one are not expanded: the limit bounds the work of a hostile document too
