@@ -30,6 +30,7 @@ import {
 } from './transitions.js';
 import { vacateAttempt } from './vacate.js';
 import { takeResult } from './result-intake.js';
+import { implausibleClaim } from './node-claims.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 
@@ -40,6 +41,7 @@ export const CLOSE = {
   wrongNode: 4002,
   lost: 4003,
   noHello: 4004,
+  implausible: 4005,
 } as const;
 
 /** last_seen is written at most this often per node (the timer in memory is exact). */
@@ -155,6 +157,14 @@ export class NodeSessions implements NodeLink {
       reply(`say hello first (got ${decoded.value.type})`);
       return null;
     }
+    const implausible = implausibleClaim(decoded.value);
+    if (implausible) {
+      const message = `node ${principal.name} ${implausible}; refused`;
+      log.warn({ event: 'claim_refused', resources: decoded.value.resources, maxJobs: decoded.value.maxJobs }, message);
+      reply(message);
+      ws.close(CLOSE.implausible, 'implausible resources');
+      return null;
+    }
     if (decoded.value.node !== principal.name) {
       const message = `this token belongs to node ${principal.name}, not ${decoded.value.node}`;
       log.warn({ event: 'wrong_node', claimed: decoded.value.node }, message);
@@ -249,7 +259,13 @@ export class NodeSessions implements NodeLink {
         return;
       }
       case 'build_failed': {
-        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log, capableNodes(this.ctx, m.batchId));
+        if (!this.wasGiven(node, m.batchId, m.attempt)) {
+          log.warn({ event: 'report_refused', node, type: m.type, batchId: m.batchId, attempt: m.attempt }, `refused build_failed from node ${node}: it was never given attempt ${m.attempt} of batch ${m.batchId}`);
+          s.channel?.send({ type: 'error', re: null, message: `build_failed refused: attempt ${m.attempt} of batch ${m.batchId} was never given to node ${node}` });
+          return;
+        }
+        // the log is shown to the batch's owner: its tail is enough
+        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log.slice(-64 * 1024), capableNodes(this.ctx, m.batchId));
         log.warn({ event: 'build_failed', node, batchId: m.batchId, attempt: m.attempt, failedJobs: outcome.failedJobs }, 'build failed on node');
         this.ctx.schedule();
         return;
@@ -285,6 +301,13 @@ export class NodeSessions implements NodeLink {
         return never;
       }
     }
+  }
+
+  /** Whether attempt `attempt`, of a job of batch `batchId`, was ever assigned to `node`. */
+  private wasGiven(node: string, batchId: number, attempt: number): boolean {
+    return !!this.ctx.store
+      .stmt<{ one: number }>('SELECT 1 AS one FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ? AND a.node = ? AND j.batch_id = ?')
+      .get(attempt, node, batchId);
   }
 
   /** A report about an attempt that is no longer current: refused, and the node told to drop it. */
