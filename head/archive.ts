@@ -11,6 +11,7 @@ import { createReadStream, mkdirSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
+import { MAX_SMALL_RESULT_INFLATED } from '../shared/limits.js';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
@@ -151,11 +152,13 @@ export class ArchiveInspector {
   /**
    * The whole archive at once (a small result that came in one message): gunzipped and parsed
    * synchronously, without the thread pool trips of the streaming path. Then call `end()`.
+   * Inflating stops at MAX_SMALL_RESULT_INFLATED (a node packs only a few small files this way):
+   * a gzip bomb costs the loop a few milliseconds, not seconds and gigabytes.
    */
   writeAll(archive: Buffer): void {
     this.sniffed = true;
     try {
-      this.parser.write(archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive) : archive);
+      this.parser.write(archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive, { maxOutputLength: MAX_SMALL_RESULT_INFLATED }) : archive);
     } catch (err) {
       this.fail(err);
     }

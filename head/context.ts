@@ -13,8 +13,10 @@ export interface HeadSettings {
   heartbeatMs: number;
   nodeTimeoutMs: number;
   maxAttempts: number;
-  /** largest WebSocket frame accepted from a node */
+  /** largest WebSocket frame accepted from a node (and sent to one) */
   maxFrame: number;
+  /** largest batch document `add` accepts */
+  maxBatchBytes: number;
 }
 
 export interface LogChunk {

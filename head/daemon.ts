@@ -11,7 +11,8 @@ import { UsageSampler } from './usage/sampler.js';
 import { archiveDir, inputsDir, type HeadContext, type HeadSettings } from './context.js';
 import { parseListen } from './http.js';
 import { HeadMetrics } from './metrics.js';
-import { NodeSessions } from './node-sessions.js';
+import { NodeSessions, stallMs } from './node-sessions.js';
+import { LoopWatch } from './loop-watch.js';
 import { ROUTES } from './routes.js';
 import { Scheduling } from './placement-pass.js';
 import { Allocator } from './alloc/allocator.js';
@@ -33,7 +34,7 @@ export interface RunningHead {
 
 export interface StartOptions {
   logger?: Logger;
-  /** largest node frame accepted (default 16 MiB, the protocol's limit) */
+  /** largest node frame accepted (default: head.yaml's max_frame, 16 MiB) */
   maxFrame?: number;
 }
 
@@ -54,14 +55,16 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     heartbeatMs: config.heartbeat,
     nodeTimeoutMs: config.node_timeout,
     maxAttempts: config.max_attempts,
-    maxFrame: opts.maxFrame ?? MAX_FRAME,
+    maxFrame: opts.maxFrame ?? config.max_frame,
+    maxBatchBytes: config.max_batch_bytes,
   };
   const store = openStore(stateDir);
   // Matrix problems are logged and retried, never fatal: the head schedules without them
   const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);
   const sessions = new NodeSessions();
-  const metrics = new HeadMetrics();
+  const loop = new LoopWatch(stallMs(settings), (ms) => sessions.forgiveStall(ms));
+  const metrics = new HeadMetrics(loop);
   const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
   let allocator: Allocator | null = null;
   const ctx: HeadContext = {
@@ -124,6 +127,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
         scheduling.stop();
         usage.stop();
         allocator?.stop();
+        loop.stop();
         dashboard.close();
         sessions.close();
         await closeSockets();

@@ -1,6 +1,8 @@
 // Small HTTP helpers for the head's handlers: JSON in and out, errors as `{error}`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { MAX_REQUEST_JSON } from '../shared/limits.js';
+import { formatBytes } from '../shared/spec/units.js';
 
 /** A refusal a handler throws; the server answers `status` with `{error, ...extra}`. */
 export class HttpError extends Error {
@@ -16,18 +18,21 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** JSON request bodies above this are refused (a 100k-job batch file is well under it). */
-export const MAX_JSON_BODY = 256 * 1024 * 1024;
-
-/** Reads and validates a JSON body; 400 naming the problem, 413 when too large. */
-export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = MAX_JSON_BODY): Promise<z.output<S>> {
+/**
+ * Reads and validates a JSON body; 400 naming the problem, 413 when too large: at once when
+ * Content-Length says so, else as soon as the stream passes the limit (never read whole).
+ * `what` and `key` name the body and the setting that raises the limit in the message.
+ */
+export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = MAX_REQUEST_JSON, what = 'request body', key?: string): Promise<z.output<S>> {
+  const tooLarge = (size: string) =>
+    new HttpError(413, `${what} of ${size} is over the head's limit of ${formatBytes(limit)}${key ? ` (${key} in head.yaml)` : ''}`);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`);
+  if (declared > limit) throw tooLarge(formatBytes(declared));
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, `request body is over the ${limit}-byte limit`);
+    if (size > limit) throw tooLarge(`more than ${formatBytes(limit)}`);
     chunks.push(chunk as Buffer);
   }
   let raw: unknown;

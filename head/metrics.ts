@@ -11,7 +11,12 @@
 //   distribute_placements_total            counter: jobs placed
 //   distribute_archive_bytes_total         counter: bytes of result archives written
 //   distribute_archive_member_bytes        gauge: size of everything in the archive, unpacked
+//   distribute_event_loop_delay_seconds{quantile}
+//                                          gauge: how late the head's event loop ran, over the
+//                                          last one to two minutes (quantile 0.5, 0.9, 0.99, 1)
 //   distribute_head_info{version,protocol} 1
+
+import type { LoopWatch } from './loop-watch.js';
 
 export const PLACEMENT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -35,6 +40,9 @@ export class HeadMetrics {
   readonly placement = new Histogram(PLACEMENT_BUCKETS);
   placements = 0;
   archiveBytes = 0;
+
+  /** `loop`: the head's event loop watch (absent in tests that count by hand) */
+  constructor(readonly loop?: LoopWatch) {}
 
   /** A scheduling pass ended `seconds` after it was asked for, having placed `placed` jobs. */
   placementPass(seconds: number, placed: number): void {

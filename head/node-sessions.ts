@@ -2,14 +2,17 @@
 // frame must be `hello` (protocol version checked before anything else); then every message
 // goes to its handler in transitions.ts. Liveness is one timer per node, restarted by every
 // frame: node_timeout of silence — connected or not — and the node is lost and its attempts
-// requeued. A reconnect within node_timeout keeps its attempts.
+// requeued. A reconnect within node_timeout keeps its attempts. Silence counts only while the
+// head could listen: after its own loop stalled (LoopWatch, or a loss timer that fires late),
+// every node gets a fresh node_timeout, and a loss waits until the frames already on the
+// socket are read.
 //
 // Batching across jobs: the `started` and `finished` reports that arrive within one turn of
 // the event loop, from every node, are recorded in one transaction (recordReports) and answered
 // by one scheduling pass; what the head sends a node within one turn (a pass's assignments,
 // result_taken answers, drops) leaves as one frame (Channel.sendSoon).
 import type { WebSocket, RawData } from 'ws';
-import { decode, describeWireError, encode } from '../shared/protocol/codec.js';
+import { decode, describeWireError, encode, MAX_FRAME } from '../shared/protocol/codec.js';
 import { Channel } from '../shared/protocol/channel.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/common.js';
 import { HEAD_BUNDLED, NodeMessage, type HeadMessage } from '../shared/protocol/messages.js';
@@ -32,6 +35,7 @@ import {
   touchNode,
 } from './transitions.js';
 import { takeResult } from './result-intake.js';
+import { implausibleClaim } from './node-claims.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 type ResultMessage = Extract<NodeMessage, { type: 'result' }>;
@@ -44,6 +48,7 @@ export const CLOSE = {
   wrongNode: 4002,
   lost: 4003,
   noHello: 4004,
+  implausible: 4005,
 } as const;
 
 /** last_seen is written at most this often per node (the timer in memory is exact). */
@@ -59,6 +64,8 @@ interface Session {
 export class NodeSessions implements NodeLink {
   private readonly sessions = new Map<string, Session>();
   private readonly lossTimers = new Map<string, NodeJS.Timeout>();
+  /** when each node's loss timer is due (Date.now() scale), to tell a late timer from a silent node */
+  private readonly deadlines = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
   private ctx!: HeadContext;
   private stopped = false;
@@ -127,6 +134,7 @@ export class NodeSessions implements NodeLink {
     this.stopped = true;
     for (const t of this.lossTimers.values()) clearTimeout(t);
     this.lossTimers.clear();
+    this.deadlines.clear();
     this.sessions.clear();
   }
 
@@ -159,6 +167,14 @@ export class NodeSessions implements NodeLink {
       reply(`say hello first (got ${decoded.value.type})`);
       return null;
     }
+    const implausible = implausibleClaim(decoded.value);
+    if (implausible) {
+      const message = `node ${principal.name} ${implausible}; refused`;
+      log.warn({ event: 'claim_refused', resources: decoded.value.resources, maxJobs: decoded.value.maxJobs }, message);
+      reply(message);
+      ws.close(CLOSE.implausible, 'implausible resources');
+      return null;
+    }
     if (decoded.value.node !== principal.name) {
       const message = `this token belongs to node ${principal.name}, not ${decoded.value.node}`;
       log.warn({ event: 'wrong_node', claimed: decoded.value.node }, message);
@@ -189,6 +205,7 @@ export class NodeSessions implements NodeLink {
       bundled: HEAD_BUNDLED,
       maxFrame: settings.maxFrame,
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
+      onOversize: (type, size) => log.error({ event: 'frame_not_sent', type, size, limit: MAX_FRAME }, `a ${type} message of ${size} bytes is over the frame limit; not sent`),
     });
     ws.on('message', () => {
       try {
@@ -243,7 +260,13 @@ export class NodeSessions implements NodeLink {
         // the channel unwraps bundles; a bundle inside one is not valid
         return;
       case 'build_failed': {
-        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log, capableNodes(this.ctx, m.batchId));
+        if (!this.wasGiven(node, m.batchId, m.attempt)) {
+          log.warn({ event: 'report_refused', node, type: m.type, batchId: m.batchId, attempt: m.attempt }, `refused build_failed from node ${node}: it was never given attempt ${m.attempt} of batch ${m.batchId}`);
+          s.channel?.send({ type: 'error', re: null, message: `build_failed refused: attempt ${m.attempt} of batch ${m.batchId} was never given to node ${node}` });
+          return;
+        }
+        // the log is shown to the batch's owner: its tail is enough
+        const outcome = recordBuildFailure(store, node, m.batchId, m.attempt, m.log.slice(-64 * 1024), capableNodes(this.ctx, m.batchId));
         log.warn({ event: 'build_failed', node, batchId: m.batchId, attempt: m.attempt, failedJobs: outcome.failedJobs }, 'build failed on node');
         this.ctx.schedule();
         return;
@@ -319,18 +342,37 @@ export class NodeSessions implements NodeLink {
     }
   }
 
+  /** Whether attempt `attempt`, of a job of batch `batchId`, was ever assigned to `node`. */
+  private wasGiven(node: string, batchId: number, attempt: number): boolean {
+    return !!this.ctx.store
+      .stmt<{ one: number }>('SELECT 1 AS one FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ? AND a.node = ? AND j.batch_id = ?')
+      .get(attempt, node, batchId);
+  }
+
   /** A report about an attempt that is no longer current: refused, and the node told to drop it. */
   private dropStale(s: Session, attempt: number, type: string): void {
     this.ctx.log.info({ event: 'stale_report', node: s.node, attempt, type }, `refused ${type} of attempt ${attempt}: no longer current; told the node to drop it`);
     s.channel?.sendSoon({ type: 'drop', attempt, reason: `attempt ${attempt} is no longer current on the head` });
   }
 
+  /**
+   * The head's loop stood still for `ms`: frames may be waiting unread, so no node is judged
+   * by that time; every node with a loss timer gets a fresh node_timeout from now.
+   */
+  forgiveStall(ms: number): void {
+    if (this.stopped || this.lossTimers.size === 0) return;
+    this.ctx.log.warn({ event: 'loop_stalled', ms: Math.round(ms), nodes: this.lossTimers.size }, `the head's event loop stood still for ${Math.round(ms)} ms; every node gets a fresh node_timeout`);
+    for (const node of [...this.lossTimers.keys()]) this.touch(node, false);
+  }
+
   /** The node spoke (or, at start, is expected back): restart its loss timer. */
   private touch(node: string, heard = true): void {
     if (this.stopped) return;
+    const timeout = this.ctx.settings.nodeTimeoutMs;
     const timer = this.lossTimers.get(node);
     if (timer) timer.refresh();
-    else this.lossTimers.set(node, setTimeout(() => this.lose(node), this.ctx.settings.nodeTimeoutMs));
+    else this.lossTimers.set(node, setTimeout(() => this.silent(node), timeout));
+    this.deadlines.set(node, Date.now() + timeout);
     const now = Date.now();
     if (heard && now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
       this.lastWritten.set(node, now);
@@ -338,8 +380,20 @@ export class NodeSessions implements NodeLink {
     }
   }
 
+  /** The loss timer fired: a stall if it fired late; else lost, unless a frame read now says otherwise. */
+  private silent(node: string): void {
+    const late = Date.now() - (this.deadlines.get(node) ?? Date.now());
+    if (late > stallMs(this.ctx.settings)) return this.forgiveStall(late);
+    // frames that came during a short stall are read in this turn's poll phase, before this runs
+    setImmediate(() => {
+      if (this.stopped || Date.now() < (this.deadlines.get(node) ?? 0)) return;
+      this.lose(node);
+    });
+  }
+
   private lose(node: string): void {
     this.lossTimers.delete(node);
+    this.deadlines.delete(node);
     this.lastWritten.delete(node);
     const session = this.sessions.get(node);
     if (session) {
@@ -354,6 +408,11 @@ export class NodeSessions implements NodeLink {
     }
     this.ctx.schedule();
   }
+}
+
+/** A gap in the loop longer than this is a stall (a heartbeat's worth, at least a second). */
+export function stallMs(settings: { heartbeatMs: number }): number {
+  return Math.max(1000, settings.heartbeatMs);
 }
 
 /** The known nodes (connected or not) that could run jobs of this shape of the batch, builds aside. */

@@ -99,6 +99,7 @@ async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, re
     await match.route.handle(call);
   } catch (err) {
     if (err instanceof HttpError) {
+      if (err.status === 413 && !req.complete) lingerThenClose(req, res);
       if (!res.headersSent) sendJson(res, err.status, { error: err.message, ...err.extra });
       else res.destroy(err);
       if (err.status >= 500) ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, status: err.status, error: err.message }, err.message);
@@ -109,8 +110,34 @@ async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, re
     else res.destroy(err instanceof Error ? err : new Error(String(err)));
   } finally {
     // a refused upload must not leave its body unread on a keep-alive connection
-    if (!req.complete) req.resume();
+    if (!req.complete && !lingering.has(req)) req.resume();
   }
+}
+
+const lingering = new WeakSet<IncomingMessage>();
+const LINGER_MS = 1000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An oversized body is not read whole: the answer goes out, what the client still sends is
+ * read and dropped for a moment (closing at once would reset the connection before the client
+ * read the answer), then the connection is closed.
+ */
+function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
+  lingering.add(req);
+  // null once the client is gone: nothing to linger for
+  const socket = req.socket as Duplex | null;
+  if (!socket) return;
+  res.once('finish', () => {
+    let dropped = 0;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.on('close', () => clearTimeout(timer));
+    req.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > LINGER_BYTES) socket.destroy();
+    });
+    req.resume();
+  });
 }
 
 function findRoute(routes: Route[], method: string, path: string): { route: Route; params: Record<string, string> } | null {

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { UserError } from './errors.js';
 import { parseDuration, parseSize } from './spec/units.js';
 import { SafeName } from './protocol/common.js';
+import { MAX_FRAME } from './protocol/codec.js';
+import { DEFAULT_MAX_BATCH_BYTES } from './limits.js';
 
 export const DEFAULT_PORT = 8952;
 
@@ -117,6 +119,10 @@ export const HeadConfig = z.strictObject({
   matrix: MatrixConfig.optional(),
   log_level: LogLevel.default('info'),
   allocations: Allocations,
+  /** largest batch document `add` may send (docs/hostile-input.md) */
+  max_batch_bytes: SizeBytes.default(DEFAULT_MAX_BATCH_BYTES),
+  /** largest WebSocket frame a node may send, and the head will send */
+  max_frame: SizeBytes.default(MAX_FRAME),
 });
 export type HeadConfig = z.infer<typeof HeadConfig>;
 

@@ -12,6 +12,8 @@ import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
 import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js';
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
 import { isSafeName } from '../../shared/paths.js';
+import { MAX_FRAME } from '../../shared/protocol/codec.js';
+import { formatBytes } from '../../shared/spec/units.js';
 import { HttpError, readJson, sendJson } from '../http.js';
 import { namespaceRefusal, queueBatch, type NewBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
@@ -26,7 +28,7 @@ export const add: Route = {
   who: 'user',
   async handle(call) {
     const { ctx, principal } = call;
-    const body = await readJson(call.req, AddRequest);
+    const body = await readJson(call.req, AddRequest, ctx.settings.maxBatchBytes, 'batch document', 'max_batch_bytes');
     const batch = validBatch(body);
     const { namespace, batch_name: name } = batch.meta;
 
@@ -136,6 +138,12 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
     };
     return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries }, after: j.after, finalize: j === batch.finalize };
   });
+  // every job goes to its node in one `assign` frame: one the node would refuse must not be queued
+  const initSize = JSON.stringify(initialize).length;
+  for (const j of jobs) {
+    const size = initSize + JSON.stringify(j.record.job).length + 1024;
+    if (size > MAX_FRAME && problems.size < 20) problems.set(`job:${j.name}`, `${file}: job ${j.name}: its assignment would be about ${formatBytes(size)}, over the ${formatBytes(MAX_FRAME)} a node accepts in one message`);
+  }
   if (problems.size) return { ok: false, problems: [...problems.values()] };
   return { ok: true, record: { kind: batch.kind, initialize, meta: batch.meta, file }, jobs };
 }

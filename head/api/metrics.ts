@@ -23,9 +23,17 @@ export function metricsText(ctx: HeadContext, m: HeadMetrics): string {
     { name: 'distribute_placements_total', help: 'Jobs placed on nodes since the head started.', type: 'counter', samples: [{ value: m.placements }] },
     { name: 'distribute_archive_bytes_total', help: 'Bytes of result archives written since the head started.', type: 'counter', samples: [{ value: m.archiveBytes }] },
     { name: 'distribute_archive_member_bytes', help: 'Size of every file in the result archive, unpacked.', type: 'gauge', samples: [{ value: member?.bytes ?? 0 }] },
+    ...loopFamily(m),
     { name: 'distribute_head_info', help: 'Version of the head and of its node protocol.', type: 'gauge', samples: [{ labels: { version: VERSION, protocol: String(PROTOCOL_VERSION) }, value: 1 }] },
   ];
   return renderFamilies(families);
+}
+
+function loopFamily(m: HeadMetrics): Family[] {
+  if (!m.loop) return [];
+  const d = m.loop.delay();
+  const samples = ([['0.5', d.p50], ['0.9', d.p90], ['0.99', d.p99], ['1', d.max]] as const).map(([quantile, value]) => ({ labels: { quantile }, value }));
+  return [{ name: 'distribute_event_loop_delay_seconds', help: "How late the head's event loop ran, over the last one to two minutes.", type: 'gauge', samples }];
 }
 
 export const metrics: Route = {

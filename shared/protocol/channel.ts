@@ -33,6 +33,8 @@ export interface ChannelOptions<In> {
   bundled?: ReadonlySet<string>;
   /** told about every frame that could not be decoded or validated */
   onInvalid?: (detail: string) => void;
+  /** told about every message not sent because its frame would be over MAX_FRAME */
+  onOversize?: (type: string, size: number) => void;
 }
 
 export class Channel<In extends WithType, Out extends WithType> {
@@ -51,9 +53,18 @@ export class Channel<In extends WithType, Out extends WithType> {
     this.handler = handler;
   }
 
-  send(message: Out): void {
+  /**
+   * Sends (after what is queued) unless the connection is closed or the frame is over
+   * MAX_FRAME, the size every peer accepts (a frame the peer refuses would only make it
+   * reconnect); false when not sent.
+   */
+  send(message: Out): boolean {
     this.flush();
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(encode(message));
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    const frame = this.fitting(message);
+    if (frame === null) return false;
+    this.socket.send(frame);
+    return true;
   }
 
   /** Queues the message; everything queued in this turn of the event loop leaves together. */
@@ -68,7 +79,11 @@ export class Channel<In extends WithType, Out extends WithType> {
     const queued = this.outbox;
     this.outbox = [];
     if (this.socket.readyState !== this.socket.OPEN) return;
-    if (queued.length === 1) return this.socket.send(encode(queued[0]));
+    if (queued.length === 1) {
+      const frame = this.fitting(queued[0]!);
+      if (frame !== null) this.socket.send(frame);
+      return;
+    }
     let parts: Buffer[] = [];
     let bytes = 0;
     const out = () => {
@@ -78,8 +93,10 @@ export class Channel<In extends WithType, Out extends WithType> {
       bytes = 0;
     };
     for (const m of queued) {
-      const frame = encode(m);
-      if (!this.opts.bundled?.has(m.type)) {
+      const frame = this.fitting(m);
+      if (frame === null) continue;
+      // a frame near the limit leaves alone: a bundle holding it could pass MAX_FRAME
+      if (!this.opts.bundled?.has(m.type) || frame.length > BUNDLE_BYTES) {
         out();
         this.socket.send(frame);
         continue;
@@ -89,6 +106,14 @@ export class Channel<In extends WithType, Out extends WithType> {
       bytes += frame.length;
     }
     out();
+  }
+
+  /** The message's frame; null (and onOversize told) when it is over MAX_FRAME. */
+  private fitting(message: Out): Buffer | null {
+    const frame = encode(message);
+    if (frame.byteLength <= MAX_FRAME) return frame;
+    this.opts.onOversize?.(message.type, frame.byteLength);
+    return null;
   }
 
   /** Sends a message with a fresh `id` and resolves with the message whose `re` matches it. */

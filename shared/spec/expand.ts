@@ -4,6 +4,8 @@
 // the value. Shell's `${VAR}` is left alone, `{{` and `}}` write literal braces, and text in
 // braces that is not a name (`{print $1}`, `{a,b}`) is not a placeholder.
 
+import { MAX_COMMAND_BYTES } from '../limits.js';
+
 export type ParamValue = string | number | boolean;
 export type ParamSet = Record<string, string>;
 
@@ -71,6 +73,9 @@ export function fillPlaceholders(template: string, values: ParamSet): Filled {
  * 100,000 times). Every placeholder must name a parameter of the sets it is given (the
  * caller has checked them); one that does not is left as written.
  */
+/** No filled string grows past this (the longest field, a command, is refused above its own limit). */
+const MAX_FILLED_CHARS = MAX_COMMAND_BYTES;
+
 export function compileTemplate(template: string): (values: ParamSet) => string {
   // literal text at even indexes, parameter names at odd ones
   const parts: string[] = [];
@@ -92,7 +97,12 @@ export function compileTemplate(template: string): (values: ParamSet) => string 
   parts.push(literal);
   return (values) => {
     let out = parts[0]!;
-    for (let i = 1; i < parts.length; i += 2) out += (values[parts[i]!] ?? `{${parts[i]}}`) + parts[i + 1]!;
+    for (let i = 1; i < parts.length; i += 2) {
+      out += (values[parts[i]!] ?? `{${parts[i]}}`) + parts[i + 1]!;
+      // a short template repeating a long value could fill gigabytes: past the limit the rest
+      // does not matter, the caller refuses the string by its length
+      if (out.length > MAX_FILLED_CHARS) return out.slice(0, MAX_FILLED_CHARS + 1);
+    }
     return out;
   };
 }

@@ -112,7 +112,9 @@ export function problemsFromZod(issues: readonly Issue[], data: unknown, prefix:
         break;
       }
       case 'too_big':
-        out.push({ path, target: 'value', message: `must be ${bound(issue, false)}, got ${describeValue(input)}` });
+        // a long string or list is described by its length, never echoed
+        if (issue.origin === 'string' || issue.origin === 'array') out.push({ path, target: 'value', message: issue.message });
+        else out.push({ path, target: 'value', message: `must be ${bound(issue, false)}, got ${describeValue(input)}` });
         break;
       case 'invalid_value': {
         const options = issue.values.map(String);

@@ -8,6 +8,7 @@ import type { FieldPath } from './positions.js';
 import { mergeResources, mergeSlurm, slurmBlock } from './resources.js';
 import type { RawFileRef, RawJob, RawResources } from './schema.js';
 import type { FileRef, JobKind, JobSpec, SlurmBlock } from './types.js';
+import { MAX_COMMAND_BYTES, MAX_EXPANDED_COMMAND_BYTES } from '../limits.js';
 
 export interface JobContext extends FileContext {
   kind: JobKind;
@@ -17,6 +18,8 @@ export interface JobContext extends FileContext {
   batchSlurm: SlurmBlock;
   /** aliases the initialize step already puts in input/, alias → where it is written */
   initAliases: ReadonlyMap<string, string>;
+  /** characters of commands made by filling placeholders so far, in the whole batch */
+  filled: { chars: number };
 }
 
 /** A job after expansion, with the entry of the YAML it came from (for error positions). */
@@ -113,6 +116,7 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
   const hasFiles = raw.file !== undefined || (raw.required_files?.length ?? 0) > 0;
   const fillFor = filler();
   let nameReported = false;
+  let commandReported = false;
   for (const set of setsOf(raw, path, ctx)) {
     const fill = fillFor(set);
     const name = fill(raw.name);
@@ -137,6 +141,22 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
       requiredFiles = resolveFiles(raw.required_files?.map((r) => fillRef(r, fill)), [...path, 'required_files'], ctx, new Map(ctx.initAliases), note);
       if (ctx.problems.length !== before) ok = false;
     }
+    const command = raw.command === undefined ? null : fill(raw.command);
+    if (command !== null && set && command !== raw.command) {
+      if (command.length > MAX_COMMAND_BYTES) {
+        ok = false;
+        if (!commandReported) {
+          ctx.problems.push({ path: [...path, 'command'], target: 'value', message: `the command filled with ${describeSet(set)} is over the limit of ${MAX_COMMAND_BYTES} characters` });
+          commandReported = true;
+        }
+      }
+      ctx.filled.chars += command.length;
+      if (ctx.filled.chars > MAX_EXPANDED_COMMAND_BYTES) {
+        // the rest is not expanded: the limit bounds the work and memory of a hostile document
+        ctx.problems.push({ path: [...path, 'command'], target: 'value', message: `the commands filled from parameters come to more than ${MAX_EXPANDED_COMMAND_BYTES} characters in all; make them shorter or use fewer jobs` });
+        break;
+      }
+    }
     out.push({
       origin: path,
       set,
@@ -144,7 +164,7 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
       spec: {
         name,
         file,
-        command: raw.command === undefined ? null : fill(raw.command),
+        command,
         requiredFiles,
         resources: { ...resources },
         nodes,

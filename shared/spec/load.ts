@@ -1,5 +1,7 @@
 // Reads a batch file from disk: the entry point of `validate`, `add`, `run` and the transpilers.
-import { readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { DEFAULT_MAX_BATCH_BYTES } from '../limits.js';
+import { formatBytes } from './units.js';
 import { UserError, errorMessage } from '../errors.js';
 import { formatSpecErrors, parseBatch, type SpecError } from './parse.js';
 import type { BatchSpec } from './types.js';
@@ -18,13 +20,42 @@ export class BatchSpecError extends UserError {
   }
 }
 
-/** The text of a batch file; a UserError (exit code 2) when it cannot be read. */
-export async function readBatchText(file: string): Promise<string> {
+/**
+ * The text of a batch file; a UserError (exit code 2) when it cannot be read, or when it is
+ * larger than a batch may be (checked before it is read, so a huge file costs nothing).
+ */
+export async function readBatchText(file: string, limit = DEFAULT_MAX_BATCH_BYTES): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    const st = await stat(file);
+    if (st.isFile() && st.size > limit) {
+      throw new UserError(`${file}: ${formatBytes(st.size)} is over the limit of ${formatBytes(limit)} for a batch file; split it into several batches, or use parameters: to describe many jobs`, 2);
+    }
+    // a file that is not regular (a pipe, /proc) has no size until read: read at most the limit
+    const text = await readAtMost(file, limit + 1);
+    if (text.length > limit) throw new UserError(`${file}: over the limit of ${formatBytes(limit)} for a batch file`, 2);
+    return text.toString('utf8');
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read: ${errorMessage(err)}`, 2);
+  }
+}
+
+async function readAtMost(file: string, max: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const buf = Buffer.alloc(Math.min(1024 * 1024, max - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      parts.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    return Buffer.concat(parts, total);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -194,6 +194,8 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
     retries: metaDefaults.retries,
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
+  // characters filled in from parameters, over the whole batch (bounded: shared/limits.ts)
+  const filled = { chars: 0 };
   const jobContext: JobContext = {
     ...ctx,
     kind,
@@ -202,6 +204,7 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
     defaultRetries: defaults.retries ?? 0,
     batchSlurm,
     initAliases: init?.aliases ?? new Map(),
+    filled,
   };
   const jobs: ExpandedJob[] = [];
   let everyEntryParsed = true;

@@ -1,7 +1,8 @@
 // Batch YAML text → BatchSpec, or every problem at once, compiler-style:
 // `FILE:LINE:COL: field.path: message`, pointing at the offending key or value.
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { MAX_YAML_ALIASES } from '../limits.js';
 import { locate, formatPath } from './positions.js';
 import { normalizeBatch } from './normalize.js';
 import type { Problem } from './issues.js';
@@ -38,7 +39,16 @@ export function parseBatch(text: string, opts: ParseOptions): ParseResult {
   }
   const abs = resolve(opts.file);
   const problems: Problem[] = [];
-  const document: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let document: unknown;
+  try {
+    document = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // the yaml library refuses a document whose aliases expand past the count (an alias bomb)
+    const at = firstAliasOffset(doc);
+    const pos = lineCounter.linePos(at);
+    const why = /alias/i.test((err as Error).message) ? `YAML: aliases expand to more than ${MAX_YAML_ALIASES} nodes (an alias bomb?); write the values out` : `YAML: ${firstLine((err as Error).message)}`;
+    return { ok: false, errors: [{ file: opts.file, line: pos.line, col: pos.col, path: '', message: why }] };
+  }
   const batch = normalizeBatch(document, {
     file: abs,
     dir: dirname(abs),
@@ -72,6 +82,19 @@ function syntaxErrors(yamlErrors: readonly YAMLError[], text: string, lines: Lin
     if (e.code !== 'DUPLICATE_KEY') break;
   }
   return sortErrors(errors);
+}
+
+/** Where the document's first alias (`*name`) is written; 0 when it has none. */
+function firstAliasOffset(doc: Document): number {
+  let at = 0;
+  visit(doc, (_key, node) => {
+    if (isAlias(node) && node.range) {
+      at = node.range[0];
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  return at;
 }
 
 function firstLine(s: string): string {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { SAFE_NAME, unsafeNameReason } from '../paths.js';
 import { parseDuration, parseSize } from './units.js';
+import { MAX_COMMAND_BYTES, MAX_FIELD_CHARS, MAX_LIST_ENTRIES } from '../limits.js';
 
 /**
  * Marks the message of an unknown-key issue with the keys that were expected there, so the
@@ -20,7 +21,15 @@ function strict<T extends z.ZodRawShape>(shape: T, description?: string) {
   return description ? obj.meta({ description }) : obj;
 }
 
-const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must not be empty` });
+/** A string of at most `max` characters, refused with its length (a hostile file may hold megabytes). */
+const bounded = (max = MAX_FIELD_CHARS) =>
+  z.string().max(max, { error: (iss) => `${String(iss.input).length} characters is over the limit of ${max}` });
+
+/** A list of at most MAX_LIST_ENTRIES entries. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item).max(MAX_LIST_ENTRIES, { error: (iss) => `${(iss.input as unknown[]).length} entries is over the limit of ${MAX_LIST_ENTRIES}` });
+
+const nonEmpty = (what: string, max = MAX_FIELD_CHARS) => bounded(max).min(1, { error: `${what} must not be empty` });
 
 /** A name that becomes a path on every machine (namespace, batch, node). */
 export const SafeName = z.string().regex(SAFE_NAME, {
@@ -32,7 +41,7 @@ const NodeName = SafeName;
 
 /** A size in Slurm's binary units: `512M`, `8G`; a bare number is megabytes. */
 export const Size = z
-  .union([z.string(), z.number()])
+  .union([bounded(64), z.number()])
   .superRefine((value, ctx) => {
     const r = parseSize(value);
     if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
@@ -42,7 +51,7 @@ export const Size = z
 
 /** A duration: `90s`, `2h30m`, `HH:MM:SS`, `D-HH:MM:SS`, `PT2H`; a bare number is minutes. */
 export const Duration = z
-  .union([z.string(), z.number()])
+  .union([bounded(64), z.number()])
   .superRefine((value, ctx) => {
     const r = parseDuration(value);
     if (!r.ok) ctx.addIssue({ code: 'custom', message: r.error });
@@ -75,45 +84,45 @@ export const FileRef = z.union([
   ),
 ]);
 
-const FileList = z.array(FileRef);
+const FileList = list(FileRef);
 
 export const SlurmBlock = strict(
   {
-    job_name: z.string().optional(),
-    output: z.string().optional(),
+    job_name: bounded().optional(),
+    output: bounded().optional(),
     nodes: z.number().int().min(1).optional(),
     ntasks: z.number().int().min(1).optional(),
     cpus_per_task: z.number().int().min(1).optional(),
     mem_per_cpu: Size.optional(),
-    hint: z.string().optional(),
+    hint: bounded().optional(),
     time: Duration.optional(),
-    partition: z.string().optional(),
-    account: z.string().optional(),
-    mail_user: z.string().optional(),
-    mail_type: z.string().optional(),
-    qos: z.string().optional(),
-    gres: z.string().optional(),
+    partition: bounded().optional(),
+    account: bounded().optional(),
+    mail_user: bounded().optional(),
+    mail_type: bounded().optional(),
+    qos: bounded().optional(),
+    gres: bounded().optional(),
     mem: Size.optional(),
-    constraint: z.string().optional(),
+    constraint: bounded().optional(),
     array_limit: z.number().int().min(1).optional(),
-    extra_directives: z.array(z.string()).optional(),
-    setup: z.array(z.string()).optional(),
+    extra_directives: list(bounded()).optional(),
+    setup: list(bounded()).optional(),
   },
   'Slurm settings used when the batch is transpiled; a job block overrides the batch block field by field',
 );
 
-const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+const Scalar = z.union([bounded(), z.number(), z.boolean()]);
 
 /** Keys every kind of job may carry. */
 const jobCommon = {
   name: nonEmpty('name').meta({ description: 'unique within the batch; {placeholders} are filled from parameters' }),
   required_files: FileList.optional().meta({ description: 'files placed in input/ under their alias' }),
   resources: Resources.optional(),
-  nodes: z.array(NodeName).optional().meta({ description: 'run only on these nodes' }),
+  nodes: list(NodeName).optional().meta({ description: 'run only on these nodes' }),
   retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
   slurm: SlurmBlock.optional(),
   parameters: z
-    .record(z.string(), z.array(Scalar).min(1, { error: 'a parameter needs at least one value' }))
+    .record(bounded(128), list(Scalar).min(1, { error: 'a parameter needs at least one value' }))
     .optional()
     .meta({ description: 'the job stands for every combination of these values; {name} placeholders are filled in' }),
   parameter_mode: z.enum(['product', 'zip']).optional().meta({ description: 'product (every combination, default) or zip (pair the lists)' }),
@@ -126,7 +135,7 @@ const jobCommon = {
 /** A finalize step takes a job's keys but no name (it is `_finalize`), parameters or after (it waits for every job). */
 const { name: _name, parameters: _parameters, parameter_mode: _mode, after: _after, ...finalizeCommon } = jobCommon;
 
-const jobs = <T extends z.ZodType>(job: T) => z.array(job).min(1, { error: 'a batch needs at least one job' });
+const jobs = <T extends z.ZodType>(job: T) => list(job).min(1, { error: 'a batch needs at least one job' });
 
 export const PythonInit = strict({
   build_file: FileRef.optional().meta({ description: 'run once per node as `python3 build.py` before the first job' }),
@@ -139,17 +148,17 @@ export const PythonSection = strict({ initialize: PythonInit.optional(), jobs: j
 export const ApptainerInit = strict({
   sif: FileRef.meta({ description: 'the container image' }),
   required_files: FileList.optional(),
-  required_mounts: z.array(z.string()).optional().meta({ description: 'absolute paths inside the container, each backed by an empty folder' }),
+  required_mounts: list(bounded()).optional().meta({ description: 'absolute paths inside the container, each backed by an empty folder' }),
 });
 export const ApptainerJob = strict(jobCommon);
 export const ApptainerFinalize = strict(finalizeCommon);
 export const ApptainerSection = strict({ initialize: ApptainerInit, jobs: jobs(ApptainerJob) });
 
 export const ShellInit = strict({
-  command: z.string().optional().meta({ description: 'run once per node by /bin/sh -c before the first job' }),
+  command: bounded(MAX_COMMAND_BYTES).optional().meta({ description: 'run once per node by /bin/sh -c before the first job' }),
   required_files: FileList.optional(),
 });
-export const ShellJob = strict({ ...jobCommon, command: nonEmpty('command').meta({ description: 'run by /bin/sh -c' }) });
+export const ShellJob = strict({ ...jobCommon, command: nonEmpty('command', MAX_COMMAND_BYTES).meta({ description: 'run by /bin/sh -c' }) });
 export const ShellFinalize = strict({ ...finalizeCommon, command: ShellJob.shape.command });
 export const ShellSection = strict({ initialize: ShellInit.optional(), jobs: jobs(ShellJob) });
 
@@ -158,16 +167,17 @@ export const Meta = strict({
   namespace: SafeName,
   matrix: z
     .string()
+    .max(MAX_FIELD_CHARS, { error: `over the limit of ${MAX_FIELD_CHARS} characters` })
     .regex(/^@[^:\s]+:\S+$/, { error: 'a Matrix user looks like @name:example.org' })
     .nullable()
     .optional()
     .meta({ description: 'Matrix user told when the batch ends; null for nobody' }),
-  capabilities: z.array(nonEmpty('a capability')).optional().meta({ description: 'every one must be on the node (exact, case-sensitive)' }),
+  capabilities: list(nonEmpty('a capability')).optional().meta({ description: 'every one must be on the node (exact, case-sensitive)' }),
   priority: z.number().int().optional().meta({ description: 'higher runs first' }),
   sort: z.enum(['gpus_runtime_memory', 'gpus_memory_runtime', 'none']).optional(),
-  nodes: z.array(NodeName).optional().meta({ description: 'run only on these nodes' }),
+  nodes: list(NodeName).optional().meta({ description: 'run only on these nodes' }),
   retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
-  notify: z.array(z.enum(['end', 'first_failure'])).optional(),
+  notify: list(z.enum(['end', 'first_failure'])).optional(),
   resources: Resources.optional().meta({ description: 'default resources of every job' }),
 });
 

@@ -73,6 +73,12 @@ export function checkJsonSchema(schema: Schema, value: unknown, path = ''): stri
       case 'minLength':
         if (typeof value === 'string' && value.length < a) out.push(`${path}: shorter than ${a}`);
         break;
+      case 'maxLength':
+        if (typeof value === 'string' && value.length > a) out.push(`${path}: longer than ${a}`);
+        break;
+      case 'maxItems':
+        if (Array.isArray(value) && value.length > a) out.push(`${path}: more than ${a} items`);
+        break;
       case 'minItems':
         if (Array.isArray(value) && value.length < a) out.push(`${path}: fewer than ${a} items`);
         break;
