@@ -2,9 +2,9 @@
 // sessions and the scheduling trigger. Built once by `startHead`.
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
-import type { HeadMessage } from '../shared/protocol/messages.js';
 import type { HeadMetrics } from './metrics.js';
 import type { Allocator } from './alloc/allocator.js';
+import type { NodeLink } from './node-link.js';
 import type { BatchCache } from './snapshot.js';
 import type { Store } from './store.js';
 
@@ -17,21 +17,6 @@ export interface HeadSettings {
   maxFrame: number;
   /** largest batch document `add` accepts */
   maxBatchBytes: number;
-}
-
-export interface LogChunk {
-  data: Uint8Array;
-  /** size of the whole log so far */
-  size: number;
-  /** the attempt still runs (more may come) */
-  running: boolean;
-}
-
-/** The node sessions as the rest of the head sees them. */
-export interface NodeLink {
-  connected(): ReadonlySet<string>;
-  send(node: string, msg: HeadMessage): boolean;
-  readLog(node: string, attempt: number, stream: 'stdout' | 'stderr', offset: number, max: number): Promise<LogChunk>;
 }
 
 export interface HeadContext {
@@ -47,6 +32,8 @@ export interface HeadContext {
   /** head.yaml's allocation queues (pilots on a batch system); absent without any */
   allocations?: Allocator;
 }
+
+export type { LogChunk, NodeLink } from './node-link.js';
 
 export function archiveDir(stateDir: string): string {
   return join(stateDir, 'archive');

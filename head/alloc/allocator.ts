@@ -11,7 +11,7 @@ import type { AllocationConfig } from '../../shared/config.js';
 import { newToken } from '../../shared/auth.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { NodeLink } from '../context.js';
+import type { NodeLink } from '../node-link.js';
 import type { BatchCache } from '../snapshot.js';
 import type { Store } from '../store.js';
 import { decide, pilotMisfit, type PilotShape, type WaitingGroup } from './decide.js';

@@ -118,13 +118,19 @@ export class TestNode {
     ws.on('message', (data: Buffer) => {
       const d = decode(HeadMessage, data);
       if (!d.ok) throw new Error(`the head sent an invalid frame: ${JSON.stringify(d.error)}`);
-      const reply = this.answer?.(d.value);
-      if (reply) return this.send(reply);
-      const i = this.waiters.findIndex((w) => w.pred(d.value));
-      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(d.value);
-      else this.inbox.push(d.value);
+      // a bundle is the messages of one turn of the head's loop: each is received on its own, as the agent does
+      if (d.value.type === 'bundle') for (const m of d.value.messages) this.receive(m);
+      else this.receive(d.value);
     });
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  private receive(msg: HeadMessage): void {
+    const reply = this.answer?.(msg);
+    if (reply) return this.send(reply);
+    const i = this.waiters.findIndex((w) => w.pred(msg));
+    if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(msg);
+    else this.inbox.push(msg);
   }
 
   /** Opens the WebSocket; rejects with the HTTP status when the upgrade is refused. */
