@@ -126,8 +126,7 @@ const jobCommon = {
     .optional()
     .meta({ description: 'the job stands for every combination of these values; {name} placeholders are filled in' }),
   parameter_mode: z.enum(['product', 'zip']).optional().meta({ description: 'product (every combination, default) or zip (pair the lists)' }),
-  after: z
-    .array(nonEmpty('a job name'))
+  after: list(nonEmpty('a job name'))
     .optional()
     .meta({ description: 'jobs of this batch that must end done first: names or * patterns, {placeholders} filled from parameters' }),
 };

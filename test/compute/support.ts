@@ -63,6 +63,30 @@ export function processState(pid: number): string | null {
   }
 }
 
+/**
+ * Whether a process is held by a pause: stopped by a signal (state T), or in a frozen cgroup
+ * (v1 `freezer.state` FROZEN, v2 `cgroup.freeze` 1), as a node with cgroups pauses its jobs.
+ */
+export function processPaused(pid: number): boolean {
+  if (processState(pid) === 'T') return true;
+  let lines: string[];
+  try {
+    lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  } catch {
+    return false;
+  }
+  for (const line of lines) {
+    const [, controllers, path] = line.split(':') as [string, string, string];
+    try {
+      if (controllers.split(',').includes('freezer') && readFileSync(`/sys/fs/cgroup/freezer${path}/freezer.state`, 'utf8').trim() === 'FROZEN') return true;
+      if (controllers === '' && readFileSync(`/sys/fs/cgroup/unified${path}/cgroup.freeze`, 'utf8').trim() === '1') return true;
+    } catch {
+      // not this hierarchy
+    }
+  }
+  return false;
+}
+
 /** Polls `cond` every `everyMs` until it is true; throws after `timeoutMs`. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TestCluster } from '../helpers/cluster.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { busyTreeCommand, cpuTicks } from '../compute/job-tree.js';
-import { processState } from '../compute/support.js';
+import { processPaused, processState } from '../compute/support.js';
 import { ForeignLoadMeter } from '../../compute/cpu-usage.js';
 import type { PauseStatus } from '../../shared/protocol/control.js';
 import { until } from '../helpers/until.js';
@@ -24,10 +24,10 @@ interface NodeJson {
   state: string;
 }
 
-/** Milliseconds until every pid shows state T, polled every 2 ms; Infinity after 1 s. */
+/** Milliseconds until every pid is held by the pause (state T, or a frozen cgroup), polled every 2 ms; Infinity after 1 s. */
 async function msUntilStopped(pids: number[], from: number): Promise<number> {
   for (;;) {
-    if (pids.every((p) => processState(p) === 'T')) return performance.now() - from;
+    if (pids.every((p) => processPaused(p))) return performance.now() - from;
     if (performance.now() - from > 1000) return Infinity;
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -95,7 +95,7 @@ describe('pause at a workstation', () => {
     for (let i = 0; i < 3 && stoppedIn > 100; i++) {
       if (i > 0) {
         assert.equal((await resume()).code, 0);
-        await until(() => pids.every((p) => processState(p) !== 'T'), 'the tree to run again', WAIT_MS);
+        await until(() => pids.every((p) => !processPaused(p)), 'the tree to run again', WAIT_MS);
       }
       const r = await pause('--duration', '10m');
       const returned = performance.now();
@@ -103,7 +103,7 @@ describe('pause at a workstation', () => {
       stoppedIn = await msUntilStopped(pids, returned);
       tries.push(`${stoppedIn.toFixed(1)} ms`);
     }
-    assert.ok(stoppedIn <= 100, `every process of the job in state T within 100 ms of pause returning (tries: ${tries.join(', ')})`);
+    assert.ok(stoppedIn <= 100, `every process of the job held (state T or frozen) within 100 ms of pause returning (tries: ${tries.join(', ')})`);
     t.diagnostic(`all three stopped ${tries.join(', then ')} after \`distribute pause\` returned`);
 
     const ticks = pids.map(cpuTicks);
@@ -146,7 +146,7 @@ describe('pause at a workstation', () => {
     const resumedBefore = desk().count('resumed');
     const r = await pause('--duration', '2s');
     assert.equal(r.code, 0, r.stderr);
-    await until(() => pids.every((p) => processState(p) === 'T'), 'the tree stopped', 1000);
+    await until(() => pids.every((p) => processPaused(p)), 'the tree stopped', 1000);
     await desk().events('resumed', resumedBefore + 1, () => true, 10_000);
     // the daemon's own log says when it paused and when it resumed
     const pausedLine = desk().lines.filter((l) => l.event === 'paused').at(-1)!;
@@ -155,7 +155,7 @@ describe('pause at a workstation', () => {
     // (the log's clock has millisecond steps, taken just after the pause's own)
     assert.ok(lasted >= 1990 && lasted < 2500, `resumed ${lasted} ms after pausing`);
     assert.equal(resumedLine.source, 'deadline');
-    await until(() => pids.every((p) => processState(p) !== 'T'), 'the tree to run again', 2000);
+    await until(() => pids.every((p) => !processPaused(p)), 'the tree to run again', 2000);
     await until(async () => (await nodeState()) !== 'paused', 'the head to know', WAIT_MS);
     writeFileSync(join(dir, 'stop'), '');
     await until(async () => (await status('auto')).jobs[0]!.state === 'done', 'the job to complete', WAIT_MS);
