@@ -90,7 +90,11 @@ describe('dashboard pictures of a 40-job batch on two nodes', { skip: browserSki
   it('draws cluster utilisation on the overview with data for both nodes', async () => {
     const p = await page('/');
     for (const node of ['ws1', 'ws2']) {
-      await p.waitForFunction(`Number(document.querySelector('#utilisation path.usage-area[data-node="${node}"]')?.getAttribute('data-busy-steps') ?? 0) > 0`);
+      // a function, not a string: the page's CSP forbids eval, which a string predicate needs
+      await p.waitForFunction(
+        (n) => Number((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document.querySelector(`#utilisation path.usage-area[data-node="${n}"]`)?.getAttribute('data-busy-steps') ?? 0) > 0,
+        node,
+      );
     }
     await p.locator('#utilisation .range button', { hasText: 'day' }).click();
     await p.locator('#utilisation .range button[aria-pressed="true"]', { hasText: 'day' }).waitFor();
