@@ -12,9 +12,10 @@ import { HttpError, sendJson } from './http.js';
 import type { NodeSessions } from './node-sessions.js';
 import { authenticate, type Principal } from './tokens.js';
 import { cookiePrincipal } from './dashboard/session.js';
-import type { ApiCall, Route } from './api/route.js';
+import { apiCall, type Route } from './api/route.js';
+import { NODE_PATH, matchPath } from '../shared/protocol/http-api.js';
 
-export const NODE_PATH = '/v1/node';
+export { NODE_PATH };
 
 export interface ServerOptions {
   tls?: { cert: string; key: string };
@@ -94,9 +95,8 @@ async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, re
     }
     const match = findRoute(routes, req.method ?? 'GET', url.pathname);
     if (!match) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-    checkKind(match.route, principal);
-    const call: ApiCall = { ctx, req, res, principal, params: match.params, query: url.searchParams };
-    await match.route.handle(call);
+    checkCaller(match.route, principal);
+    await match.route.handle(apiCall(match.route, { ctx, req, res, principal, params: match.params, query: url.searchParams }));
   } catch (err) {
     if (err instanceof HttpError) {
       if (err.status === 413 && !req.complete) lingerThenClose(req, res);
@@ -143,18 +143,22 @@ function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
 function findRoute(routes: Route[], method: string, path: string): { route: Route; params: Record<string, string> } | null {
   let pathMatched = false;
   for (const route of routes) {
-    const m = route.path.exec(path);
-    if (!m) continue;
+    const params = matchPath(route.entry, path, route.pattern);
+    if (!params) continue;
     pathMatched = true;
-    if (route.method === method) return { route, params: { ...m.groups } };
+    if (route.entry.method === method) return { route, params };
   }
   if (pathMatched) throw new HttpError(405, `${method} is not allowed on ${path}`);
   return null;
 }
 
-function checkKind(route: Route, p: Principal): void {
-  if (route.who === 'any' || route.who === p.kind) return;
-  throw new HttpError(403, p.kind === 'node' ? `node ${p.name} holds a node token; this request is for users` : `this request is for compute nodes, not users`);
+/** 403 unless the entry's callers include this token: its kind, then (admin routes) its admin flag. */
+function checkCaller(route: Route, p: Principal): void {
+  const { who, does } = route.entry;
+  if (who === 'any') return;
+  const kind = who === 'admin' ? 'user' : who;
+  if (kind !== p.kind) throw new HttpError(403, p.kind === 'node' ? `node ${p.name} holds a node token; this request is for users` : `this request is for compute nodes, not users`);
+  if (who === 'admin' && !p.admin) throw new HttpError(403, `only an admin may ${does}`);
 }
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {

@@ -5,7 +5,7 @@
 // known node must have every capability. Then all jobs are queued in one transaction and a
 // scheduling pass runs. `dry` answers the same without queueing.
 import { posix, relative, sep } from 'node:path';
-import { AddRequest, type AddResponse } from '../../shared/protocol/api.js';
+import type { AddRequest, AddResponse } from '../../shared/protocol/api.js';
 import type { WireFile, WireInitialize, WireJob } from '../../shared/protocol/common.js';
 import { checkBatchDocument } from '../../shared/spec/document.js';
 import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
@@ -14,21 +14,19 @@ import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
 import { isSafeName } from '../../shared/paths.js';
 import { MAX_FRAME } from '../../shared/protocol/codec.js';
 import { formatBytes } from '../../shared/spec/units.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { namespaceRefusal, queueBatch, type NewBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
 import { pilotOf } from '../alloc/records.js';
 import type { BatchRecord, JobRecord, Store } from '../store.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
-export const add: Route = {
-  method: 'POST',
-  path: /^\/v1\/batches$/,
-  who: 'user',
+export const add: Handler<Api['add']> = {
   async handle(call) {
     const { ctx, principal } = call;
-    const body = await readJson(call.req, AddRequest, ctx.settings.maxBatchBytes, 'batch document', 'max_batch_bytes');
+    const body = await call.body({ bytes: ctx.settings.maxBatchBytes, what: 'batch document', key: 'max_batch_bytes' });
     const batch = validBatch(body);
     const { namespace, batch_name: name } = batch.meta;
 
@@ -60,7 +58,7 @@ export const add: Route = {
     }
 
     const response: AddResponse = { namespace, batch: name, jobs: batch.jobs.length, feasibleNodes: feasible, knownNodes: known.length, dry: body.dry, ...(pilotQueues ? { pilotQueues } : {}) };
-    if (body.dry) return sendJson(call.res, 200, response);
+    if (body.dry) return call.reply(response);
 
     const queued = queueBatch(ctx.store, { namespace, name, owner: principal.name, admin: principal.admin, record: wire.record, jobs: wire.jobs });
     if (!queued.ok) throw new HttpError(queued.status, queued.error);
@@ -69,7 +67,7 @@ export const add: Route = {
     ctx.log.info({ event: 'batch_added', user: principal.name, namespace, batch: name, batchId: queued.batchId, jobs: batch.jobs.length, feasibleNodes: feasible }, 'batch queued');
     ctx.schedule();
     await ctx.store.synced();
-    sendJson(call.res, 200, response);
+    call.reply(response);
   },
 };
 

@@ -1,15 +1,12 @@
 // The allocation queues for admins: `distribute alloc list`, `alloc pause|resume NAME`.
 import type { AllocQueueInfo } from '../../shared/protocol/alloc-api.js';
 import type { HeadContext } from '../context.js';
-import { HttpError, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { listedPilots, queueRow } from '../alloc/records.js';
-import type { ApiCall, Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function requireAdmin(call: ApiCall, what: string): void {
-  if (!call.principal.admin) throw new HttpError(403, `only an admin may ${what}`);
-}
 
 function queueInfo(ctx: HeadContext, name: string): AllocQueueInfo {
   const config = ctx.allocations!.queues.find((q) => q.name === name)!;
@@ -37,27 +34,19 @@ function queueInfo(ctx: HeadContext, name: string): AllocQueueInfo {
   };
 }
 
-export const allocList: Route = {
-  method: 'GET',
-  path: /^\/v1\/allocations$/,
-  who: 'user',
+export const allocList: Handler<Api['allocList']> = {
   handle(call) {
-    requireAdmin(call, 'list the allocation queues');
     const names = call.ctx.allocations?.queues.map((q) => q.name) ?? [];
-    sendJson(call.res, 200, names.map((n) => queueInfo(call.ctx, n)));
+    call.reply(names.map((n) => queueInfo(call.ctx, n)));
   },
 };
 
-function pauseRoute(paused: boolean): Route {
+function pauseRoute(paused: boolean): Handler<Api['allocPause']> {
   return {
-    method: 'POST',
-    path: paused ? /^\/v1\/allocations\/(?<name>[^/]+)\/pause$/ : /^\/v1\/allocations\/(?<name>[^/]+)\/resume$/,
-    who: 'user',
     handle(call) {
-      requireAdmin(call, `${paused ? 'pause' : 'resume'} an allocation queue`);
       const name = call.params.name!;
       if (!call.ctx.allocations?.setPaused(name, paused)) throw new HttpError(404, `no allocation queue ${name} in head.yaml`);
-      sendJson(call.res, 200, queueInfo(call.ctx, name));
+      call.reply(queueInfo(call.ctx, name));
     },
   };
 }

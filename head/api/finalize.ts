@@ -6,12 +6,10 @@ import { archivePath } from '../archive.js';
 import { finalizeAttempt } from '../dependencies.js';
 import { HttpError } from '../http.js';
 import { ReaderGone, writePull } from '../pull.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
-export const finalizeResults: Route = {
-  method: 'GET',
-  path: /^\/v1\/finalize\/(?<attempt>[0-9]{1,15})$/,
-  who: 'node',
+export const finalizeResults: Handler<Api['finalizeResults']> = {
   async handle(call) {
     const attempt = Number(call.params.attempt);
     const { store, settings, log } = call.ctx;

@@ -2,31 +2,25 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { MissingInputsRequest } from '../../shared/protocol/api.js';
 import { Sha256 } from '../../shared/protocol/common.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { missingInputs, storeInput } from '../inputs.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
 function hashParam(raw: string | undefined): string {
   if (!Sha256.safeParse(raw).success) throw new HttpError(400, `"${raw}" is not a hex SHA-256`);
   return raw!;
 }
 
-export const inputsMissing: Route = {
-  method: 'POST',
-  path: /^\/v1\/inputs\/missing$/,
-  who: 'user',
+export const inputsMissing: Handler<Api['inputsMissing']> = {
   async handle(call) {
-    const body = await readJson(call.req, MissingInputsRequest);
-    sendJson(call.res, 200, { missing: missingInputs(call.ctx.store, body.hashes) });
+    const body = await call.body();
+    call.reply({ missing: missingInputs(call.ctx.store, body.hashes) });
   },
 };
 
-export const inputPut: Route = {
-  method: 'PUT',
-  path: /^\/v1\/inputs\/(?<hash>[^/]+)$/,
-  who: 'user',
+export const inputPut: Handler<Api['inputPut']> = {
   async handle(call) {
     const hash = hashParam(call.params.hash);
     const result = await storeInput(call.ctx.store, call.ctx.settings.stateDir, hash, call.req);
@@ -35,14 +29,11 @@ export const inputPut: Route = {
       throw new HttpError(400, `the uploaded ${result.size} bytes hash to ${result.actual}, not ${hash}`);
     }
     if (!result.existed) call.ctx.log.info({ event: 'input_stored', user: call.principal.name, hash, size: result.size }, 'input stored');
-    sendJson(call.res, 201, { hash, size: result.size });
+    call.reply({ hash, size: result.size });
   },
 };
 
-export const inputGet: Route = {
-  method: 'GET',
-  path: /^\/v1\/inputs\/(?<hash>[^/]+)$/,
-  who: 'any',
+export const inputGet: Handler<Api['inputGet']> = {
   async handle(call) {
     const hash = hashParam(call.params.hash);
     const row = call.ctx.store.input(hash);

@@ -1,16 +1,13 @@
 // Cancel a batch's unfinished jobs (or one): queued ones at once, running ones by a
 // `cancel` to their node (whose runner kills the job's whole process group).
-import { KillRequest } from '../../shared/protocol/api.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { killJobs } from '../transitions.js';
-import { requireBatch, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { requireBatch, type Handler } from './route.js';
 
-export const kill: Route = {
-  method: 'POST',
-  path: /^\/v1\/batches\/(?<ns>[^/]+)\/(?<batch>[^/]+)\/kill$/,
-  who: 'user',
+export const kill: Handler<Api['kill']> = {
   async handle(call) {
-    const body = await readJson(call.req, KillRequest);
+    const body = await call.body();
     const batch = requireBatch(call, call.params.ns!, call.params.batch!);
     const { store, nodes, log } = call.ctx;
     if (body.job !== undefined && !store.jobByName(batch.id, body.job)) {
@@ -23,6 +20,6 @@ export const kill: Route = {
     }
     log.info({ event: 'killed', user: call.principal.name, namespace: batch.namespace, batch: batch.name, job: body.job ?? null, cancelled: outcome.cancelled, running: outcome.toCancel.length }, 'jobs cancelled');
     call.ctx.schedule();
-    sendJson(call.res, 200, { cancelled: outcome.cancelled });
+    call.reply({ cancelled: outcome.cancelled });
   },
 };

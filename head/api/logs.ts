@@ -6,16 +6,14 @@ import { archivePath, copyMember } from '../archive.js';
 import type { HeadContext } from '../context.js';
 import { HttpError } from '../http.js';
 import type { JobRow } from '../store.js';
-import { requireBatch, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { requireBatch, type Handler } from './route.js';
 
 const CHUNK = 256 * 1024;
 /** how often a follower asks a node for new output when it had none */
 const FOLLOW_POLL_MS = 250;
 
-export const logs: Route = {
-  method: 'GET',
-  path: /^\/v1\/logs\/(?<ns>[^/]+)\/(?<batch>[^/]+)\/(?<job>[^/]+)$/,
-  who: 'user',
+export const logs: Handler<Api['logs']> = {
   async handle(call) {
     const batch = requireBatch(call, call.params.ns!, call.params.batch!);
     const job = call.ctx.store.jobByName(batch.id, call.params.job!);

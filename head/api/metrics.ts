@@ -6,7 +6,8 @@ import { VERSION } from '../../shared/version.js';
 import { HeadMetrics, histogramFamily, renderFamilies, type Family } from '../metrics.js';
 import type { HeadContext } from '../context.js';
 import { nodeInfos } from './nodes.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -36,10 +37,7 @@ function loopFamily(m: HeadMetrics): Family[] {
   return [{ name: 'distribute_event_loop_delay_seconds', help: "How late the head's event loop ran, over the last one to two minutes.", type: 'gauge', samples }];
 }
 
-export const metrics: Route = {
-  method: 'GET',
-  path: /^\/metrics$/,
-  who: 'user',
+export const metrics: Handler<Api['metrics']> = {
   handle({ ctx, res }) {
     const text = metricsText(ctx, ctx.metrics ?? new HeadMetrics());
     res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

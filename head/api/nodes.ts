@@ -2,9 +2,9 @@
 import type { NodeInfo } from '../../shared/protocol/api.js';
 import type { NodeState } from '../../shared/protocol/common.js';
 import { parseNodeResources, type NodeRow } from '../store.js';
-import { sendJson } from '../http.js';
 import type { HeadContext } from '../context.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
 interface RunningRow {
   namespace: string;
@@ -13,12 +13,9 @@ interface RunningRow {
   attempt: number;
 }
 
-export const nodes: Route = {
-  method: 'GET',
-  path: /^\/v1\/nodes$/,
-  who: 'user',
+export const nodes: Handler<Api['nodes']> = {
   handle(call) {
-    sendJson(call.res, 200, nodeInfos(call.ctx));
+    call.reply(nodeInfos(call.ctx));
   },
 };
 

@@ -1,12 +1,13 @@
 // Pull: a plan (the selected members with sizes and mtimes, from the index) and the tar stream
 // of `<job>/<path>` members, chosen by the same rules or named one by one from a plan.
-import { PullPlanRequest, PullRequest, type PullRules } from '../../shared/protocol/api.js';
+import type { PullRules } from '../../shared/protocol/api.js';
 import { compileRules, formatRuleProblem, type CompiledRules } from '../../shared/pull-rules.js';
 import { archivePath } from '../archive.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { planPull, selectionOfMembers, selectionOfPlan, type Selection } from '../pull-plan.js';
 import { ReaderGone, writePull } from '../pull.js';
-import { requireBatch, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { requireBatch, type Handler } from './route.js';
 
 function rulesOf(body: PullRules & { namespace: string; batch: string }): CompiledRules {
   const compiled = compileRules(body, body);
@@ -14,24 +15,18 @@ function rulesOf(body: PullRules & { namespace: string; batch: string }): Compil
   return compiled.rules;
 }
 
-export const pullPlan: Route = {
-  method: 'POST',
-  path: /^\/v1\/pull\/plan$/,
-  who: 'user',
+export const pullPlan: Handler<Api['pullPlan']> = {
   async handle(call) {
-    const body = await readJson(call.req, PullPlanRequest);
+    const body = await call.body();
     const rules = rulesOf(body);
     const batch = requireBatch(call, body.namespace, body.batch);
-    sendJson(call.res, 200, planPull(call.ctx.store, batch, rules));
+    call.reply(planPull(call.ctx.store, batch, rules));
   },
 };
 
-export const pull: Route = {
-  method: 'POST',
-  path: /^\/v1\/pull$/,
-  who: 'user',
+export const pull: Handler<Api['pull']> = {
   async handle(call) {
-    const body = await readJson(call.req, PullRequest);
+    const body = await call.body();
     const rules = body.members ? null : rulesOf(body);
     const batch = requireBatch(call, body.namespace, body.batch);
     const { store, settings, log } = call.ctx;

@@ -1,12 +1,10 @@
 // Which namespace a batch name alone means, among the batches the user may see.
 import { SafeName } from '../../shared/protocol/common.js';
-import { HttpError, sendJson } from '../http.js';
-import { visibleNamespaces, type Route } from './route.js';
+import { HttpError } from '../http.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { visibleNamespaces, type Handler } from './route.js';
 
-export const resolve: Route = {
-  method: 'GET',
-  path: /^\/v1\/resolve$/,
-  who: 'user',
+export const resolve: Handler<Api['resolve']> = {
   handle(call) {
     const batch = call.query.get('batch') ?? '';
     const namespace = call.query.get('namespace');
@@ -19,6 +17,6 @@ export const resolve: Route = {
       .filter((ns) => (visible === null || visible.includes(ns)) && (namespace === null || ns === namespace));
     if (found.length === 0) throw new HttpError(404, `no batch ${batch}${namespace ? ` in namespace ${namespace}` : ''} that you can see`);
     if (found.length > 1) throw new HttpError(409, `batch ${batch} exists in namespaces ${found.join(', ')}; name one with --namespace`, { namespaces: found });
-    sendJson(call.res, 200, { namespace: found[0], batch });
+    call.reply({ namespace: found[0]!, batch });
   },
 };

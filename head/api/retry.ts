@@ -1,17 +1,14 @@
 // Requeue a batch's failed jobs; each runs again as a new attempt.
 import { retryJobs } from '../transitions.js';
-import { sendJson } from '../http.js';
-import { requireBatch, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { requireBatch, type Handler } from './route.js';
 
-export const retry: Route = {
-  method: 'POST',
-  path: /^\/v1\/batches\/(?<ns>[^/]+)\/(?<batch>[^/]+)\/retry$/,
-  who: 'user',
+export const retry: Handler<Api['retry']> = {
   handle(call) {
     const batch = requireBatch(call, call.params.ns!, call.params.batch!);
     const requeued = retryJobs(call.ctx.store, batch.id);
     call.ctx.log.info({ event: 'retried', user: call.principal.name, namespace: batch.namespace, batch: batch.name, requeued }, 'failed jobs requeued');
     call.ctx.schedule();
-    sendJson(call.res, 200, { requeued });
+    call.reply({ requeued });
   },
 };

@@ -1,16 +1,14 @@
 // Delete a batch's archived results (or one job's) from the head's disk: the owner of the
 // namespace or an admin. Answers what was freed.
-import { RmRequest, type RmResponse } from '../../shared/protocol/api.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import type { RmResponse } from '../../shared/protocol/api.js';
+import { HttpError } from '../http.js';
 import { removeResults } from '../remove.js';
-import { requireBatch, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { requireBatch, type Handler } from './route.js';
 
-export const rm: Route = {
-  method: 'POST',
-  path: /^\/v1\/batches\/(?<ns>[^/]+)\/(?<batch>[^/]+)\/rm$/,
-  who: 'user',
+export const rm: Handler<Api['rm']> = {
   async handle(call) {
-    const body = await readJson(call.req, RmRequest);
+    const body = await call.body();
     const batch = requireBatch(call, call.params.ns!, call.params.batch!);
     const { store, nodes, log, settings } = call.ctx;
     if (body.job !== undefined && !store.jobByName(batch.id, body.job)) {
@@ -26,6 +24,6 @@ export const rm: Route = {
       'results removed',
     );
     const answer: RmResponse = { jobs: out.jobs, files: out.files, bytes: out.bytes, batch_removed: out.batchRemoved, cancelled: out.cancelled };
-    sendJson(call.res, 200, answer);
+    call.reply(answer);
   },
 };

@@ -5,10 +5,10 @@ import type { StatusBatch } from '../../shared/protocol/api.js';
 import { why, type SnapshotNode } from '../scheduler.js';
 import { snapshotNode } from '../snapshot.js';
 import { waitingFor } from '../dependencies.js';
-import { sendJson } from '../http.js';
 import type { HeadContext } from '../context.js';
 import type { BatchRow } from '../store.js';
-import { visibleNamespaces, type Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import { visibleNamespaces, type Handler } from './route.js';
 
 interface JobLine {
   name: string;
@@ -36,10 +36,7 @@ interface ShapeRow {
   nodes: string | null;
 }
 
-export const status: Route = {
-  method: 'GET',
-  path: /^\/v1\/status$/,
-  who: 'user',
+export const status: Handler<Api['status']> = {
   handle(call) {
     const { store } = call.ctx;
     const namespace = call.query.get('namespace');
@@ -50,7 +47,7 @@ export const status: Route = {
       .all({ ns: namespace, batch: name })
       .filter((b) => visible === null || visible.includes(b.namespace));
     const explain = waitingExplainer(call.ctx);
-    sendJson(call.res, 200, rows.map((b) => batchStatus(call.ctx, b, explain)));
+    call.reply(rows.map((b) => batchStatus(call.ctx, b, explain)));
   },
 };
 

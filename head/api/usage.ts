@@ -1,9 +1,10 @@
 // GET /v1/usage?since=1h|EPOCH_MS: cluster utilisation over time (head/usage/query.ts).
 // Any user may ask: it says how busy nodes were, which the node list shows everyone anyway.
 import { parseDuration } from '../../shared/spec/units.js';
-import { HttpError, sendJson } from '../http.js';
+import { HttpError } from '../http.js';
 import { usageSince } from '../usage/query.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
 const DEFAULT_SINCE_MS = 3600_000;
 const MAX_RANGE_MS = 366 * 24 * 3600_000;
@@ -17,12 +18,9 @@ export function parseSince(text: string | null, now: number): number {
   return now - Math.min(back.value * 1000, MAX_RANGE_MS);
 }
 
-export const usage: Route = {
-  method: 'GET',
-  path: /^\/v1\/usage$/,
-  who: 'user',
+export const usage: Handler<Api['usage']> = {
   handle(call) {
     const now = Date.now();
-    sendJson(call.res, 200, usageSince(call.ctx.store, parseSince(call.query.get('since'), now), now));
+    call.reply(usageSince(call.ctx.store, parseSince(call.query.get('since'), now), now));
   },
 };

@@ -2,15 +2,12 @@
 import type { Version } from '../../shared/protocol/api.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
 import { VERSION } from '../../shared/version.js';
-import { sendJson } from '../http.js';
-import type { Route } from './route.js';
+import type { Api } from '../../shared/protocol/http-api.js';
+import type { Handler } from './route.js';
 
-export const version: Route = {
-  method: 'GET',
-  path: /^\/v1\/version$/,
-  who: 'any',
-  handle({ res }) {
+export const version: Handler<Api['version']> = {
+  handle(call) {
     const body: Version = { version: VERSION, protocol: PROTOCOL_VERSION };
-    sendJson(res, 200, body);
+    call.reply(body);
   },
 };

@@ -1,7 +1,4 @@
-// The head's answers about its allocation queues (admins):
-//   GET  /v1/allocations               → AllocQueueInfo[]
-//   POST /v1/allocations/:name/pause   → AllocQueueInfo (no more submissions; pilots already out stay)
-//   POST /v1/allocations/:name/resume  → AllocQueueInfo (failures forgotten, submissions go again)
+// The head's answers about its allocation queues (admins; the routes are in http-api.ts).
 import { z } from 'zod';
 
 export const PilotInfo = z.object({

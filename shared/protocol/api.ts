@@ -1,27 +1,5 @@
-// The user (and node bulk-data) HTTP API on the head's one port, under /v1. Bodies are JSON
-// unless said otherwise; every request carries `Authorization: Bearer <token>`. Request
-// bodies are validated with these schemas on the head; responses with them in the client.
-//
-//   GET    /v1/whoami                              → Whoami
-//   GET    /v1/version                             → Version (any valid token)
-//   POST   /v1/inputs/missing       MissingInputsRequest → MissingInputsResponse
-//   PUT    /v1/inputs/:sha256       raw bytes, streamed; the head checks the hash → 201
-//   GET    /v1/inputs/:sha256       raw bytes, streamed (node tokens)
-//   POST   /v1/batches              AddRequest → AddResponse | 400 BadBatch | 403/409 ApiError (the batch as JSON, or its YAML)
-//   GET    /v1/status[?namespace=N&batch=B]       → StatusBatch[]
-//   GET    /v1/nodes                               → NodeInfo[]
-//   POST   /v1/nodes/:name/drain    (admins)       → DrainResponse: no new jobs there, running ones finish
-//   POST   /v1/nodes/:name/undrain  (admins)       → DrainResponse
-//   POST   /v1/batches/:ns/:batch/kill   KillRequest → KillResponse
-//   POST   /v1/batches/:ns/:batch/retry              → RetryResponse
-//   GET    /v1/logs/:ns/:batch/:job?stream=stdout|stderr&follow=1  → text, chunked while it runs
-//   POST   /v1/pull/plan            PullPlanRequest → PullPlan (from the archive index; no tarball opened)
-//   POST   /v1/pull                 PullRequest → application/x-tar stream of the selected members
-//   POST   /v1/batches/:ns/:batch/rm     RmRequest → RmResponse (deletes archived results)
-//   GET    /v1/resolve?batch=B[&namespace=N]       → { namespace, batch } (409 when ambiguous)
-//   PUT    /v1/results/:attempt     .tar.gz, streamed (node tokens) → 200 once fsynced | 409 stale
-//   WS     /v1/node                 the node protocol (messages.ts)
-// Errors: { error: string } with 400 (bad input), 401 (token), 403 (not yours), 404, 409.
+// The shapes of the head's HTTP API: request bodies the head checks, answers the client checks.
+// Which route carries which shape, its method, path and callers: http-api.ts.
 import { z } from 'zod';
 import { JobName, JobState, NodeState, SafeName, Sha256 } from './common.js';
 
@@ -37,6 +15,15 @@ export type Version = z.infer<typeof Version>;
 
 export const MissingInputsRequest = z.object({ hashes: z.array(Sha256).max(1_000_000) });
 export const MissingInputsResponse = z.object({ missing: z.array(Sha256) });
+
+/** An input file stored (or already there): its hash and size in bytes. */
+export const InputStored = z.object({ hash: Sha256, size: z.number().int().nonnegative() });
+
+/** A result archive on the head's disk: the job's new state and the members archived. */
+export const ResultTaken = z.object({ attempt: z.number().int(), state: z.string(), members: z.number().int() });
+
+/** The namespace a batch name means among what the caller may see. */
+export const ResolveResponse = z.object({ namespace: SafeName, batch: SafeName });
 
 /**
  * A batch to queue. The CLI sends `document`, the YAML it has read and validated as plain data;
@@ -197,3 +184,15 @@ export const RmResponse = z.object({
   cancelled: z.number().int(),
 });
 export type RmResponse = z.infer<typeof RmResponse>;
+
+/** Cluster utilisation over time (head/usage/query.ts): per node, points of cpus held in steps of `step_ms`. */
+export const UsageAnswer = z.object({
+  since: z.number(),
+  until: z.number(),
+  step_ms: z.number(),
+  nodes: z.array(z.object({
+    name: z.string(),
+    cpus: z.number(),
+    samples: z.array(z.object({ at: z.number(), busy: z.number(), peak: z.number() })),
+  })),
+});
