@@ -24,6 +24,7 @@ import type { PauseController } from './pause.js';
 import { linkPause, pausedMessage } from './pause-link.js';
 import { join } from 'node:path';
 import type { ContainmentOptions } from './runner.js';
+import { NODE_PATH } from '../shared/protocol/http-api.js';
 
 /** How long after losing the head the node keeps dialling at a quarter of node_timeout (at least). */
 const RESTART_WINDOW_MS = 60_000;
@@ -175,7 +176,7 @@ export class ComputeAgent {
 
   private dial(): void {
     if (this.stopped) return;
-    const url = `${this.o.head.ws}/v1/node`;
+    const url = this.o.head.ws + NODE_PATH;
     const ws = new WebSocket(url, { headers: authorization(this.o.head), maxPayload: MAX_FRAME, handshakeTimeout: 10_000, ...(this.o.head.ca ? { ca: this.o.head.ca } : {}) });
     const channel = new Channel<HeadMessage, NodeMessage>(ws, {
       schema: HeadMessage,

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import * as tar from 'tar';
 import { authorization, fetchFailure, headFetch, type HeadEndpoint } from '../shared/head-http.js';
+import { API, pathFor } from '../shared/protocol/http-api.js';
 
 /** The folder of `input/` the results land in (shared/spec's FINALIZE_RESULTS). */
 export const RESULTS_FOLDER = 'results';
@@ -15,7 +16,7 @@ export const RESULTS_FOLDER = 'results';
 export async function fetchBatchResults(head: HeadEndpoint, attempt: number, dest: string): Promise<{ files: number; skipped: number }> {
   let res: Response;
   try {
-    res = await headFetch(head.ca)(`${head.http}/v1/finalize/${attempt}`, { headers: authorization(head) });
+    res = await headFetch(head.ca)(head.http + pathFor(API.finalizeResults, { attempt: String(attempt) }), { headers: authorization(head) });
   } catch (err) {
     throw new Error(`cannot fetch the batch's results: ${fetchFailure(err)}`);
   }

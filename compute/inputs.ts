@@ -13,6 +13,7 @@ import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { authorization, fetchFailure, headFetch, type HeadEndpoint } from '../shared/head-http.js';
 import { fetchBatchResults } from './finalize-inputs.js';
+import { API, pathFor } from '../shared/protocol/http-api.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -62,7 +63,7 @@ export class InputCache {
   private async download(hash: string, tmp: string): Promise<number> {
     let res: Response;
     try {
-      res = await headFetch(this.head.ca)(`${this.head.http}/v1/inputs/${hash}`, { headers: authorization(this.head) });
+      res = await headFetch(this.head.ca)(this.head.http + pathFor(API.inputGet, { hash }), { headers: authorization(this.head) });
     } catch (err) {
       throw new Error(fetchFailure(err));
     }

@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { authorization, fetchFailure, putBody, type HeadEndpoint, type PutBody } from '../shared/head-http.js';
 import { packResult } from './pack.js';
 import type { WorkspacePool } from './workspace-pool.js';
+import { API, pathFor } from '../shared/protocol/http-api.js';
 
 export interface UploaderOptions {
   /** first retry delay; doubles up to maxRetryMs, with jitter */
@@ -293,7 +294,7 @@ export class ResultSpool {
     let res: { status: number; text: string };
     const sent = 'data' in body && this.direct ? this.direct(attempt, body.data) : null;
     try {
-      res = sent ? await sent : await putBody(`${this.head.http}/v1/results/${attempt}`, { ...authorization(this.head), 'content-type': contentType }, body, this.head.ca);
+      res = sent ? await sent : await putBody(this.head.http + pathFor(API.resultPut, { attempt: String(attempt) }), { ...authorization(this.head), 'content-type': contentType }, body, this.head.ca);
     } catch (err) {
       return { kind: 'failed', reason: fetchFailure(err) };
     }

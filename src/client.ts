@@ -1,12 +1,13 @@
 // The user's connection to the head: which head and which token (flags, then environment,
-// then the user config file), JSON calls validated with the api.ts shapes, streamed uploads
-// and downloads. Every failure becomes one UserError line naming the head and what to do.
+// then the user config file), calls to the entries of the API table (shared/protocol/http-api.ts)
+// with their answers checked by the entry's schema, streamed uploads and downloads. Every failure becomes one UserError line naming the head and what to do.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
 import { DEFAULT_PORT, headUrls, loadConfig, resolveFrom, UserConfig, userConfigPath } from '../shared/config.js';
 import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
+import { pathFor, type Answer, type ApiEntry, type Params, type ParamsOf, type Query, type RequestBody } from '../shared/protocol/http-api.js';
 import { readCa } from '../shared/tls.js';
 import { fetchFailure, putFile, type PutAnswer } from '../shared/head-http.js';
 
@@ -79,16 +80,30 @@ function readUserConfig(file: string): UserConfig | null {
   }
 }
 
+/** What a call to an entry names: its path's params, its query, its JSON body. */
+export type CallArgs<E extends ApiEntry> =
+  ([ParamsOf<E['path']>] extends [never] ? { params?: undefined } : { params: Params<E> })
+  & (E['request'] extends z.ZodType ? { body: RequestBody<E> } : { body?: undefined })
+  & { query?: Query<E> };
+/** the arguments may be left out when the entry needs none */
+type ArgsOf<E extends ApiEntry> = object extends CallArgs<E> ? [args?: CallArgs<E>] : [args: CallArgs<E>];
+
+type JsonAnswered = ApiEntry & { response: z.ZodType };
+type Streamed = ApiEntry & { response: 'stream' };
+
 export class HeadClient {
   constructor(readonly conn: Connection) {}
 
   /**
-   * A JSON call whose answer is validated with `schema`. Over node's http client, as `stream`:
-   * fetch would load undici and its WebAssembly HTTP parser, ~30 ms and ~15 MB of every command
-   * (a pull of 10,000 files came near 150 MB resident).
+   * A call to an entry that answers JSON, the answer checked with its response schema. Over
+   * node's http client, as `open`: fetch would load undici and its WebAssembly HTTP parser,
+   * ~30 ms and ~15 MB of every command (a pull of 10,000 files came near 150 MB resident).
    */
-  async json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
-    const res = await this.stream(method, path, body);
+  async call<E extends JsonAnswered>(e: E, ...[args]: ArgsOf<E>): Promise<Answer<E>> {
+    const a = (args ?? {}) as CallArgs<ApiEntry>;
+    const method = e.method;
+    const path = pathFor(e, (a.params ?? {}) as Params<E>, a.query as Query<E>);
+    const res = await this.request(method, path, a.body);
     let raw: unknown;
     try {
       res.setEncoding('utf8');
@@ -98,23 +113,33 @@ export class HeadClient {
     } catch (err) {
       throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} with something that is not JSON: ${errorMessage(err)}`, 1);
     }
-    const parsed = schema.safeParse(raw);
+    const parsed = e.response.safeParse(raw);
     if (!parsed.success) {
       const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ');
       throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} in an unexpected shape (${detail}); is it the same version as this CLI?`, 1);
     }
-    return parsed.data;
+    return parsed.data as Answer<E>;
   }
 
-  /** PUT a file as a streamed body: memory stays flat whatever its size. */
-  async upload(path: string, file: string): Promise<void> {
+  /**
+   * A call to an entry whose answer is a long stream (a pull, `logs --follow`), resolved with
+   * the 2xx response unread.
+   */
+  open<E extends Streamed>(e: E, ...[args]: ArgsOf<E>): Promise<IncomingMessage> {
+    const a = (args ?? {}) as CallArgs<ApiEntry>;
+    return this.request(e.method, pathFor(e, (a.params ?? {}) as Params<E>, a.query as Query<E>), a.body);
+  }
+
+  /** PUT a file as the streamed body of a call to `e`: memory stays flat whatever its size. */
+  async upload<E extends ApiEntry & { request: 'stream' }>(e: E, params: Params<E>, file: string): Promise<void> {
+    const path = pathFor(e, params);
     let answer: PutAnswer;
     try {
       answer = await putFile(this.conn.http + path, { authorization: `Bearer ${this.conn.token}`, 'content-type': 'application/octet-stream' }, file, this.conn.ca);
     } catch (err) {
       throw this.unreachable(err);
     }
-    if (answer.status < 200 || answer.status >= 300) throw this.refusalOf(answer.status, '', answer.text, 'PUT', path);
+    if (answer.status < 200 || answer.status >= 300) throw this.refusalOf(answer.status, '', answer.text, e.method, path);
   }
 
   private unreachable(err: unknown): UserError {
@@ -122,10 +147,10 @@ export class HeadClient {
   }
 
   /**
-   * A request whose answer is a long stream (a pull, `logs --follow`): node's http client, which
-   * has no idle timeout, so a quiet job does not end the stream. Resolves with the 2xx response.
+   * A request over node's http client, which has no idle timeout, so a quiet job does not end a
+   * stream. Resolves with the 2xx response.
    */
-  stream(method: string, path: string, json?: unknown): Promise<IncomingMessage> {
+  private request(method: string, path: string, json?: unknown): Promise<IncomingMessage> {
     const url = new URL(this.conn.http + path);
     const body = json === undefined ? undefined : JSON.stringify(json);
     const headers: Record<string, string> = { authorization: `Bearer ${this.conn.token}` };

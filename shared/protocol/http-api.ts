@@ -92,7 +92,7 @@ export type Api = typeof API;
 export type ApiName = keyof Api;
 
 export type Params<E extends ApiEntry> = { [K in ParamsOf<E['path']>]: string };
-export type Query<E extends ApiEntry> = E['query'] extends readonly (infer Q extends string)[] ? { [K in Q]?: string } : Record<string, never>;
+export type Query<E extends ApiEntry> = NonNullable<E['query']> extends readonly (infer Q extends string)[] ? { [K in Q]?: string | undefined } : Record<string, never>;
 /** the body a caller sends: the request schema's input */
 export type RequestBody<E extends ApiEntry> = E['request'] extends z.ZodType ? z.input<E['request']> : never;
 /** the body the head answers with: the response schema's input */

@@ -21,8 +21,7 @@ export const command = withHeadOptions(
   .action(async (file: string, opts: AddOptions) => {
     const { connect } = await import('../client.js');
     const { prepareAdd, sendAdd, describeAdd } = await import('../remote/add.js');
-    const { z } = await import('zod');
-    const { NodeInfo } = await import('../../shared/protocol/api.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
     const { formatCapabilities } = await import('../remote/tables.js');
     // an invalid batch is refused before anything goes over the wire
     const prepared = await prepareAdd(file);
@@ -30,7 +29,7 @@ export const command = withHeadOptions(
     const note = originalFormatNote(file, prepared.document, prepared.batch);
     if (note) process.stderr.write(note + '\n');
     const head = connect(opts);
-    const nodes = opts.showCaps ? await head.json('GET', '/v1/nodes', z.array(NodeInfo)) : null;
+    const nodes = opts.showCaps ? await head.call(API.nodes) : null;
     if (nodes && !opts.json) process.stdout.write(formatCapabilities(nodes) + '\n\n');
     const outcome = await sendAdd(head, prepared, { dry: opts.dry ?? false });
     if (opts.json) {

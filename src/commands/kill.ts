@@ -11,12 +11,12 @@ export const command = withHeadOptions(
   .exitOverride()
   .action(async (batch: string, opts: { job?: string; namespace?: string; head?: string; token?: string }) => {
     const { connect } = await import('../client.js');
-    const { KillResponse } = await import('../../shared/protocol/api.js');
-    const { resolveBatch, batchPath, checkName } = await import('../remote/target.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
+    const { resolveBatch, batchParams, checkName } = await import('../remote/target.js');
     const head = connect(opts);
     const target = await resolveBatch(head, batch, opts.namespace);
     const body = opts.job === undefined ? {} : { job: checkName('--job', opts.job) };
-    const { cancelled } = await head.json('POST', `/v1/batches/${batchPath(target)}/kill`, KillResponse, body);
+    const { cancelled } = await head.call(API.kill, { params: batchParams(target), body });
     const what = opts.job === undefined ? `${target.namespace}/${target.batch}` : `${target.namespace}/${target.batch}/${opts.job}`;
     process.stdout.write(`cancelled ${cancelled} job${cancelled === 1 ? '' : 's'} of ${what}\n`);
   });

@@ -13,13 +13,13 @@ export const command = withHeadOptions(
   .exitOverride()
   .action(async (batch: string, job: string, opts: { follow?: boolean; stderr?: boolean; namespace?: string; head?: string; token?: string }) => {
     const { connect } = await import('../client.js');
-    const { resolveBatch, batchPath, checkName } = await import('../remote/target.js');
+    const { resolveBatch, batchParams, checkName } = await import('../remote/target.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
     const { pipeline } = await import('node:stream/promises');
     const head = connect(opts);
     const target = await resolveBatch(head, batch, opts.namespace);
-    const query = new URLSearchParams({ stream: opts.stderr ? 'stderr' : 'stdout' });
-    if (opts.follow) query.set('follow', '1');
-    const res = await head.stream('GET', `/v1/logs/${batchPath(target)}/${encodeURIComponent(checkName('job', job))}?${query}`);
+    const query = { stream: opts.stderr ? 'stderr' : 'stdout', ...(opts.follow ? { follow: '1' } : {}) };
+    const res = await head.open(API.logs, { params: { ...batchParams(target), job: checkName('job', job) }, query });
     try {
       await pipeline(res, process.stdout, { end: false });
     } catch (err) {

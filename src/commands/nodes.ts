@@ -10,9 +10,8 @@ export const command = withHeadOptions(
   .exitOverride()
   .action(async (opts: { json?: boolean; head?: string; token?: string }) => {
     const { connect } = await import('../client.js');
-    const { z } = await import('zod');
-    const { NodeInfo } = await import('../../shared/protocol/api.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
     const { formatNodes } = await import('../remote/tables.js');
-    const nodes = await connect(opts).json('GET', '/v1/nodes', z.array(NodeInfo));
+    const nodes = await connect(opts).call(API.nodes);
     process.stdout.write((opts.json ? JSON.stringify(nodes, null, 2) : formatNodes(nodes)) + '\n');
   });

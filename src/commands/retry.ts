@@ -10,10 +10,10 @@ export const command = withHeadOptions(
   .exitOverride()
   .action(async (batch: string, opts: { namespace?: string; head?: string; token?: string }) => {
     const { connect } = await import('../client.js');
-    const { RetryResponse } = await import('../../shared/protocol/api.js');
-    const { resolveBatch, batchPath } = await import('../remote/target.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
+    const { resolveBatch, batchParams } = await import('../remote/target.js');
     const head = connect(opts);
     const target = await resolveBatch(head, batch, opts.namespace);
-    const { requeued } = await head.json('POST', `/v1/batches/${batchPath(target)}/retry`, RetryResponse, {});
+    const { requeued } = await head.call(API.retry, { params: batchParams(target) });
     process.stdout.write(`requeued ${requeued} failed job${requeued === 1 ? '' : 's'} of ${target.namespace}/${target.batch}\n`);
   });

@@ -12,15 +12,14 @@ export const command = withHeadOptions(
   .exitOverride()
   .action(async (batch: string | undefined, opts: { namespace?: string; json?: boolean; head?: string; token?: string }) => {
     const { connect } = await import('../client.js');
-    const { z } = await import('zod');
-    const { StatusBatch } = await import('../../shared/protocol/api.js');
+    const { API } = await import('../../shared/protocol/http-api.js');
     const { formatStatus } = await import('../remote/tables.js');
     const { checkName } = await import('../remote/target.js');
-    const query = new URLSearchParams();
-    if (opts.namespace !== undefined) query.set('namespace', checkName('--namespace', opts.namespace));
-    if (batch !== undefined) query.set('batch', checkName('batch', batch));
-    const q = query.toString();
-    const batches = await connect(opts).json('GET', `/v1/status${q ? `?${q}` : ''}`, z.array(StatusBatch));
+    const query = {
+      namespace: opts.namespace === undefined ? undefined : checkName('--namespace', opts.namespace),
+      batch: batch === undefined ? undefined : checkName('batch', batch),
+    };
+    const batches = await connect(opts).call(API.status, { query });
     if (opts.json) process.stdout.write(JSON.stringify(batches, null, 2) + '\n');
     else process.stdout.write(formatStatus(batches, { jobs: batch !== undefined }) + '\n');
   });

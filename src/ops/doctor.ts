@@ -9,7 +9,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { headUrls } from '../../shared/config.js';
 import { errorMessage } from '../../shared/errors.js';
-import { Version, Whoami } from '../../shared/protocol/api.js';
+import type { Version } from '../../shared/protocol/api.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
 import { formatBytes } from '../../shared/spec/units.js';
 import { tlsProblem } from '../../shared/tls.js';
@@ -20,6 +20,7 @@ import { openContainment, type ContainmentMode } from '../../compute/cgroup/open
 import { isolationCheck } from './doctor-isolation.js';
 import type { DoctorTarget } from './doctor-target.js';
 import { probe, type ProbeAnswer, type ProbeFailure } from './probe.js';
+import { API, pathFor } from '../../shared/protocol/http-api.js';
 
 export type { Check, CheckStatus } from './check.js';
 
@@ -162,7 +163,7 @@ export async function runDoctor(t: DoctorTarget, e: DoctorEnv = {}): Promise<Che
     for (const n of ['tls', 'token', 'clock', 'protocol']) if (!has(n)) checks.push(skip(n, 'no head to ask'));
   } else {
     const host = new URL(urls.http).host;
-    const version = await probe(`${urls.http}/v1/version`, { ...probeOpts, token: t.token });
+    const version = await probe(urls.http + pathFor(API.version, {}), { ...probeOpts, token: t.token });
     const failure = version.ok ? null : (version as ProbeFailure);
     const tls = failure ? tlsProblem(failure.error) : null;
     if (failure && !tls) {
@@ -218,7 +219,7 @@ async function tokenChecks(t: DoctorTarget, http: string, probeOpts: Parameters<
   if (!t.token) {
     return [fail('token', 'no token', t.expectKind === 'node' ? 'set token_file: in compute.yaml to a file holding the node token' : 'pass --token, set DISTRIBUTE_TOKEN, or write token: in the user config'), skip('protocol', 'needs a valid token')];
   }
-  const who = await probe(`${http}/v1/whoami`, { ...probeOpts, token: t.token });
+  const who = await probe(http + pathFor(API.whoami, {}), { ...probeOpts, token: t.token });
   const out: Check[] = [];
   const make = t.expectKind === 'node' ? '--node NAME' : '--user NAME';
   if (!who.ok) out.push(fail('token', `the head did not answer /v1/whoami: ${(who as ProbeFailure).code}`, 'run doctor again; if it persists, look at the head\'s log'));
@@ -226,7 +227,7 @@ async function tokenChecks(t: DoctorTarget, http: string, probeOpts: Parameters<
   else {
     const parsed = (() => {
       try {
-        return Whoami.safeParse(JSON.parse(who.body));
+        return API.whoami.response.safeParse(JSON.parse(who.body));
       } catch {
         return null;
       }
@@ -242,7 +243,7 @@ async function tokenChecks(t: DoctorTarget, http: string, probeOpts: Parameters<
   if (version.status === 200) {
     const v = (() => {
       try {
-        return Version.safeParse(JSON.parse(version.body));
+        return API.version.response.safeParse(JSON.parse(version.body));
       } catch {
         return null;
       }

@@ -11,7 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import { parseBatch } from '../../shared/spec/parse.js';
 import { BatchSpecError, readBatchText } from '../../shared/spec/load.js';
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
-import { AddResponse, MissingInputsResponse, type AddRequest } from '../../shared/protocol/api.js';
+import type { AddRequest, AddResponse } from '../../shared/protocol/api.js';
+import { API } from '../../shared/protocol/http-api.js';
 import { UserError, errorMessage } from '../../shared/errors.js';
 import type { HeadClient } from '../client.js';
 
@@ -101,21 +102,21 @@ const YAML_ONLY_HEAD = /^invalid request: (.*; )?yaml: /;
 /** Uploads the inputs the head lacks, then queues (or, dry, only checks) the batch. */
 export async function sendAdd(head: HeadClient, p: PreparedAdd, opts: { dry: boolean }): Promise<AddOutcome> {
   const hashes = [...p.byHash.keys()];
-  const { missing } = hashes.length === 0 ? { missing: [] as string[] } : await head.json('POST', '/v1/inputs/missing', MissingInputsResponse, { hashes });
+  const { missing } = hashes.length === 0 ? { missing: [] as string[] } : await head.call(API.inputsMissing, { body: { hashes } });
   let uploadedBytes = 0;
   await mapLimited(missing, 2, async (hash) => {
     const local = p.byHash.get(hash);
     if (!local) throw new UserError(`the head asked for input ${hash}, which ${p.file} does not name`, 1);
-    await head.upload(`/v1/inputs/${hash}`, local.path);
+    await head.upload(API.inputPut, { hash }, local.path);
     uploadedBytes += local.size;
   });
   const request: AddRequest = { document: p.document, file: p.file, files: p.files, dry: opts.dry };
   let response: AddResponse;
   try {
-    response = await head.json('POST', '/v1/batches', AddResponse, request);
+    response = await head.call(API.add, { body: request });
   } catch (err) {
     if (!(err instanceof UserError) || !YAML_ONLY_HEAD.test(err.message)) throw err;
-    response = await head.json('POST', '/v1/batches', AddResponse, { yaml: p.text, file: p.file, files: p.files, dry: opts.dry } satisfies AddRequest);
+    response = await head.call(API.add, { body: { yaml: p.text, file: p.file, files: p.files, dry: opts.dry } satisfies AddRequest });
   }
   return { response, uploaded: missing.length, uploadedBytes, files: p.byHash.size };
 }

@@ -1,15 +1,15 @@
 // `distribute alloc list|pause|resume` (admins): the head's allocation queues and their pilots.
-import { z } from 'zod';
-import { AllocQueueInfo } from '../../shared/protocol/alloc-api.js';
+import type { AllocQueueInfo } from '../../shared/protocol/alloc-api.js';
+import { API } from '../../shared/protocol/http-api.js';
 import type { HeadClient } from '../client.js';
 import { checkName } from './target.js';
 
 export function listQueues(head: HeadClient): Promise<AllocQueueInfo[]> {
-  return head.json('GET', '/v1/allocations', z.array(AllocQueueInfo));
+  return head.call(API.allocList);
 }
 
 export function setQueuePaused(head: HeadClient, name: string, paused: boolean): Promise<AllocQueueInfo> {
-  return head.json('POST', `/v1/allocations/${encodeURIComponent(checkName('allocation queue', name))}/${paused ? 'pause' : 'resume'}`, AllocQueueInfo);
+  return head.call(paused ? API.allocPause : API.allocResume, { params: { name: checkName('allocation queue', name) } });
 }
 
 export function formatQueues(queues: readonly AllocQueueInfo[]): string {

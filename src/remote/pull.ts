@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readBatchText } from '../../shared/spec/load.js';
 import { UserError, errorMessage } from '../../shared/errors.js';
-import { PullPlan, type PlannedMember, type PullRules } from '../../shared/protocol/api.js';
+import type { PlannedMember, PullRules } from '../../shared/protocol/api.js';
+import { API } from '../../shared/protocol/http-api.js';
 import type { HeadClient } from '../client.js';
 import { extractStrict, type ExtractHooks } from './extract.js';
 import { splitByPresence } from './present.js';
@@ -73,7 +74,7 @@ function tally(ms: PlannedMember[]): Tally {
 }
 
 export async function pullBatch(head: HeadClient, target: BatchTarget, opts: PullOptions): Promise<PullOutcome> {
-  const plan = await head.json('POST', '/v1/pull/plan', PullPlan, { namespace: target.namespace, batch: target.batch, ...opts.rules });
+  const plan = await head.call(API.pullPlan, { body: { namespace: target.namespace, batch: target.batch, ...opts.rules } });
   const dest = join(resolve(opts.saveDir), target.batch);
   const { missing, present } = await splitByPresence(plan.members, dest, opts.force === true);
   const out: PullOutcome = {
@@ -97,7 +98,7 @@ export async function pullBatch(head: HeadClient, target: BatchTarget, opts: Pul
   }
   if (missing.length === 0) return out;
 
-  const res = await head.stream('POST', '/v1/pull', { namespace: target.namespace, batch: target.batch, members: missing.map((m) => `${m.job}/${m.path}`) });
+  const res = await head.open(API.pull, { body: { namespace: target.namespace, batch: target.batch, members: missing.map((m) => `${m.job}/${m.path}`) } });
   const bar = opts.progress?.(out.fetched);
   try {
     const got = await extractStrict(res, dest, bar ?? {});

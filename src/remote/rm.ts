@@ -2,13 +2,14 @@
 // terminal (without one, `--yes` is required: a script must say it means it).
 import { createInterface } from 'node:readline/promises';
 import { UserError } from '../../shared/errors.js';
-import { RmResponse } from '../../shared/protocol/api.js';
+import type { RmResponse } from '../../shared/protocol/api.js';
+import { API } from '../../shared/protocol/http-api.js';
 import { formatBytes } from '../../shared/spec/units.js';
 import type { HeadClient } from '../client.js';
-import { batchPath, type BatchTarget } from './target.js';
+import { batchParams, type BatchTarget } from './target.js';
 
 export function removeResults(head: HeadClient, target: BatchTarget, opts: { job?: string; force: boolean }): Promise<RmResponse> {
-  return head.json('POST', `/v1/batches/${batchPath(target)}/rm`, RmResponse, { ...(opts.job === undefined ? {} : { job: opts.job }), force: opts.force });
+  return head.call(API.rm, { params: batchParams(target), body: { ...(opts.job === undefined ? {} : { job: opts.job }), force: opts.force } });
 }
 
 /** Asks `question` on a terminal; refuses (exit 2) when stdin is not one. */

@@ -1,7 +1,6 @@
 // Which batch a command means: BATCH alone when its name is unique among what the user
 // sees, else with --namespace (the head answers 409 naming the namespaces when ambiguous).
-import { z } from 'zod';
-import { SafeName } from '../../shared/protocol/common.js';
+import { API } from '../../shared/protocol/http-api.js';
 import { unsafeNameReason } from '../../shared/paths.js';
 import { UserError } from '../../shared/errors.js';
 import type { HeadClient } from '../client.js';
@@ -10,8 +9,6 @@ export interface BatchTarget {
   namespace: string;
   batch: string;
 }
-
-const Resolved = z.object({ namespace: SafeName, batch: SafeName });
 
 export function checkName(what: string, name: string): string {
   const reason = unsafeNameReason(name);
@@ -22,9 +19,10 @@ export function checkName(what: string, name: string): string {
 export async function resolveBatch(head: HeadClient, batch: string, namespace?: string): Promise<BatchTarget> {
   checkName('batch', batch);
   if (namespace !== undefined) return { namespace: checkName('namespace', namespace), batch };
-  return head.json('GET', `/v1/resolve?batch=${encodeURIComponent(batch)}`, Resolved);
+  return head.call(API.resolve, { query: { batch } });
 }
 
-export function batchPath(t: BatchTarget): string {
-  return `${encodeURIComponent(t.namespace)}/${encodeURIComponent(t.batch)}`;
+/** The `:ns/:batch` params of the API's batch routes. */
+export function batchParams(t: BatchTarget): { ns: string; batch: string } {
+  return { ns: t.namespace, batch: t.batch };
 }

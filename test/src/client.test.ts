@@ -5,12 +5,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
 import { HeadClient, resolveConnection } from '../../src/client.js';
+import { API } from '../../shared/protocol/http-api.js';
 import { UserError } from '../../shared/errors.js';
 import { tempDir } from '../helpers/cli.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** a request body of the add route (the fake heads here do not read it) */
+const ADD = { yaml: '', file: 'b.yaml', files: {} };
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -73,23 +76,26 @@ describe('HeadClient', () => {
 
   it('sends the bearer token and validates the answer', async () => {
     let auth: string | undefined;
+    let asked = '';
     handler = (req, res) => {
       auth = req.headers.authorization;
+      asked = `${req.method} ${req.url}`;
       send(res, 200, { name: 'ada', kind: 'user', admin: false });
     };
-    const who = await client().json('GET', '/v1/whoami', z.object({ name: z.string(), kind: z.string() }));
+    const who = await client().call(API.whoami);
     assert.equal(who.name, 'ada');
     assert.equal(auth, 'Bearer good');
+    assert.equal(asked, 'GET /v1/whoami');
   });
 
   it('refuses an answer of the wrong shape, naming the request', async () => {
     handler = (_req, res) => send(res, 200, { name: 3 });
-    await assert.rejects(client().json('GET', '/v1/whoami', z.object({ name: z.string() })), /answered GET \/v1\/whoami in an unexpected shape \(name:/);
+    await assert.rejects(client().call(API.whoami), /answered GET \/v1\/whoami in an unexpected shape \(name:/);
   });
 
   it('explains a refused token (401) as bad input', async () => {
     handler = (_req, res) => send(res, 401, { error: 'unknown token' });
-    await assert.rejects(client('bad').json('GET', '/v1/status', z.unknown()), (e: unknown) => {
+    await assert.rejects(client('bad').call(API.status), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.equal(e.exitCode, 2);
       assert.match(e.message, /refused the token \(unknown token\)/);
@@ -99,14 +105,14 @@ describe('HeadClient', () => {
 
   it('passes 403 and 409 messages through', async () => {
     handler = (_req, res) => send(res, 403, { error: 'namespace lab belongs to bob' });
-    await assert.rejects(client().json('POST', '/v1/batches', z.unknown(), {}), { message: 'namespace lab belongs to bob' });
+    await assert.rejects(client().call(API.add, { body: ADD }), { message: 'namespace lab belongs to bob' });
     handler = (_req, res) => send(res, 409, { error: 'batch b is in namespaces x and y; pass --namespace' });
-    await assert.rejects(client().json('GET', '/v1/resolve?batch=b', z.unknown()), { message: 'batch b is in namespaces x and y; pass --namespace' });
+    await assert.rejects(client().call(API.resolve, { query: { batch: 'b' } }), { message: 'batch b is in namespaces x and y; pass --namespace' });
   });
 
   it('prints every problem of a refused batch', async () => {
     handler = (_req, res) => send(res, 400, { error: 'invalid batch', problems: ['b.yaml:1:1: meta: required', 'b.yaml:2:3: x: unknown'] });
-    await assert.rejects(client().json('POST', '/v1/batches', z.unknown(), {}), (e: unknown) => {
+    await assert.rejects(client().call(API.add, { body: ADD }), (e: unknown) => {
       assert.ok(e instanceof UserError && e.exitCode === 2);
       assert.deepEqual(e.message.split('\n'), ['invalid batch', 'b.yaml:1:1: meta: required', 'b.yaml:2:3: x: unknown']);
       return true;
@@ -115,24 +121,24 @@ describe('HeadClient', () => {
 
   it('calls a server error a failure (exit 1)', async () => {
     handler = (_req, res) => send(res, 500, { error: 'disk full' });
-    await assert.rejects(client().json('GET', '/v1/status', z.unknown()), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /failed on GET \/v1\/status \(500\): disk full/.test(e.message));
+    await assert.rejects(client().call(API.status), (e: unknown) => e instanceof UserError && e.exitCode === 1 && /failed on GET \/v1\/status \(500\): disk full/.test(e.message));
   });
 
   it('streams an upload with its length and the same bytes', async () => {
     const file = join(tmp.dir, 'blob');
     const data = Buffer.alloc(3 * 1024 * 1024 + 7, 'x');
     writeFileSync(file, data);
-    let got: { length: string | undefined; hash: string; method: string | undefined } | null = null;
+    let got: { length: string | undefined; hash: string; method: string | undefined; url: string | undefined } | null = null;
     handler = (req, res) => {
       const h = createHash('sha256');
       req.on('data', (c: Buffer) => h.update(c));
       req.on('end', () => {
-        got = { length: req.headers['content-length'], hash: h.digest('hex'), method: req.method };
+        got = { length: req.headers['content-length'], hash: h.digest('hex'), method: req.method, url: req.url };
         send(res, 201, {});
       });
     };
-    await client().upload('/v1/inputs/abc', file);
-    assert.deepEqual(got, { length: String(data.length), hash: createHash('sha256').update(data).digest('hex'), method: 'PUT' });
+    await client().upload(API.inputPut, { hash: 'abc' }, file);
+    assert.deepEqual(got, { length: String(data.length), hash: createHash('sha256').update(data).digest('hex'), method: 'PUT', url: '/v1/inputs/abc' });
   });
 
   it('names the head and the reason when it cannot be reached', async () => {
@@ -141,7 +147,7 @@ describe('HeadClient', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const c = new HeadClient(resolveConnection({ head: `ws://127.0.0.1:${port}`, token: 't' }, {}, '/nonexistent'));
-    await assert.rejects(c.json('GET', '/v1/status', z.unknown()), (e: unknown) => {
+    await assert.rejects(c.call(API.status), (e: unknown) => {
       assert.ok(e instanceof UserError && e.exitCode === 1);
       assert.equal(e.message, `cannot reach the head at ws://127.0.0.1:${port}: ECONNREFUSED — is \`distribute head\` running?`);
       return true;
