@@ -1,6 +1,7 @@
 // The head's one port: HTTP(S) for users and bulk data under /v1, and the WebSocket upgrade
 // at /v1/node for compute daemons. Every request and upgrade carries a bearer token: none or
-// an unknown one → 401 (logged with the peer address); a token of the wrong kind → 403.
+// an unknown one → 401 (logged with the peer address); a token of the wrong kind, or a user who
+// is not an admin on an admin route → 403. The routes are the entries of shared/protocol/http-api.ts.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
