@@ -1,6 +1,7 @@
 // The user's connection to the head: which head and which token (flags, then environment,
 // then the user config file), calls to the entries of the API table (shared/protocol/http-api.ts)
-// with their answers checked by the entry's schema, streamed uploads and downloads. Every failure becomes one UserError line naming the head and what to do.
+// with their answers checked by the entry's schema, streamed uploads and downloads. Every
+// failure becomes one UserError line naming the head and what to do.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
@@ -104,11 +105,21 @@ export class HeadClient {
     const method = e.method;
     const path = pathFor(e, (a.params ?? {}) as Params<E>, a.query as Query<E>);
     const res = await this.request(method, path, a.body);
-    let raw: unknown;
+    let text = '';
     try {
       res.setEncoding('utf8');
-      let text = '';
       for await (const chunk of res) text += chunk as string;
+    } catch (err) {
+      throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} with something that is not JSON: ${errorMessage(err)}`, 1);
+    }
+    return this.checked(e, path, text);
+  }
+
+  /** The answer to a call of `e`, checked with the entry's response schema. */
+  private checked<E extends JsonAnswered>(e: E, path: string, text: string): Answer<E> {
+    const method = e.method;
+    let raw: unknown;
+    try {
       raw = JSON.parse(text);
     } catch (err) {
       throw new UserError(`the head at ${this.conn.head} answered ${method} ${path} with something that is not JSON: ${errorMessage(err)}`, 1);
@@ -130,8 +141,8 @@ export class HeadClient {
     return this.request(e.method, pathFor(e, (a.params ?? {}) as Params<E>, a.query as Query<E>), a.body);
   }
 
-  /** PUT a file as the streamed body of a call to `e`: memory stays flat whatever its size. */
-  async upload<E extends ApiEntry & { request: 'stream' }>(e: E, params: Params<E>, file: string): Promise<void> {
+  /** PUT a file as the streamed body of a call to `e` (memory stays flat whatever its size); its answer checked. */
+  async upload<E extends JsonAnswered & { request: 'stream' }>(e: E, params: Params<E>, file: string): Promise<Answer<E>> {
     const path = pathFor(e, params);
     let answer: PutAnswer;
     try {
@@ -140,6 +151,7 @@ export class HeadClient {
       throw this.unreachable(err);
     }
     if (answer.status < 200 || answer.status >= 300) throw this.refusalOf(answer.status, '', answer.text, e.method, path);
+    return this.checked(e, path, answer.text);
   }
 
   private unreachable(err: unknown): UserError {

@@ -79,7 +79,7 @@ describe('the client and the head agree on every entry of the API table', () => 
     async inputPut() {
       const file = join(tmp.dir, 'in.dat');
       writeFileSync(file, input);
-      await alice.upload(API.inputPut, { hash: inputHash }, file);
+      assert.deepEqual(await alice.upload(API.inputPut, { hash: inputHash }, file), { hash: inputHash, size: input.length });
       const answer = await putFile(t.head.httpUrl + pathFor(API.inputPut, { hash: inputHash }), { authorization: `Bearer ${t.user('alice')}` }, file);
       assert.equal(answer.status, API.inputPut.status);
       assert.deepEqual(API.inputPut.response.parse(JSON.parse(answer.text)), { hash: inputHash, size: input.length });

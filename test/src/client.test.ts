@@ -134,11 +134,19 @@ describe('HeadClient', () => {
       req.on('data', (c: Buffer) => h.update(c));
       req.on('end', () => {
         got = { length: req.headers['content-length'], hash: h.digest('hex'), method: req.method, url: req.url };
-        send(res, 201, {});
+        send(res, 201, { hash: got.hash, size: data.length });
       });
     };
-    await client().upload(API.inputPut, { hash: 'abc' }, file);
-    assert.deepEqual(got, { length: String(data.length), hash: createHash('sha256').update(data).digest('hex'), method: 'PUT', url: '/v1/inputs/abc' });
+    const hash = createHash('sha256').update(data).digest('hex');
+    assert.deepEqual(await client().upload(API.inputPut, { hash }, file), { hash, size: data.length });
+    assert.deepEqual(got, { length: String(data.length), hash, method: 'PUT', url: `/v1/inputs/${hash}` });
+  });
+
+  it('refuses an upload answer of the wrong shape', async () => {
+    const file = join(tmp.dir, 'small');
+    writeFileSync(file, 'x');
+    handler = (req, res) => req.resume().on('end', () => send(res, 201, {}));
+    await assert.rejects(client().upload(API.inputPut, { hash: 'a'.repeat(64) }, file), /answered PUT \/v1\/inputs\/a{64} in an unexpected shape/);
   });
 
   it('names the head and the reason when it cannot be reached', async () => {
