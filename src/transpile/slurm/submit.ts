@@ -74,7 +74,7 @@ function why(o: JobOutcome): string {
 }
 
 /** The finalize step's line: `the finalize step: done`, `... failed (exit code 2)`, `... did not run`. */
-export function describeFinalize(o: JobOutcome): string {
+export function describeFinalOutcome(o: JobOutcome): string {
   return `the finalize step: ${o.state === 'done' ? 'done' : o.state === 'failed' ? `failed (${why(o)})` : 'did not run'}`;
 }
 

@@ -196,6 +196,18 @@ describe('Kubernetes: after: and finalize:', () => {
       const r = await runCli([target, join(REPO_ROOT, 'configs', 'dependencies-batch.yaml'), '--output', out]);
       assert.equal(r.code, 0, r.stderr);
       assert.ok(existsSync(join(out, `_distribute/${target}/finalize.sh`)));
+      assert.match(r.stdout, /array c1-t5m-d1: 8 jobs in 8 tasks, after c1-t5m: /);
+      assert.match(r.stdout, new RegExp(`finalize step: once every job has ended \\(afterany\\): _distribute/${target}/finalize.sh`));
+      assert.doesNotMatch(r.stderr, /PBS takes no single task/, 'the solves wait for the whole mesh array');
     }
+  });
+
+  it('pbs says when a job waits for more than its own dependency\'s task', async () => {
+    const file = join(tmp.dir, 'pairs.yaml');
+    writeFileSync(file, 'meta: {batch_name: pairs, namespace: deps}\nshell:\n  jobs:\n    - {name: "a_{i}", parameters: {i: [1, 2]}, command: "true"}\n    - {name: "b_{i}", parameters: {i: [1, 2]}, after: ["a_{i}"], command: "true"}\n');
+    const r = await runCli(['pbs', file, '--output', join(tmp.dir, 'pairs-pbs')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /array c1-d1: 1 job in 1 task, after c1 tasks 0: /);
+    assert.match(r.stderr, /note: PBS takes no single task as a dependency: a job waits for every task of an array it depends on/);
   });
 });
