@@ -1,7 +1,6 @@
 // What the head reads of job dependencies (after:) and the finalize step; the writes are in
 // transitions.ts. A waiting job is a queued job with `blocked = 1`: the scheduler's snapshot
 // leaves it out, so it is not a candidate until its dependencies end done.
-import { listSome } from '../shared/spec/summary.js';
 import { FINALIZE_NAME } from '../shared/protocol/common.js';
 import type { Store } from './store.js';
 
@@ -15,20 +14,36 @@ export function endedJobs(store: Store, batchId: number): { done: number; failed
   return { done: row?.done ?? 0, failed: row?.failed ?? 0 };
 }
 
-/** What a waiting job waits for, in the words `status` shows; null when it does not wait. */
-export function waitingFor(store: Store, job: { id: number; batch_id: number; blocked: number; finalize: number }): string | null {
+/** What a waiting job waits for: every other job (the finalize step), or its dependencies not yet done (the first few). */
+export type WaitingOn = { finalize: true; left: number } | { finalize: false; first: string[]; count: number };
+
+const SHOWN = 5;
+
+export function waitingOn(store: Store, job: { id: number; batch_id: number; blocked: number; finalize: number }): WaitingOn | null {
   if (job.blocked !== 1) return null;
   if (job.finalize === 1) {
     const left = store
       .stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE batch_id = ? AND finalize = 0 AND state IN ('queued', 'assigned', 'running', 'paused')`)
       .get(job.batch_id)!.n;
-    return `finalize step: waits for every other job to end (${left} still to end)`;
+    return { finalize: true, left };
   }
-  const deps = store
-    .stmt<{ name: string }>(`SELECT d.name AS name FROM job_deps e JOIN jobs d ON d.id = e.dep_id WHERE e.job_id = ? AND d.state != 'done' ORDER BY d.id`)
-    .all(job.id)
-    .map((r) => r.name);
-  return `waits for ${listSome(deps)} (after:)`;
+  const open = `FROM job_deps e JOIN jobs d ON d.id = e.dep_id WHERE e.job_id = ? AND d.state != 'done'`;
+  const first = store.stmt<{ name: string }>(`SELECT d.name AS name ${open} ORDER BY d.id LIMIT ${SHOWN}`).all(job.id).map((r) => r.name);
+  const count = first.length < SHOWN ? first.length : store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${open}`).get(job.id)!.n;
+  return { finalize: false, first, count };
+}
+
+/** `mesh`, `a, b, c, d, e and 3 more`: the names of a WaitingOn (as listSome writes them). */
+export function waitedNames(w: { first: string[]; count: number }): string {
+  return w.first.join(', ') + (w.count > w.first.length ? ` and ${w.count - w.first.length} more` : '');
+}
+
+/** What a waiting job waits for, in the words `status` shows; null when it does not wait. */
+export function waitingFor(store: Store, job: { id: number; batch_id: number; blocked: number; finalize: number }): string | null {
+  const w = waitingOn(store, job);
+  if (!w) return null;
+  if (w.finalize) return `finalize step: waits for every other job to end (${w.left} still to end)`;
+  return `waits for ${waitedNames(w)} (after:)`;
 }
 
 /** The finalize job of an attempt, when the attempt is the current one of a batch's finalize step on this node. */

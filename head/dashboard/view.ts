@@ -11,6 +11,7 @@ import { snapshotNode } from '../snapshot.js';
 import type { Principal } from '../tokens.js';
 import type { AttemptState, Store } from '../store.js';
 import { latestSample } from '../usage/query.js';
+import { waitedNames, waitingOn, type WaitingOn } from '../dependencies.js';
 
 const JOB_STATES = JobState.options;
 export type Counts = Record<JobState, number>;
@@ -81,6 +82,8 @@ export interface JobView {
   ended: number | null;
   /** queued and waiting for other jobs (after:, or the finalize step for the whole batch) */
   waiting: boolean;
+  /** what it waits for, as the page's label says it (`mesh`, `every other job (3 still to end)`); null when not waiting */
+  waitingFor: string | null;
   /** the batch's finalize step */
   finalize: boolean;
 }
@@ -104,6 +107,18 @@ export interface AttemptBar {
   /** null while it runs */
   ended: number | null;
   outcome: Outcome;
+  /** an attempt of the batch's finalize step */
+  finalize: boolean;
+}
+
+/** The batch's waiting jobs, as the timeline's last lane shows them. */
+export interface WaitingLane {
+  /** queued jobs that wait for others (after:), the finalize step not counted */
+  jobs: number;
+  /** the first few of their names */
+  first: string[];
+  /** the finalize step waits for every other job to end */
+  finalize: boolean;
 }
 
 export interface BatchDetail extends BatchView {
@@ -115,6 +130,7 @@ export interface BatchDetail extends BatchView {
   attempts: AttemptBar[];
   /** started attempts in all */
   attemptCount: number;
+  waiting: WaitingLane;
 }
 
 export interface DashboardView {
@@ -268,8 +284,8 @@ export class ViewBuilder {
     const cond = where.join(' AND ');
     const matching = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs j WHERE ${cond}`).get(...args)!.n;
     const jobs = this.store
-      .stmt<{ name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number }>(
-        `SELECT j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize
+      .stmt<{ id: number; batch_id: number; name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number }>(
+        `SELECT j.id, j.batch_id, j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize
            FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
           WHERE ${cond} ORDER BY j.id LIMIT ?`,
       )
@@ -285,22 +301,34 @@ export class ViewBuilder {
         started: j.started,
         ended: j.ended,
         waiting: j.state === 'queued' && j.blocked === 1,
+        waitingFor: j.state === 'queued' ? waitingLabel(waitingOn(this.store, j)) : null,
         finalize: j.finalize === 1,
       }));
     return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id) };
   }
 
-  private timeline(batchId: number): { attempts: AttemptBar[]; attemptCount: number } {
+  private timeline(batchId: number): { attempts: AttemptBar[]; attemptCount: number; waiting: WaitingLane } {
     const started = `FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.batch_id = ? AND a.started IS NOT NULL`;
     const attemptCount = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${started}`).get(batchId)!.n;
     const attempts = this.store
-      .stmt<{ job: string; attempt: number; node: string; state: AttemptState; started: number; ended: number | null; exit_code: number | null; signal: string | null }>(
-        `SELECT j.name AS job, a.number AS attempt, a.node, a.state, a.started, a.ended, a.exit_code, a.signal ${started} ORDER BY a.started, a.id LIMIT ?`,
+      .stmt<{ job: string; attempt: number; node: string; state: AttemptState; started: number; ended: number | null; exit_code: number | null; signal: string | null; finalize: number }>(
+        `SELECT j.name AS job, a.number AS attempt, a.node, a.state, a.started, a.ended, a.exit_code, a.signal, j.finalize ${started} ORDER BY a.started, a.id LIMIT ?`,
       )
       .all(batchId, MAX_TIMELINE)
-      .map((a) => ({ job: a.job, attempt: a.attempt, node: a.node, started: a.started, ended: a.ended, outcome: outcomeOf(a) }));
-    return { attempts, attemptCount };
+      .map((a) => ({ job: a.job, attempt: a.attempt, node: a.node, started: a.started, ended: a.ended, outcome: outcomeOf(a), finalize: a.finalize === 1 }));
+    // the jobs_blocked index serves both reads
+    const blocked = `FROM jobs WHERE batch_id = ? AND state = 'queued' AND blocked = 1`;
+    const waitingJobs = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${blocked} AND finalize = 0`).get(batchId)!.n;
+    const first = waitingJobs === 0 ? [] : this.store.stmt<{ name: string }>(`SELECT name ${blocked} AND finalize = 0 ORDER BY id LIMIT 5`).all(batchId).map((r) => r.name);
+    const finalize = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${blocked} AND finalize = 1`).get(batchId)!.n > 0;
+    return { attempts, attemptCount, waiting: { jobs: waitingJobs, first, finalize } };
   }
+}
+
+/** `mesh`, `every other job (3 still to end)`: what follows "waiting for" on the page. */
+function waitingLabel(w: WaitingOn | null): string | null {
+  if (!w) return null;
+  return w.finalize ? `every other job (${w.left} still to end)` : waitedNames(w);
 }
 
 function outcomeOf(a: { state: AttemptState; exit_code: number | null; signal: string | null }): Outcome {

@@ -31,6 +31,7 @@ __all__ = [
     "metadata", "file", "initialize", "job", "description", "slurm", "resources", "apptainer_config",
     "python_initialize", "python_job", "python_description", "python_config",
     "shell_initialize", "shell_job", "shell_description", "shell_config",
+    "apptainer_finalize", "python_finalize", "shell_finalize",
     "write_config_to_file", "to_yaml",
 ]
 
@@ -110,6 +111,7 @@ class _JobExtras:
     parameter_mode: Optional[str] = None
     nodes: Optional[List[str]] = None
     retries: Optional[int] = None
+    after: Optional[List[str]] = None
 
     def _doc(self) -> Dict[str, Any]:
         doc: Dict[str, Any] = {}
@@ -117,6 +119,8 @@ class _JobExtras:
             doc["resources"] = self.resources._doc()
         if self.parameters is not None:
             doc["parameters"] = {k: list(v) for k, v in self.parameters.items()}
+        if self.after is not None:
+            doc["after"] = list(self.after)
         for key in ("parameter_mode", "nodes", "retries"):
             if getattr(self, key) is not None:
                 doc[key] = getattr(self, key)
@@ -212,10 +216,35 @@ class _Config:
     meta: Meta
     description: Description
     slurm: Optional[Slurm] = None
+    finalize: Optional[Job] = None
     _section = ""
 
     def _doc(self) -> Dict[str, Any]:
-        return {"meta": self.meta._doc(), self._section: self.description._doc(), "slurm": self.slurm._doc() if self.slurm else None}
+        doc = {"meta": self.meta._doc(), self._section: self.description._doc(), "slurm": self.slurm._doc() if self.slurm else None}
+        if self.finalize is not None:
+            # a job of the batch's kind without the keys a finalize step has not, and with unset
+            # values left out (the finalize block takes no ~ for an absent key, unlike a job)
+            step = {k: v for k, v in self.finalize._doc().items() if k not in ("name", "parameters", "parameter_mode", "after")}
+            doc["finalize"] = _without_none(step)
+        return doc
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+_FINALIZE_KIND = {"apptainer": Job, "python": PythonJob, "shell": ShellJob}
+
+
+def _check_finalize(section: str, step: Optional[Job]) -> Optional[Job]:
+    kind = _FINALIZE_KIND[section]
+    if step is not None and type(step) is not kind:
+        raise TypeError(f"finalize of a {section} batch is made with {section}_finalize(), not {type(step).__name__}")
+    return step
 
 
 @dataclass
@@ -317,6 +346,7 @@ def job(
     parameter_mode: Optional[str] = None,
     nodes: Optional[List[str]] = None,
     retries: Optional[int] = None,
+    after: Optional[List[str]] = None,
 ) -> Job:
     """An apptainer job.
 
@@ -326,9 +356,10 @@ def job(
     :param resources: (added) what this job needs, over ``metadata(resources=...)``
     :param parameters: (added) ``{"re": [100, 200]}``: the job stands for every combination
     :param parameter_mode: (added) ``"product"`` (default) or ``"zip"``
+    :param after: (added) jobs of the batch that must end done first: names or ``*`` patterns, ``{placeholders}`` allowed
     """
     files = required_files if required_files is not None else requried_files
-    return Job(name=name, required_files=list(files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries))
+    return Job(name=name, required_files=list(files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries, _after(after)))
 
 
 def description(initialize: Union[Initialize, PythonInitialize, ShellInitialize], jobs: List[Job]) -> Description:
@@ -370,11 +401,11 @@ def resources(cpus: Union[int, str, None] = None, memory: Union[str, int, None] 
     return Resources(cpus=cpus, memory=memory, gpus=gpus, time=time)
 
 
-def apptainer_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None) -> ApptainerConfig:
+def apptainer_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None, *, finalize: Optional[Job] = None) -> ApptainerConfig:
     """The whole apptainer batch: :func:`metadata` and :func:`description`, and batch-level :func:`slurm` settings."""
     if not isinstance(description.initialize, Initialize):
         raise TypeError("apptainer_config() takes a description made with initialize(); use python_config() or shell_config() for the others")
-    return ApptainerConfig(meta=meta, description=description, slurm=slurm)
+    return ApptainerConfig(meta=meta, description=description, slurm=slurm, finalize=_check_finalize(ApptainerConfig._section, finalize))
 
 
 def write_config_to_file(config: _Config, path: Union[str, "os.PathLike[str]"]) -> None:
@@ -407,9 +438,10 @@ def python_job(
     parameter_mode: Optional[str] = None,
     nodes: Optional[List[str]] = None,
     retries: Optional[int] = None,
+    after: Optional[List[str]] = None,
 ) -> PythonJob:
     """A python job: ``file`` runs as ``python3 run.py <cpus>`` beside ``input/`` and ``distribute_save/``."""
-    return PythonJob(name=name, required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries), file=file)
+    return PythonJob(name=name, required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries, _after(after)), file=file)
 
 
 def python_description(initialize: PythonInitialize, jobs: List[PythonJob]) -> Description:
@@ -417,11 +449,11 @@ def python_description(initialize: PythonInitialize, jobs: List[PythonJob]) -> D
     return Description(initialize=initialize, jobs=list(jobs))
 
 
-def python_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None) -> PythonConfig:
+def python_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None, *, finalize: Optional[Job] = None) -> PythonConfig:
     """The whole python batch."""
     if not isinstance(description.initialize, PythonInitialize):
         raise TypeError("python_config() takes a description made with python_initialize()")
-    return PythonConfig(meta=meta, description=description, slurm=slurm)
+    return PythonConfig(meta=meta, description=description, slurm=slurm, finalize=_check_finalize(PythonConfig._section, finalize))
 
 
 def shell_initialize(command: Optional[str] = None, required_files: Optional[List[File]] = None) -> ShellInitialize:
@@ -440,9 +472,10 @@ def shell_job(
     parameter_mode: Optional[str] = None,
     nodes: Optional[List[str]] = None,
     retries: Optional[int] = None,
+    after: Optional[List[str]] = None,
 ) -> ShellJob:
     """A shell job: ``command`` runs by ``/bin/sh -c`` (``{placeholders}`` filled from ``parameters``)."""
-    return ShellJob(name=name, required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries), command=command)
+    return ShellJob(name=name, required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, parameters, parameter_mode, nodes, retries, _after(after)), command=command)
 
 
 def shell_description(initialize: ShellInitialize, jobs: List[ShellJob]) -> Description:
@@ -450,8 +483,34 @@ def shell_description(initialize: ShellInitialize, jobs: List[ShellJob]) -> Desc
     return Description(initialize=initialize, jobs=list(jobs))
 
 
-def shell_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None) -> ShellConfig:
+def shell_config(meta: Meta, description: Description, slurm: Optional[Slurm] = None, *, finalize: Optional[Job] = None) -> ShellConfig:
     """The whole shell batch."""
     if not isinstance(description.initialize, ShellInitialize):
         raise TypeError("shell_config() takes a description made with shell_initialize()")
-    return ShellConfig(meta=meta, description=description, slurm=slurm)
+    return ShellConfig(meta=meta, description=description, slurm=slurm, finalize=_check_finalize(ShellConfig._section, finalize))
+
+
+# --- dependencies (added) ---------------------------------------------------------------------
+
+
+def _after(after: Optional[Sequence[str]]) -> Optional[List[str]]:
+    if after is None:
+        return None
+    if isinstance(after, str) or not all(isinstance(a, str) for a in after):
+        raise TypeError(f"after is a list of job names or patterns, not {after!r}")
+    return list(after)
+
+
+def apptainer_finalize(required_files: Optional[List[File]] = None, slurm: Optional[Slurm] = None, *, resources: Optional[Resources] = None, nodes: Optional[List[str]] = None, retries: Optional[int] = None) -> Job:
+    """An apptainer batch's finalize step (``apptainer_config(..., finalize=...)``): runs once every job has ended, with their results in ``/input/results/<job>/``."""
+    return Job(name="", required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, None, None, nodes, retries))
+
+
+def python_finalize(file: File, required_files: Optional[List[File]] = None, slurm: Optional[Slurm] = None, *, resources: Optional[Resources] = None, nodes: Optional[List[str]] = None, retries: Optional[int] = None) -> PythonJob:
+    """A python batch's finalize step: ``file`` runs once every job has ended, their results in ``input/results/<job>/``, ``DISTRIBUTE_JOBS_DONE`` / ``DISTRIBUTE_JOBS_FAILED`` in its environment."""
+    return PythonJob(name="", required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, None, None, nodes, retries), file=file)
+
+
+def shell_finalize(command: str, required_files: Optional[List[File]] = None, slurm: Optional[Slurm] = None, *, resources: Optional[Resources] = None, nodes: Optional[List[str]] = None, retries: Optional[int] = None) -> ShellJob:
+    """A shell batch's finalize step: ``command`` runs once every job has ended, their results in ``input/results/<job>/``, ``DISTRIBUTE_JOBS_DONE`` / ``DISTRIBUTE_JOBS_FAILED`` in its environment."""
+    return ShellJob(name="", required_files=list(required_files or []), slurm=slurm, extras=_JobExtras(resources, None, None, nodes, retries), command=command)

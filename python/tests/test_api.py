@@ -137,6 +137,69 @@ class WhatThisDistributeAdds(Folder):
             distribute.apptainer_config(meta, distribute.description(distribute.shell_initialize(), []))
 
 
+class Dependencies(Folder):
+    """``after`` on a job and a ``finalize`` step, as the TypeScript API says them."""
+
+    def mesh_batch(self, name, fail=False):
+        meta = distribute.metadata("deps", name, [])
+        jobs = [
+            distribute.shell_job("mesh", "exit 3" if fail else 'echo mesh > "$DISTRIBUTE_SAVE/mesh.txt"'),
+            distribute.shell_job("solve_{re}", 'echo "{re}" > "$DISTRIBUTE_SAVE/value.txt"', parameters={"re": [1, 2, 3]}, after=["mesh"]),
+        ]
+        step = distribute.shell_finalize('cat "$DISTRIBUTE_INPUT"/results/solve_*/value.txt | sort -n > "$DISTRIBUTE_SAVE/table.txt"; echo "$DISTRIBUTE_JOBS_DONE $DISTRIBUTE_JOBS_FAILED" > "$DISTRIBUTE_SAVE/counts"', resources=distribute.resources(cpus=1))
+        return distribute.shell_config(meta, distribute.shell_description(distribute.shell_initialize(), jobs), finalize=step)
+
+    def test_writes_after_and_finalize_that_validate(self):
+        path = self.write(self.mesh_batch("ordered"))
+        text = path.read_text()
+        self.assertIn("      after:\n        - mesh\n", text)
+        self.assertIn("finalize:\n", text)
+        batch = validate(path)
+        self.assertEqual({j["name"]: j.get("after") for j in batch["jobs"]}, {"mesh": None, "solve_1": ["mesh"], "solve_2": ["mesh"], "solve_3": ["mesh"]})
+        self.assertEqual(batch["finalize"]["name"], "_finalize")
+        self.assertEqual(batch["finalize"]["resources"]["cpus"], 1)
+
+    def test_runs_in_order_with_distribute_run(self):
+        for fail, table, counts in [(False, "1\n2\n3\n", "4 0\n"), (True, "", "0 4\n")]:
+            path = self.write(self.mesh_batch(f"run_{int(fail)}", fail), f"b{int(fail)}.yaml")
+            save = self.dir / f"save{int(fail)}"
+            r = subprocess.run(["node", CLI, "run", str(path), "--save-dir", str(save)], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 1 if fail else 0, r.stderr)
+            final = save / f"run_{int(fail)}" / "_finalize"
+            self.assertEqual((final / "table.txt").read_text(), table)
+            self.assertEqual((final / "counts").read_text(), counts)
+
+    def test_a_cycle_is_refused_by_validate_with_exit_2(self):
+        meta = distribute.metadata("deps", "cycle", [])
+        jobs = [distribute.shell_job("a", "true", after=["b"]), distribute.shell_job("b", "true", after=["a"])]
+        path = self.write(distribute.shell_config(meta, distribute.shell_description(distribute.shell_initialize(), jobs)))
+        r = subprocess.run(["node", CLI, "validate", "--no-files", str(path)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cycle", r.stderr)
+
+    def test_python_and_apptainer_finalize_steps(self):
+        (self.dir / "run.py").write_text("pass\n")
+        (self.dir / "gather.py").write_text("pass\n")
+        (self.dir / "build.py").write_text("pass\n")
+        meta = distribute.metadata("deps", "py", [])
+        init = distribute.python_initialize(distribute.file(self.dir / "build.py"))
+        jobs = [distribute.python_job("a", distribute.file(self.dir / "run.py")), distribute.python_job("b", distribute.file(self.dir / "run.py"), after=["a*"])]
+        step = distribute.python_finalize(distribute.file(self.dir / "gather.py"))
+        batch = validate(self.write(distribute.python_config(meta, distribute.python_description(init, jobs), finalize=step)), check_files=True)
+        self.assertEqual(batch["jobs"][1]["after"], ["a"])
+        self.assertTrue(batch["finalize"]["file"]["path"].endswith("gather.py"))
+        sif = distribute.initialize(distribute.file("image.sif", relative=True))
+        config = distribute.apptainer_config(distribute.metadata("deps", "ap", ["apptainer"]), distribute.description(sif, [distribute.job("a", [])]), finalize=distribute.apptainer_finalize())
+        self.assertEqual(validate(self.write(config, "ap.yaml"))["finalize"]["name"], "_finalize")
+
+    def test_refuses_a_finalize_of_another_kind_and_after_as_a_string(self):
+        meta = distribute.metadata("deps", "x", [])
+        with self.assertRaises(TypeError):
+            distribute.shell_config(meta, distribute.shell_description(distribute.shell_initialize(), []), finalize=distribute.apptainer_finalize())
+        with self.assertRaises(TypeError):
+            distribute.shell_job("a", "true", after="mesh")
+
+
 class YamlWriter(unittest.TestCase):
     def test_quotes_what_yaml_would_read_as_something_else(self):
         for s in ["true", "no", "y", "~", "null", "10", "1.5", "00:30:00", "@a:b", "", " x", "a: b", "#c", "{x}", "- y", "it's", 'say "hi"', "é"]:

@@ -79,7 +79,7 @@ export function storeName(n: number, source: string): string {
 export function planInputs(batch: BatchSpec): InputPlan {
   const jobs = new Map<string, Placement[]>();
   const uses = new Map<string, number>();
-  for (const job of batch.jobs) {
+  for (const job of batch.finalize ? [...batch.jobs, batch.finalize] : batch.jobs) {
     const placements = jobPlacements(batch, job);
     jobs.set(job.name, placements);
     for (const p of placements) uses.set(p.source, (uses.get(p.source) ?? 0) + 1);

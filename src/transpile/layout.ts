@@ -8,13 +8,16 @@
 //   DIR/_distribute/build/          the initialize step's folder (DISTRIBUTE_BUILD)
 //   DIR/_distribute/build-step.sh   the initialize step, when the batch has one
 //   DIR/_distribute/logs/           the scheduler's own output of each task
+//   DIR/_finalize/                  the finalize step's folder, when the batch has one; its
+//                                   input/results/<job>/ is filled when it runs
+//   DIR/_distribute/finalize-jobs.txt  the jobs whose results the finalize step reads
 //   DIR/submit.sh, DIR/upload.sh
 //
 // Job names cannot start with "_", so no job folder meets `_distribute`.
-import type { BatchSpec } from '../../shared/spec/types.js';
+import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
 import type { Bundle } from './bundle.js';
 import type { InputPlan } from './inputs.js';
-import type { Shape } from './plan.js';
+import type { JobShape, Shape } from './plan.js';
 import { buildStepScript, jobScript, taskRuntime } from './runtime.js';
 import { shellQuote } from './shell.js';
 
@@ -25,20 +28,29 @@ export const LAYOUT = {
   build: '_distribute/build',
   buildStep: '_distribute/build-step.sh',
   logs: '_distribute/logs',
+  /** the batch's job names, one a line: what the finalize step reads the results of */
+  finalizeJobs: '_distribute/finalize-jobs.txt',
 } as const;
 
-/** Adds the job folders, the store, the build folder and the scripts jobs run. Returns whether there is an initialize step. */
-export function addBatchFolder(bundle: Bundle, batch: BatchSpec, inputs: InputPlan, shapes: Shape<unknown>[]): { build: boolean } {
+/**
+ * Adds the job folders (the finalize step's `_finalize/` too, given its shape), the store,
+ * the build folder and the scripts jobs run. Returns whether there is an initialize step.
+ */
+export function addBatchFolder(bundle: Bundle, batch: BatchSpec, inputs: InputPlan, shapes: Shape<unknown>[], finalize?: JobShape<unknown>): { build: boolean } {
   const fromStore = (source: string) => inputs.shared.get(source) ?? null;
   for (const [source, key] of inputs.shared) bundle.copy(`${LAYOUT.store}/${key}`, source);
-  for (const shape of shapes) {
-    for (const job of shape.jobs) {
-      const placements = inputs.jobs.get(job.name) ?? [];
-      bundle.dir(`${job.name}/input`);
-      bundle.dir(`${job.name}/distribute_save`);
-      for (const p of placements) if (!inputs.shared.has(p.source)) bundle.copy(`${job.name}/${p.dest}`, p.source);
-      bundle.text(`${LAYOUT.jobs}/${job.name}.sh`, jobScript(batch, job, placements, fromStore, shape.cpus, shape.timeLimit));
-    }
+  const addJob = (job: JobSpec, shape: { cpus: number; timeLimit: number | null }) => {
+    const placements = inputs.jobs.get(job.name) ?? [];
+    bundle.dir(`${job.name}/input`);
+    bundle.dir(`${job.name}/distribute_save`);
+    for (const p of placements) if (!inputs.shared.has(p.source)) bundle.copy(`${job.name}/${p.dest}`, p.source);
+    bundle.text(`${LAYOUT.jobs}/${job.name}.sh`, jobScript(batch, job, placements, fromStore, shape.cpus, shape.timeLimit));
+  };
+  for (const shape of shapes) for (const job of shape.jobs) addJob(job, shape);
+  if (batch.finalize) {
+    if (!finalize) throw new Error(`batch ${batch.meta.batch_name}: its finalize step needs a shape`);
+    addJob(batch.finalize, finalize);
+    bundle.text(LAYOUT.finalizeJobs, batch.jobs.map((j) => `${j.name}\n`).join(''));
   }
   bundle.dir(LAYOUT.build);
   for (const p of inputs.build) bundle.copy(`${LAYOUT.build}/${p.dest}`, p.source);

@@ -19,8 +19,14 @@ export function batchNotes(batch: BatchSpec): string[] {
 export function describeShapes(shapes: Shape<unknown>[], script: (s: Shape<unknown>) => string): string[] {
   return shapes.map((s) => {
     const per = Math.max(...s.tasks.map((t) => t.length));
-    return `  array ${s.name}: ${count(s.jobs.length, 'job')} in ${count(s.tasks.length, 'task')}${per > 1 ? ` (up to ${per} per task)` : ''}: ${script(s)}`;
+    const after = s.after.map((d) => (d.tasks === null ? shapes[d.array]!.name : `${shapes[d.array]!.name} tasks ${d.tasks.join(',')}`));
+    return `  array ${s.name}: ${count(s.jobs.length, 'job')} in ${count(s.tasks.length, 'task')}${per > 1 ? ` (up to ${per} per task)` : ''}${after.length ? `, after ${after.join('; ')}` : ''}: ${script(s)}`;
   });
+}
+
+/** The finalize step's line of the transpile commands' report. */
+export function describeFinalize(script: string): string {
+  return `  finalize step: once every job has ended (afterany): ${script}`;
 }
 
 export interface TranspileSummary {

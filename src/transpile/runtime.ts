@@ -17,7 +17,8 @@
 // a job that exits 124 by itself looks the same), on top of the scheduler's own limit for
 // the whole task.
 import { buildArgv, jobArgv, jobEnv, mountSource, type AttemptPaths } from '../../shared/spec/command.js';
-import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
+import { FINALIZE_JOB, type BatchSpec, type JobSpec } from '../../shared/spec/types.js';
+import { FINALIZE_RESULTS } from '../../shared/spec/normalize.js';
 import type { Placement } from './inputs.js';
 import { BUILD_DIR, CONTAINER, JOB_DIR, commentText, shellCommand, shellQuote, shellWord } from './shell.js';
 
@@ -91,8 +92,44 @@ export function buildStepScript(batch: BatchSpec, placements: Placement[], fromS
   ].join('\n');
 }
 
-/** task.sh: the functions every task script sources. */
+/** task.sh: the functions every task script sources (the finalize step's only when the batch has one). */
 export function taskRuntime(batch: BatchSpec): string {
+  return baseRuntime(batch) + (batch.finalize ? FINALIZE_RUNTIME : '');
+}
+
+/**
+ * The finalize step, run once every job has ended (the scheduler's \`afterany\`): what a job
+ * left is read from its folder, so a job the scheduler cancelled or never started counts as
+ * failed. Each job that ran has its saved files and its \`_distribute/\` (the layout of a
+ * pull) copied into \`_finalize/input/results/<job>/\`.
+ */
+const FINALIZE_RUNTIME = `
+# distribute_run_finalize JOBS: the finalize step in $root/${FINALIZE_JOB}/ once the jobs listed
+# in the file JOBS have ended; DISTRIBUTE_JOBS_DONE counts the jobs that succeeded,
+# DISTRIBUTE_JOBS_FAILED the others (failed, cancelled, never run)
+distribute_run_finalize() {
+  local list=$1 results=$root/${FINALIZE_JOB}/input/${FINALIZE_RESULTS} job ok=0 bad=0
+  container=$(distribute_container)
+  rm -rf -- "$results"
+  mkdir -p -- "$results" || return 1
+  while IFS= read -r job; do
+    [ -n "$job" ] || continue
+    if [ -f "$root/$job/_distribute/result.json" ]; then
+      mkdir -p -- "$results/$job"
+      if [ -d "$root/$job/distribute_save" ]; then cp -R -- "$root/$job/distribute_save/." "$results/$job/"; fi
+      rm -rf -- "$results/$job/_distribute"
+      cp -R -- "$root/$job/_distribute" "$results/$job/_distribute"
+      if grep -q '"success":true' "$root/$job/_distribute/result.json"; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+    else
+      bad=$((bad + 1))
+    fi
+  done < "$list"
+  export DISTRIBUTE_JOBS_DONE=$ok DISTRIBUTE_JOBS_FAILED=$bad
+  distribute_run_job ${FINALIZE_JOB}
+}
+`;
+
+function baseRuntime(batch: BatchSpec): string {
   return `# distribute task runtime of batch ${commentText(batch.meta.batch_name)} (namespace ${commentText(batch.meta.namespace)}).
 # Sourced by the task scripts, which set root, store, job_scripts and build_dir first.
 # Each job runs in $root/<job>/ and leaves distribute_save/ and _distribute/{stdout.log,

@@ -56,6 +56,26 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     seedBatch(store, { namespace: 'cylinder', owner: 'alice', name: 're_sweep', jobs });
     await seedArchive(srv.stateDir, 'cylinder', 're_sweep', 're_160', 'reading mesh.dat\nTraceback (most recent call last):\nValueError: Reynolds number out of range\n');
     await seedArchive(srv.stateDir, 'cylinder', 're_sweep', 're_170', 'Segmentation fault\n');
+    seedBatch(store, {
+      namespace: 'cylinder',
+      owner: 'alice',
+      name: 'ordered',
+      jobs: [
+        { name: 'mesh', state: 'done', node: 'ws-anna', exitCode: 0 },
+        { name: 'coarse', state: 'running', node: 'ws-bert' },
+        ...[1, 2, 3].map((i) => ({ name: `solve_${i}`, state: 'queued' as const, after: ['mesh', 'coarse'] })),
+        { name: '_finalize', state: 'queued', finalize: true },
+      ],
+    });
+    seedBatch(store, {
+      namespace: 'cylinder',
+      owner: 'alice',
+      name: 'gathered',
+      jobs: [
+        { name: 'mesh', state: 'done', node: 'ws-anna', exitCode: 0 },
+        { name: '_finalize', state: 'running', node: 'ws-bert', finalize: true },
+      ],
+    });
     seedBatch(store, { namespace: 'bobs_private', owner: 'bob', name: 'secret_batch', jobs: [{ name: 'only_job', state: 'running', node: 'ws-anna', cpus: 4 }] });
     browser = await launchBrowser();
   });
@@ -179,5 +199,28 @@ describe('dashboard page in a browser', { skip: browserSkip() }, () => {
     await jobRows(page, 1);
     assert.equal(await page.inputValue('#filter-state'), 'failed');
     assert.deepEqual(errors, []);
+  });
+
+  it('labels waiting jobs with what they wait for, and shows them and the finalize step on the timeline', async () => {
+    const { page, errors } = await loggedIn(alice, '/batches/cylinder/ordered');
+    await jobRows(page, 6);
+    // mesh is done: a solve waits for coarse alone; the finalize step for the 4 jobs still to end
+    assert.equal(await page.locator('tr[data-job="solve_2"] .badge[data-waiting]').textContent(), 'waiting for coarse');
+    assert.equal(await page.locator('tr[data-job="_finalize"] .badge[data-waiting]').textContent(), 'waiting for every other job (4 still to end)');
+    assert.equal(await page.locator('tr[data-job="_finalize"] .marker').textContent(), 'finalize');
+    assert.equal(await page.locator('tr[data-job="coarse"] .badge[data-waiting]').count(), 0);
+    const lane = page.locator('#timeline g.lane[data-waiting]');
+    assert.equal(await lane.locator('text.waiting-label').textContent(), '3 waiting · finalize waits');
+    assert.match((await lane.locator('rect.waiting-bar title').textContent())!, /^3 jobs waiting for others \(solve_1, solve_2, solve_3\); the finalize step waits for every other job to end$/);
+    await screenshot(page, 'page-batch-waiting');
+
+    const gathered = await loggedIn(alice, '/batches/cylinder/gathered');
+    await jobRows(gathered.page, 2);
+    const bar = gathered.page.locator('#timeline rect.attempt[data-finalize]');
+    assert.equal(await bar.getAttribute('data-job'), '_finalize');
+    assert.match((await bar.locator('title').textContent())!, /^the finalize step · attempt 1 on ws-bert/);
+    assert.equal(await gathered.page.locator('#timeline text.finalize-label').textContent(), 'finalize');
+    assert.equal(await gathered.page.locator('#timeline g.lane[data-waiting]').count(), 0, 'nothing waits');
+    assert.deepEqual([...errors, ...gathered.errors], []);
   });
 });

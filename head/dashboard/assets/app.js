@@ -301,7 +301,7 @@ const batchPage = {
         : null;
       rows.push(h('tr', { dataset: { job: j.name, state: j.state } },
         h('td', { class: 'mono' }, j.name, j.finalize ? h('span', { class: 'marker', title: 'runs once every other job has ended' }, 'finalize') : null),
-        h('td', {}, j.waiting ? h('span', { class: 'badge', dataset: { state: 'queued', waiting: '' }, title: 'waits for other jobs' }, 'waiting') : badge(j.state)),
+        h('td', {}, j.waiting ? h('span', { class: 'badge', dataset: { state: 'queued', waiting: '' }, title: j.finalize ? 'runs once every other job has ended' : 'starts once these jobs are done (after:)' }, `waiting for ${j.waitingFor ?? 'other jobs'}`) : badge(j.state)),
         h('td', { class: 'mono' }, j.node || ''),
         h('td', { class: 'num' }, j.attempt || ''),
         h('td', { class: 'num' }, j.state === 'failed' || j.state === 'done' ? exitText(j) : ''),
@@ -320,14 +320,15 @@ const batchPage = {
 
   /** The timeline and the histogram, redrawn only when the attempts changed. */
   drawCharts(b) {
-    const key = JSON.stringify(b.attempts);
+    const key = JSON.stringify([b.attempts, b.waiting]);
     const running = b.attempts.some((a) => a.ended === null);
     if (key === this.chartsKey && !running) return;
     this.chartsKey = key;
-    if (!b.attempts.length) return void put(this.charts);
+    const waits = b.waiting.jobs > 0 || b.waiting.finalize;
+    if (!b.attempts.length && !waits) return void put(this.charts);
     const more = b.attemptCount > b.attempts.length ? h('p', { class: 'muted' }, `the first ${b.attempts.length} of ${b.attemptCount} attempts`) : null;
     put(this.charts,
-      h('div', { class: 'chart-card', id: 'timeline' }, h('h3', {}, 'Timeline: attempts per node'), timeline(b.attempts, Date.now()), outcomeLegend(b.attempts), more),
+      h('div', { class: 'chart-card', id: 'timeline' }, h('h3', {}, 'Timeline: attempts per node'), timeline(b.attempts, Date.now(), b.waiting), outcomeLegend(b.attempts), more),
       h('div', { class: 'chart-card', id: 'histogram' }, h('h3', {}, 'Run times'), histogram(b.attempts)));
   },
 

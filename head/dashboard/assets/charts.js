@@ -56,16 +56,20 @@ function ticks(a, b, n) {
 
 /**
  * The timeline of a batch: a lane per node, a bar per attempt from its start to its end
- * (or now, while it runs), coloured by outcome.
+ * (or now, while it runs), coloured by outcome; the finalize step's bar is marked. When jobs
+ * wait for others (after:) or the finalize step waits, a last lane shows them as a dashed
+ * bar up to now.
  */
-export function timeline(attempts, now) {
+export function timeline(attempts, now, waiting = { jobs: 0, first: [], finalize: false }) {
   const nodes = [...new Set(attempts.map((a) => a.node))].sort();
-  const t0 = Math.min(...attempts.map((a) => a.started));
-  const t1 = Math.max(t0 + 1000, ...attempts.map((a) => a.ended ?? now));
+  const waits = waiting.jobs > 0 || waiting.finalize;
+  const t0 = attempts.length ? Math.min(...attempts.map((a) => a.started)) : now - 1000;
+  const t1 = Math.max(t0 + 1000, now, ...attempts.map((a) => a.ended ?? now));
   const W = 640, left = 64, right = 8, top = 6, lane = 24, axis = 22;
-  const H = top + nodes.length * lane + axis;
+  const lanes = nodes.length + (waits ? 1 : 0);
+  const H = top + lanes * lane + axis;
   const x = (t) => left + ((t - t0) / (t1 - t0)) * (W - left - right);
-  const svg = s('svg', { class: 'chart timeline', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `timeline: ${attempts.length} attempts on ${nodes.length} nodes` });
+  const svg = s('svg', { class: 'chart timeline', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `timeline: ${attempts.length} attempts on ${nodes.length} nodes${waits ? ', jobs waiting' : ''}` });
   nodes.forEach((node, i) => {
     const y = top + i * lane;
     const g = s('g', { class: 'lane', 'data-node': node },
@@ -74,12 +78,27 @@ export function timeline(attempts, now) {
     for (const a of attempts.filter((a) => a.node === node)) {
       const end = a.ended ?? now;
       const bx = x(a.started);
-      g.append(s('rect', { class: 'attempt', 'data-outcome': a.outcome, 'data-job': a.job, x: round(bx), y: y + 3, width: round(Math.max(2, x(end) - bx)), height: lane - 10 },
-        title(`${a.job} · attempt ${a.attempt} on ${node} · ${span(end - a.started)} · ${OUTCOME_NAMES[a.outcome] || a.outcome}`)));
+      const what = a.finalize ? 'the finalize step' : a.job;
+      g.append(s('rect', { class: 'attempt', 'data-outcome': a.outcome, 'data-job': a.job, 'data-finalize': a.finalize ? '' : null, x: round(bx), y: y + 3, width: round(Math.max(2, x(end) - bx)), height: lane - 10 },
+        title(`${what} · attempt ${a.attempt} on ${node} · ${span(end - a.started)} · ${OUTCOME_NAMES[a.outcome] || a.outcome}`)));
+      if (a.finalize) g.append(s('text', { class: 'finalize-label', x: round(Math.min(bx + 3, W - right - 40)), y: y + lane / 2 + 2 }, 'finalize'));
     }
     svg.append(g);
   });
-  const baseline = top + nodes.length * lane;
+  if (waits) {
+    const y = top + nodes.length * lane;
+    const who = [
+      waiting.jobs > 0 ? `${waiting.jobs} job${waiting.jobs === 1 ? '' : 's'} waiting for others (${waiting.first.join(', ')}${waiting.jobs > waiting.first.length ? ', …' : ''})` : '',
+      waiting.finalize ? 'the finalize step waits for every other job to end' : '',
+    ].filter(Boolean).join('; ');
+    const label = [waiting.jobs > 0 ? `${waiting.jobs} waiting` : '', waiting.finalize ? 'finalize waits' : ''].filter(Boolean).join(' · ');
+    svg.append(s('g', { class: 'lane', 'data-waiting': '' },
+      s('rect', { class: 'lane-bg', x: left, y, width: W - left - right, height: lane - 4 }),
+      s('text', { class: 'lane-label', x: left - 8, y: y + lane / 2 + 2, 'text-anchor': 'end' }, 'waiting'),
+      s('rect', { class: 'waiting-bar', x: left, y: y + 3, width: round(Math.max(2, x(now) - left)), height: lane - 10 }, title(who)),
+      s('text', { class: 'waiting-label', x: left + 4, y: y + lane / 2 + 2 }, label)));
+  }
+  const baseline = top + lanes * lane;
   svg.append(s('line', { class: 'axis', x1: left, x2: W - right, y1: baseline, y2: baseline }));
   for (const t of ticks(t0, t1, 4)) {
     svg.append(s('text', { class: 'tick', x: round(x(t)), y: baseline + 16, 'text-anchor': t === t0 ? 'start' : t === t1 ? 'end' : 'middle' }, t === t0 ? clock(t) : `+${span(t - t0)}`));

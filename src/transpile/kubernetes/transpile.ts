@@ -16,7 +16,7 @@ import type { BatchSpec } from '../../../shared/spec/types.js';
 import { Bundle } from '../bundle.js';
 import { planInputs, storeName } from '../inputs.js';
 import { parseJobResources } from '../job-resources.js';
-import { checkJobNames, planShapes, type Shape } from '../plan.js';
+import { checkJobNames, planShapes, refuseOrder, type Shape } from '../plan.js';
 import { buildStepScript, jobScript, taskRuntime } from '../runtime.js';
 import { commentText, shellQuote } from '../shell.js';
 import { count } from '../report.js';
@@ -78,6 +78,7 @@ export function kubeJobName(batch: BatchSpec, shape: { name: string }): string {
 
 export async function transpileKubernetes(batch: BatchSpec, opts: KubernetesTranspileOptions): Promise<KubernetesTranspiled> {
   checkJobNames(batch);
+  refuseOrder(batch, 'a Kubernetes manifest', 'kubectl apply starts every Job of it at once and Kubernetes has no dependency between Jobs, and without --volume-claim a job\'s results vanish with its pod');
   if (batch.kind === 'apptainer') {
     throw new UserError(`batch ${batch.meta.batch_name}: apptainer batches cannot run on Kubernetes, which runs OCI images; build an OCI image with the program and transpile a shell batch with --image`);
   }

@@ -3,7 +3,7 @@
 // so every script reads its task as `${PBS_ARRAY_INDEX:-0}`.
 import type { BatchSpec } from '../../../shared/spec/types.js';
 import { LAYOUT, folderVariables } from '../layout.js';
-import type { Shape } from '../plan.js';
+import type { JobShape, Shape } from '../plan.js';
 import { commentText, shellQuote } from '../shell.js';
 import { count } from '../report.js';
 import { formatWalltime, type PbsOptions } from './options.js';
@@ -13,6 +13,7 @@ export const PBS_SUBMITTED_FILE = `${PBS_DIR}/submitted`;
 export const pbsArrayScriptPath = (shape: Shape<PbsOptions>) => `${PBS_DIR}/array-${shape.name}.sh`;
 export const pbsArrayIndexPath = (shape: Shape<PbsOptions>) => `${PBS_DIR}/array-${shape.name}.tsv`;
 export const PBS_BUILD_SCRIPT = `${PBS_DIR}/build.sh`;
+export const PBS_FINALIZE_SCRIPT = `${PBS_DIR}/finalize.sh`;
 
 const ROOT = '${PBS_O_WORKDIR:?submit this script with qsub from the folder of submit.sh}';
 
@@ -73,6 +74,30 @@ export function renderPbsBuildScript(batch: BatchSpec, first: Shape<PbsOptions>,
   ].join('\n');
 }
 
+/** The finalize step as one PBS job, with the finalize step's own options. */
+export function renderPbsFinalizeScript(batch: BatchSpec, shape: JobShape<PbsOptions>): string {
+  return [
+    '#!/bin/bash',
+    ...directives(shape.options, 1, `${batch.meta.batch_name}-finalize`),
+    ...shape.options.extra,
+    `# the finalize step of batch ${commentText(batch.meta.batch_name)}: runs once every job has ended, however it ended`,
+    ...folderVariables(ROOT),
+    ...shape.options.setup,
+    `. "$root"/${shellQuote(LAYOUT.runtime)}`,
+    `distribute_run_finalize "$root"/${shellQuote(LAYOUT.finalizeJobs)}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * What an array waits for, as qsub's job ids. PBS takes no single subjob as a dependency, so
+ * an array waits for each array it depends on as a whole: it starts once all of that array's
+ * tasks succeeded, and a failed task cancels it even when its own dependencies are done.
+ */
+export function pbsDependencyIds(s: Shape<unknown>): string[] {
+  return s.after.map((d) => `"\${ids[${d.array}]}"`);
+}
+
 export function renderPbsSubmit(batch: BatchSpec, shapes: Shape<PbsOptions>[], build: boolean): string {
   const lines = [
     '#!/bin/bash',
@@ -90,9 +115,19 @@ export function renderPbsSubmit(batch: BatchSpec, shapes: Shape<PbsOptions>[], b
     '}',
     'after=()',
   ];
+  const ordered = batch.finalize || shapes.some((s) => s.after.length > 0);
+  if (ordered) lines.push('ids=()');
   if (build) lines.push(`build=$(submit ${PBS_BUILD_SCRIPT})`, 'echo "initialize step: PBS job $build"', 'after=(-W depend=afterok:"$build")');
   for (const s of shapes) {
-    lines.push(`id=$(submit \${after[@]+"\${after[@]}"} ${pbsArrayScriptPath(s)})`, `echo "array ${s.name}: PBS job $id, ${count(s.tasks.length, 'task')} for ${count(s.jobs.length, 'job')}"`);
+    const deps = pbsDependencyIds(s);
+    // PBS deletes a job whose afterok can no longer be met, as Slurm's --kill-on-invalid-dep does
+    const args = deps.length === 0 ? '${after[@]+"${after[@]}"}' : `-W depend=afterok:${[...(build ? ['"$build"'] : []), ...deps].join(':')}`;
+    lines.push(`id=$(submit ${args} ${pbsArrayScriptPath(s)})`, `echo "array ${s.name}: PBS job $id, ${count(s.tasks.length, 'task')} for ${count(s.jobs.length, 'job')}${deps.length ? ', after the arrays it waits for' : ''}"`);
+    if (ordered) lines.push('ids+=("$id")');
+  }
+  if (batch.finalize) {
+    const all = [...(build ? ['"$build"'] : []), ...shapes.map((_, i) => `"\${ids[${i}]}"`)].join(':');
+    lines.push(`id=$(submit -W depend=afterany:${all} ${PBS_FINALIZE_SCRIPT})`, 'echo "finalize step: PBS job $id, once every job has ended"');
   }
   lines.push('');
   return lines.join('\n');

@@ -9,7 +9,7 @@ import { checkJobNames, planShapes, type Shape } from '../plan.js';
 import { checkCluster, renderUpload, type ClusterTarget } from '../upload.js';
 import { groupingFor, renderIndex } from '../tasks.js';
 import { checkPbsFlags, pbsShapeOf, type PbsOptions } from './options.js';
-import { PBS_BUILD_SCRIPT, PBS_DIR, pbsArrayIndexPath, pbsArrayScriptPath, renderPbsArrayScript, renderPbsBuildScript, renderPbsSubmit } from './render.js';
+import { PBS_BUILD_SCRIPT, PBS_DIR, PBS_FINALIZE_SCRIPT, renderPbsFinalizeScript, pbsArrayIndexPath, pbsArrayScriptPath, renderPbsArrayScript, renderPbsBuildScript, renderPbsSubmit } from './render.js';
 
 export interface PbsTranspileOptions {
   /** `pbs` or `pbs+batching` */
@@ -32,14 +32,17 @@ export function transpilePbs(batch: BatchSpec, opts: PbsTranspileOptions): PbsTr
   checkCluster(opts.cluster);
   const resources = checkPbsFlags(parseJobResources(opts.jobResources));
   const grouping = groupingFor('pbs', opts.strategy, opts.jobs, resources.batch_size);
-  const shapes = planShapes(batch, pbsShapeOf(batch.meta.batch_name, { resources, extraDirectives: opts.extraDirectives, setup: opts.setup }), grouping);
+  const shapeOf = pbsShapeOf(batch.meta.batch_name, { resources, extraDirectives: opts.extraDirectives, setup: opts.setup });
+  const shapes = planShapes(batch, shapeOf, grouping);
+  const finalize = batch.finalize ? shapeOf(batch.finalize) : undefined;
   const bundle = new Bundle();
-  const { build } = addBatchFolder(bundle, batch, planInputs(batch), shapes);
+  const { build } = addBatchFolder(bundle, batch, planInputs(batch), shapes, finalize);
   for (const shape of shapes) {
     bundle.text(pbsArrayScriptPath(shape), renderPbsArrayScript(batch, shape), true);
     bundle.text(pbsArrayIndexPath(shape), renderIndex(shape.tasks));
   }
   if (build) bundle.text(PBS_BUILD_SCRIPT, renderPbsBuildScript(batch, shapes[0]!, resources.walltime), true);
+  if (finalize) bundle.text(PBS_FINALIZE_SCRIPT, renderPbsFinalizeScript(batch, finalize), true);
   bundle.dir(PBS_DIR);
   bundle.text('submit.sh', renderPbsSubmit(batch, shapes, build), true);
   bundle.text('upload.sh', renderUpload(batch, opts.cluster), true);

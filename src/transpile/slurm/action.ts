@@ -2,13 +2,14 @@
 // here, with --wait follow the jobs to their end.
 import { loadBatch } from '../../../shared/spec/load.js';
 import { UserError } from '../../../shared/errors.js';
+import { FINALIZE_JOB } from '../../../shared/spec/types.js';
 import { parseDuration } from '../../../shared/spec/units.js';
 import { writeBundle } from '../bundle.js';
-import { batchNotes, count, describeShapes, summary } from '../report.js';
+import { batchNotes, count, describeFinalize, describeShapes, summary } from '../report.js';
 import { summarize } from '../results.js';
 import type { Shape } from '../plan.js';
-import { arrayScriptPath } from './render.js';
-import { describeOutcomes, followJobs, submitFolder } from './submit.js';
+import { FINALIZE_SCRIPT, arrayScriptPath } from './render.js';
+import { describeFinalOutcome, describeOutcomes, followJobs, submitFolder } from './submit.js';
 import { transpileSlurm } from './transpile.js';
 import type { SlurmOptions } from './options.js';
 
@@ -48,7 +49,8 @@ export async function slurmAction(file: string, opts: SlurmCliOptions, out = pro
   const script = (s: Shape<unknown>) => arrayScriptPath(s as Shape<SlurmOptions>);
   const info = summary(dir, batch.meta.batch_name, t.shapes, script);
   const log = opts.json ? err : out;
-  log.write(`${batch.meta.batch_name}: ${count(info.jobs, 'job')} in ${count(t.shapes.length, 'Slurm array')} in ${dir}\n${describeShapes(t.shapes, script).join('\n')}\n`);
+  const lines = [...describeShapes(t.shapes, script), ...(batch.finalize ? [describeFinalize(FINALIZE_SCRIPT)] : [])];
+  log.write(`${batch.meta.batch_name}: ${count(info.jobs, 'job')} in ${count(t.shapes.length, 'Slurm array')} in ${dir}\n${lines.join('\n')}\n`);
   for (const note of batchNotes(batch)) err.write(`note: ${note}\n`);
   if (!opts.submit) {
     log.write(`next: ${dir}/upload.sh, then ./submit.sh on the cluster (or submit here with --submit)\n`);
@@ -61,20 +63,23 @@ export async function slurmAction(file: string, opts: SlurmCliOptions, out = pro
     return 0;
   }
   const names = t.shapes.flatMap((s) => s.jobs.map((j) => j.name));
+  const followed = batch.finalize ? [...names, FINALIZE_JOB] : names;
   // Ctrl-C stops the waiting, not the jobs: they are Slurm's now
   const onInterrupt = () => {
     err.write(`\nstopped waiting; the jobs keep running on Slurm (scancel ${ids.join(' ')} stops them)\n`);
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
-  let outcomes;
+  let all;
   try {
-    outcomes = await followJobs(dir, ids, names, { pollMs: poll.value * 1000, report: (line) => err.write(`slurm: ${line}\n`) });
+    all = await followJobs(dir, ids, followed, { pollMs: poll.value * 1000, report: (line) => err.write(`slurm: ${line}\n`) });
   } finally {
     process.off('SIGINT', onInterrupt);
   }
-  log.write(describeOutcomes(outcomes).join('\n') + '\n');
-  if (opts.json) out.write(JSON.stringify({ ...info, slurm_jobs: ids, jobs_outcome: outcomes }) + '\n');
+  const outcomes = all.filter((o) => o.name !== FINALIZE_JOB);
+  const finalize = all.find((o) => o.name === FINALIZE_JOB);
+  log.write([...describeOutcomes(outcomes), ...(finalize ? [describeFinalOutcome(finalize)] : [])].join('\n') + '\n');
+  if (opts.json) out.write(JSON.stringify({ ...info, slurm_jobs: ids, jobs_outcome: outcomes, ...(finalize ? { finalize_outcome: finalize } : {}) }) + '\n');
   const s = summarize(outcomes);
-  return s.failed + s.missing === 0 ? 0 : 1;
+  return s.failed + s.missing === 0 && (finalize === undefined || finalize.state === 'done') ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 import type { BatchSpec } from '../../../shared/spec/types.js';
 import { formatSlurmTime } from '../../../shared/spec/units.js';
 import { LAYOUT, folderVariables } from '../layout.js';
-import type { Shape } from '../plan.js';
+import type { JobShape, Shape } from '../plan.js';
 import { commentText, shellQuote } from '../shell.js';
 import { count } from '../report.js';
 import { SLURM_KEYS, type SlurmOptions } from './options.js';
@@ -16,6 +16,7 @@ export const SUBMITTED_FILE = `${SLURM_DIR}/submitted`;
 export const arrayScriptPath = (shape: Shape<SlurmOptions>) => `${SLURM_DIR}/array-${shape.name}.sh`;
 export const arrayIndexPath = (shape: Shape<SlurmOptions>) => `${SLURM_DIR}/array-${shape.name}.tsv`;
 export const BUILD_SCRIPT = `${SLURM_DIR}/build.sh`;
+export const FINALIZE_SCRIPT = `${SLURM_DIR}/finalize.sh`;
 
 const ROOT = '${SLURM_SUBMIT_DIR:?submit this script with sbatch from the folder of submit.sh}';
 
@@ -80,14 +81,43 @@ export function renderBuildScript(batch: BatchSpec, first: Shape<SlurmOptions>, 
   ].join('\n');
 }
 
+/** The finalize step as one Slurm job, with the finalize step's own options. */
+export function renderFinalizeScript(batch: BatchSpec, shape: JobShape<SlurmOptions>): string {
+  const o = shape.options;
+  return [
+    '#!/bin/bash',
+    ...directives(o.values, 1, { job_name: `${batch.meta.batch_name}-finalize`, output: `${LAYOUT.logs}/%x-%j.out` }),
+    ...o.extra,
+    `# the finalize step of batch ${commentText(batch.meta.batch_name)}: runs once every job has ended, however it ended`,
+    ...folderVariables(ROOT),
+    ...o.setup,
+    `. "$root"/${shellQuote(LAYOUT.runtime)}`,
+    `distribute_run_finalize "$root"/${shellQuote(LAYOUT.finalizeJobs)}`,
+    '',
+  ].join('\n');
+}
+
 /** `"${after[@]}"`, also under `set -u` in bash before 4.4 when the array is empty */
 const AFTER = '${after[@]+"${after[@]}"}';
 
+/** What an array waits for, as sbatch's job ids: `"${ids[0]}"` (every task) or `"${ids[0]}"_3` (one). */
+export function dependencyIds(s: Shape<unknown>): string[] {
+  return s.after.flatMap((d) => (d.tasks === null ? [`"\${ids[${d.array}]}"`] : d.tasks.map((t) => `"\${ids[${d.array}]}"_${t}`)));
+}
+
 export function renderSubmit(batch: BatchSpec, shapes: Shape<SlurmOptions>[], build: boolean): string {
+  // a batch without after: and finalize: keeps the plain form
+  const ordered = batch.finalize || shapes.some((s) => s.after.length > 0);
   const lines = [
     '#!/bin/bash',
     `# Submits batch ${commentText(batch.meta.batch_name)} to Slurm from this folder, which the jobs write their results into:`,
-    '# the initialize step first (when the batch has one), then one job array per resource shape.',
+    '# the initialize step first (when the batch has one), then one job array per resource shape' + (ordered ? ' and set of tasks waited for (after:),' : '.'),
+    ...(ordered
+      ? [
+          '# each submitted after the arrays it waits for, with --dependency=afterok: on their tasks (a dependency that fails',
+          '# cancels the tasks waiting for it: --kill-on-invalid-dep=yes), and the finalize step last with afterany: on all.',
+        ]
+      : []),
     `# The job ids go to ${SUBMITTED_FILE}, one per line.`,
     'set -euo pipefail',
     'cd "$(dirname "$0")"',
@@ -101,14 +131,21 @@ export function renderSubmit(batch: BatchSpec, shapes: Shape<SlurmOptions>[], bu
     '}',
     'after=()',
   ];
+  if (ordered) lines.push('ids=()');
   if (build) {
     lines.push(`build=$(submit ${BUILD_SCRIPT})`, 'echo "initialize step: Slurm job $build"', 'after=(--dependency=afterok:"$build" --kill-on-invalid-dep=yes)');
   }
   for (const s of shapes) {
     const what = `${count(s.tasks.length, 'task')} for ${count(s.jobs.length, 'job')}`;
-    lines.push(`id=$(submit ${AFTER} ${arrayScriptPath(s)})`, `echo "array ${s.name}: Slurm job $id, ${what}"`);
+    const deps = dependencyIds(s);
+    const args = deps.length === 0 ? AFTER : `--dependency=afterok:${[...(build ? ['"$build"'] : []), ...deps].join(':')} --kill-on-invalid-dep=yes`;
+    lines.push(`id=$(submit ${args} ${arrayScriptPath(s)})`, `echo "array ${s.name}: Slurm job $id, ${what}${deps.length ? `, waiting for ${deps.length === 1 ? 'an earlier array' : `${deps.length} earlier arrays or tasks`}` : ''}"`);
+    if (ordered) lines.push('ids+=("$id")');
+  }
+  if (batch.finalize) {
+    const all = [...(build ? ['"$build"'] : []), ...shapes.map((_, i) => `"\${ids[${i}]}"`)].join(':');
+    lines.push(`id=$(submit --dependency=afterany:${all} ${FINALIZE_SCRIPT})`, 'echo "finalize step: Slurm job $id, once every job has ended"');
   }
   lines.push('');
   return lines.join('\n');
 }
-

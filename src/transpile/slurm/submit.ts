@@ -69,12 +69,21 @@ export async function followJobs(dir: string, ids: string[], jobNames: string[],
   return Promise.all(jobNames.map((name) => finished.get(name) ?? readOutcome(dir, name)));
 }
 
+function why(o: JobOutcome): string {
+  return o.timed_out ? 'time limit reached' : o.signal ? `killed by ${o.signal}` : `exit code ${o.exit_code}`;
+}
+
+/** The finalize step's line: `the finalize step: done`, `... failed (exit code 2)`, `... did not run`. */
+export function describeFinalOutcome(o: JobOutcome): string {
+  return `the finalize step: ${o.state === 'done' ? 'done' : o.state === 'failed' ? `failed (${why(o)})` : 'did not run'}`;
+}
+
 export function describeOutcomes(outcomes: JobOutcome[]): string[] {
   const s = summarize(outcomes);
   const lines = [`${outcomes.length} jobs: ${s.done} done, ${s.failed} failed, ${s.missing} did not run`];
   for (const o of outcomes) {
-    if (o.state === 'failed') lines.push(`  ${o.name}: ${o.timed_out ? 'time limit reached' : o.signal ? `killed by ${o.signal}` : `exit code ${o.exit_code}`}`);
-    else if (o.state === 'missing') lines.push(`  ${o.name}: did not run (cancelled, or its initialize step failed)`);
+    if (o.state === 'failed') lines.push(`  ${o.name}: ${why(o)}`);
+    else if (o.state === 'missing') lines.push(`  ${o.name}: did not run (cancelled: its initialize step or a job it waits for failed)`);
   }
   return lines;
 }

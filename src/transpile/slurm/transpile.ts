@@ -1,5 +1,6 @@
 // A batch as a folder that runs on Slurm: job folders, one job array per resource shape
-// with its index, the initialize step as a job the arrays depend on, submit.sh, upload.sh.
+// with its index, the initialize step as a job the arrays depend on, the finalize step as a
+// job that depends on them all, submit.sh, upload.sh.
 import { UserError } from '../../../shared/errors.js';
 import type { BatchSpec } from '../../../shared/spec/types.js';
 import { Bundle } from '../bundle.js';
@@ -10,7 +11,7 @@ import { checkJobNames, planShapes, type Shape } from '../plan.js';
 import { groupingFor, renderIndex } from '../tasks.js';
 import type { RawValue } from '../values.js';
 import { SLURM_KEYS, checkSlurmFlags, slurmShapeOf, type SlurmOptions } from './options.js';
-import { BUILD_SCRIPT, SLURM_DIR, arrayIndexPath, arrayScriptPath, renderArrayScript, renderBuildScript, renderSubmit } from './render.js';
+import { BUILD_SCRIPT, FINALIZE_SCRIPT, SLURM_DIR, renderFinalizeScript, arrayIndexPath, arrayScriptPath, renderArrayScript, renderBuildScript, renderSubmit } from './render.js';
 import { checkCluster, renderUpload, type ClusterTarget } from '../upload.js';
 
 export interface SlurmTranspileOptions {
@@ -50,9 +51,10 @@ export function transpileSlurm(batch: BatchSpec, opts: SlurmTranspileOptions): S
   });
   const shapes = planShapes(batch, shapeOf, grouping);
   const inputs = planInputs(batch);
+  const finalize = batch.finalize ? shapeOf(batch.finalize) : undefined;
 
   const bundle = new Bundle();
-  const { build } = addBatchFolder(bundle, batch, inputs, shapes);
+  const { build } = addBatchFolder(bundle, batch, inputs, shapes, finalize);
   for (const shape of shapes) {
     bundle.text(arrayScriptPath(shape), renderArrayScript(batch, shape), true);
     bundle.text(arrayIndexPath(shape), renderIndex(shape.tasks));
@@ -61,6 +63,7 @@ export function transpileSlurm(batch: BatchSpec, opts: SlurmTranspileOptions): S
     const batchTime = batch.slurm.time === undefined ? {} : checkOptions({ time: batch.slurm.time }, { time: SLURM_KEYS.time! }, `batch ${batch.meta.batch_name}: slurm`);
     bundle.text(BUILD_SCRIPT, renderBuildScript(batch, shapes[0]!, resources.time ?? batchTime.time), true);
   }
+  if (finalize) bundle.text(FINALIZE_SCRIPT, renderFinalizeScript(batch, finalize), true);
   bundle.dir(SLURM_DIR);
   bundle.text('submit.sh', renderSubmit(batch, shapes, build), true);
   bundle.text('upload.sh', renderUpload(batch, opts.cluster), true);

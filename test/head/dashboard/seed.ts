@@ -53,6 +53,10 @@ export interface SeedJob {
   error?: string | null;
   /** attempt number (default 1) */
   attempt?: number;
+  /** jobs seeded before this one that it waits for (after:); a queued job with any waits */
+  after?: string[];
+  /** the batch's finalize step; queued, it waits for every other job */
+  finalize?: boolean;
 }
 
 export interface SeedBatch {
@@ -80,12 +84,16 @@ export function seedBatch(store: Store, b: SeedBatch): number {
       store.stmt('INSERT INTO batches (namespace, name, spec, owner, created) VALUES (?, ?, ?, ?, ?)').run(b.namespace, b.name, '{}', b.owner, now).lastInsertRowid,
     );
     const shapeId = Number(store.stmt('INSERT INTO shapes (batch_id, cpus, memory, gpus, nodes) VALUES (?, 1, NULL, 0, NULL)').run(batchId).lastInsertRowid);
+    const ids = new Map<string, number>();
     for (const j of b.jobs) {
+      const blocked = j.state === 'queued' && ((j.after?.length ?? 0) > 0 || j.finalize === true) ? 1 : 0;
       const jobId = Number(
         store
-          .stmt('INSERT INTO jobs (batch_id, name, spec, shape_id, state, exit_code, node, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(batchId, j.name, '{}', shapeId, j.state, j.exitCode ?? null, j.node ?? null, j.error ?? null).lastInsertRowid,
+          .stmt('INSERT INTO jobs (batch_id, name, spec, shape_id, state, exit_code, node, error, blocked, finalize) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(batchId, j.name, '{}', shapeId, j.state, j.exitCode ?? null, j.node ?? null, j.error ?? null, blocked, j.finalize ? 1 : 0).lastInsertRowid,
       );
+      ids.set(j.name, jobId);
+      for (const dep of j.after ?? []) store.stmt('INSERT INTO job_deps (job_id, dep_id) VALUES (?, ?)').run(jobId, ids.get(dep)!);
       const attemptState = ATTEMPT_STATE[j.state];
       if (!j.node || !attemptState) continue;
       const ended = ['archived', 'cancelled'].includes(attemptState) ? now : null;

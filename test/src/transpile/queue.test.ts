@@ -57,7 +57,7 @@ describe('following submitted jobs', () => {
       '2/3 jobs finished (1 failed); Slurm tasks: 0 pending, 0 running, 3 ended',
     ]);
     assert.deepEqual(outcomes.map((o) => o.state), ['done', 'failed', 'missing']);
-    assert.deepEqual(describeOutcomes(outcomes), ['3 jobs: 1 done, 1 failed, 1 did not run', '  b: killed by SIGKILL', '  c: did not run (cancelled, or its initialize step failed)']);
+    assert.deepEqual(describeOutcomes(outcomes), ['3 jobs: 1 done, 1 failed, 1 did not run', '  b: killed by SIGKILL', '  c: did not run (cancelled: its initialize step or a job it waits for failed)']);
   });
 
   it('treats jobs squeue no longer knows as ended', async () => {
