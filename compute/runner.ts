@@ -23,6 +23,7 @@ import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
 import { linkBuildOutputs } from './build-links.js';
+import { watchGroupUsage } from './group-usage.js';
 import type { JobIdentity, JobUids } from './job-uids.js';
 import { ownAttemptDir, ownBuildDir, reclaimBuildDir, reclaimMeta } from './job-workspace.js';
 import type { Clock } from './time-limit.js';
@@ -278,10 +279,12 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     if (pid !== null) sup.attach(group);
     resolveStarted(pid);
     if (pid !== null) log.info({ pid, argv }, 'attempt started');
+    // without a cgroup, what it used is sampled from its process group (group-usage.ts)
+    const sampled = !cg && pid !== null ? watchGroupUsage(pid) : null;
     const exit = await group.exited;
     sup.finish();
     // every process of the job is gone before its result is written
-    const ended = cg ? await endCgroup(cg, log) : null;
+    const ended = cg ? await endCgroup(cg, log) : sampled ? { usage: sampled.stop(), oomKilled: false } : null;
     await giveBack(opts.containment, id, log);
     if (id) await reclaimMeta(paths.meta).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot reclaim _distribute/'));
     const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
