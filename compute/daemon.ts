@@ -1,6 +1,7 @@
 // A compute daemon from its compute.yaml: the token (inline or from `token_file`), the node's
 // name (the host name made safe when unset), capabilities as configured, and resources as
 // detected with the config's overrides. Relative paths are relative to the config file.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -15,6 +16,7 @@ import { readCa } from '../shared/tls.js';
 import { sandboxProblem, type SandboxPolicy } from './sandbox.js';
 import { startPauseMachinery } from './pause-setup.js';
 import { openContainment } from './cgroup/open.js';
+import { JobUids, parseJobUids } from './job-uids.js';
 
 /** The host name as a SafeName: other characters become `-`, at most 128 characters. */
 export function safeHostName(name = hostname()): string {
@@ -50,6 +52,15 @@ function sandboxPolicy(config: ComputeConfig, configFile: string | null): Sandbo
   return { hide };
 }
 
+/** The uids of this node's jobs: a range of its own when the daemon is root and job_uids is not none. */
+async function jobUids(config: ComputeConfig, configFile: string | null): Promise<JobUids | null> {
+  const range = parseJobUids(config.job_uids);
+  if (!range || process.getuid?.() !== 0) return null;
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  if (!setpriv) throw new UserError(`${configFile ?? 'compute config'}: job_uids: running each job under a uid of its own needs setpriv (util-linux); install it, or set job_uids: none`, 1);
+  return new JobUids(range[0], range[1], setpriv);
+}
+
 export interface ComputeDaemon {
   agent: ComputeAgent;
   node: string;
@@ -75,6 +86,8 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
     return 0;
   });
   if (swept > 0) logger.warn({ event: 'containment_swept', processes: swept }, 'killed processes a previous run left in its cgroups');
+  const uids = await jobUids(config, configFile);
+  logger.info({ event: 'job_identity', job_uids: uids ? config.job_uids : null }, uids ? uids.description : `jobs run as the daemon's user (${uids === null && process.getuid?.() === 0 ? 'job_uids: none' : 'not root'}): they are not isolated from each other`);
   const pause = await startPauseMachinery(config, configFile, node, logger);
   const agent = new ComputeAgent({
     pause: pause.controller,
@@ -86,7 +99,7 @@ export async function startComputeDaemon(config: ComputeConfig, configFile: stri
     workDir,
     logger,
     sandbox,
-    containment: { containment, maxProcesses: config.max_processes },
+    containment: { containment, maxProcesses: config.max_processes, uids },
   });
   logger.info({ event: 'compute_starting', node, head: config.head, work_dir: workDir, capabilities: config.capabilities, resources }, 'compute daemon starting');
   await agent.start();

@@ -23,6 +23,9 @@ import { sandboxArgv, type SandboxPolicy } from './sandbox.js';
 import { Supervision, DEFAULT_KILL_GRACE_MS } from './supervision.js';
 import { buildMetaDir, prepareAttemptDir, prepareBuildDir, type InputFile } from './workspace.js';
 import { linkBuildOutputs } from './build-links.js';
+import { watchGroupUsage } from './group-usage.js';
+import type { JobIdentity, JobUids } from './job-uids.js';
+import { ownAttemptDir, ownBuildDir, reclaimBuildDir, reclaimMeta } from './job-workspace.js';
 import type { Clock } from './time-limit.js';
 
 export { DEFAULT_KILL_GRACE_MS } from './supervision.js';
@@ -76,7 +79,32 @@ export interface ContainmentOptions {
   containment: Containment;
   /** most processes and threads of one job (or build) at once; null: no limit */
   maxProcesses: number | null;
+  /** a uid of its own for each job and build (the daemon runs as root); absent: the daemon's */
+  uids?: JobUids | null;
 }
+
+/** The job's own uid, its folder given to it; null when jobs run as the daemon's user. */
+async function takeIdentity(c: ContainmentOptions | undefined, own: (id: JobIdentity) => Promise<void>): Promise<JobIdentity | null> {
+  if (!c?.uids) return null;
+  const id = await c.uids.acquire();
+  try {
+    await own(id);
+  } catch (err) {
+    await c.uids.release(id);
+    throw err;
+  }
+  return id;
+}
+
+/** Gives the uid back once none of its processes is left. */
+async function giveBack(c: ContainmentOptions | undefined, id: JobIdentity | null, log: Logger): Promise<void> {
+  if (!id || !c?.uids) return;
+  const left = await c.uids.release(id);
+  if (left.length > 0) log.error({ uid: id.uid, pids: left }, 'processes of the job\'s uid would not die: the uid stays out of use');
+}
+
+/** A job under its own uid has its workspace as home (the daemon's is not readable to it). */
+const identityEnv = (id: JobIdentity | null, home: string): Record<string, string> => (id ? { HOME: home } : {});
 
 /** The cgroup of a job about to start; null under process groups. */
 async function makeCgroup(c: ContainmentOptions | undefined, name: string[], memory: number | null): Promise<JobCgroup | null> {
@@ -219,20 +247,29 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
       resolveStarted(null);
       return finish(notStarted, start, null);
     }
-    const env = { ...(opts.env ?? process.env), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }), ...opts.finalize?.env };
+    let id: JobIdentity | null;
+    try {
+      id = await takeIdentity(opts.containment, (i) => ownAttemptDir(opts.workDir, paths, i));
+    } catch (err) {
+      resolveStarted(null);
+      return finish(notStarted, start, `${job.name}: cannot give it a uid of its own: ${errorMessage(err)}`);
+    }
+    const env = { ...(opts.env ?? process.env), ...identityEnv(id, paths.root), ...jobEnv({ batch, job, paths, cpus: opts.cpus, attempt, gpus: opts.gpus }), ...opts.finalize?.env };
     let cg: JobCgroup | null;
     try {
       cg = await makeCgroup(opts.containment, ['job', batch.meta.namespace, batch.meta.batch_name, job.name, String(attempt)], job.resources.memory);
     } catch (err) {
       resolveStarted(null);
+      await giveBack(opts.containment, id, log);
       return finish(notStarted, start, `${job.name}: cannot make its cgroup: ${errorMessage(err)}`);
     }
     let group;
     try {
-      group = await (opts.spawn ?? spawnGroup)({ argv: joinArgv(cg?.procsFiles ?? [], argv), cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });
+      group = await (opts.spawn ?? spawnGroup)({ argv: joinArgv(cg?.procsFiles ?? [], argv, id), cwd: paths.root, env, stdoutPath: stdoutLog, stderrPath: stderrLog, ...(opts.need ? { room: { need: opts.need, cancelled: waitEnded.signal } } : {}) });
     } catch (err) {
       resolveStarted(null);
       if (cg) await endCgroup(cg, log);
+      await giveBack(opts.containment, id, log);
       return finish(notStarted, start, `${job.name}: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
     if (cg) group = containedGroup(group, cg, log);
@@ -242,10 +279,14 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     if (pid !== null) sup.attach(group);
     resolveStarted(pid);
     if (pid !== null) log.info({ pid, argv }, 'attempt started');
+    // without a cgroup, what it used is sampled from its process group (group-usage.ts)
+    const sampled = !cg && pid !== null ? watchGroupUsage(pid) : null;
     const exit = await group.exited;
     sup.finish();
     // every process of the job is gone before its result is written
-    const ended = cg ? await endCgroup(cg, log) : null;
+    const ended = cg ? await endCgroup(cg, log) : sampled ? { usage: sampled.stop(), oomKilled: false } : null;
+    await giveBack(opts.containment, id, log);
+    if (id) await reclaimMeta(paths.meta).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot reclaim _distribute/'));
     const error = exit.error ? `${job.name}: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null;
     return finish(exit, spawnedAt, error, ended);
   })();
@@ -391,19 +432,32 @@ export function startBuild(opts: BuildOptions): RunningBuild {
     if (argv === null) return finish(sup.cancelled ? notStarted : success, false, start, null);
     if (sup.cancelled) return finish(notStarted, false, start, null);
     const cpus = opts.cpus ?? 1;
-    const env = { ...(opts.env ?? process.env), ...buildEnv(batch, dir, cpus) };
+    let id: JobIdentity | null;
+    try {
+      id = await takeIdentity(opts.containment, (i) => ownBuildDir(opts.workDir, dir, i));
+    } catch (err) {
+      return finish(notStarted, false, start, `build: cannot give it a uid of its own: ${errorMessage(err)}`);
+    }
+    // after the build, its folder is root's and readable to the batch's jobs
+    const endIdentity = async () => {
+      await giveBack(opts.containment, id, log);
+      if (id) await Promise.all([reclaimBuildDir(dir), reclaimMeta(meta)]).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot take the build folder back'));
+    };
+    const env = { ...(opts.env ?? process.env), ...identityEnv(id, dir), ...buildEnv(batch, dir, cpus) };
     const spawnedAt = new Date();
     let cg: JobCgroup | null;
     try {
       cg = await makeCgroup(opts.containment, ['build', batch.meta.namespace, batch.meta.batch_name], null);
     } catch (err) {
+      await endIdentity();
       return finish(notStarted, false, start, `build: cannot make its cgroup: ${errorMessage(err)}`);
     }
     let group;
     try {
-      group = spawnGroup({ argv: joinArgv(cg?.procsFiles ?? [], argv), cwd: dir, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
+      group = spawnGroup({ argv: joinArgv(cg?.procsFiles ?? [], argv, id), cwd: dir, env, stdoutPath: stdoutLog, stderrPath: stderrLog });
     } catch (err) {
       if (cg) await endCgroup(cg, log);
+      await endIdentity();
       return finish(notStarted, false, start, `build: cannot start ${argv[0]}: ${errorMessage(err)}`);
     }
     if (cg) group = containedGroup(group, cg, log);
@@ -413,6 +467,7 @@ export function startBuild(opts: BuildOptions): RunningBuild {
     const exit = await group.exited;
     sup.finish();
     if (cg) await endCgroup(cg, log);
+    await endIdentity();
     return finish(exit, true, spawnedAt, exit.error ? `build: cannot start ${argv[0]}: ${errorMessage(exit.error)}` : null);
   })();
 

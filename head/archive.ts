@@ -40,6 +40,8 @@ const ResultJson = z.object({
   signal: z.string().nullable().optional(),
   timed_out: z.boolean().optional(),
   cancelled: z.boolean().optional(),
+  /** killed by the kernel at its memory limit (docs/containment.md) */
+  out_of_memory: z.boolean().optional().catch(undefined),
   /** why the attempt could not start its process */
   error: z.string().nullable().optional(),
   /** what it used (docs/containment.md); a malformed one is ignored, not the result */
@@ -290,7 +292,7 @@ function judge(r: ResultJson | null, attempt: AttemptRow): ResultVerdict {
     : `exited with code ${r.exit_code}`;
   const retryable = r !== null && !r.cancelled && !r.error && (r.timed_out === true || !!r.signal || (r.exit_code !== null && r.exit_code !== 0));
   const usage = r?.usage ? { cpuSeconds: r.usage.cpu_seconds, peakMemory: r.usage.peak_memory_bytes, wallSeconds: r.usage.wall_seconds } : null;
-  return { ok, retryable, exitCode, signal, error, usage };
+  return { ok, retryable, exitCode, signal, error, usage, outOfMemory: !ok && r?.out_of_memory === true, timedOut: !ok && r?.timed_out === true && !r.cancelled };
 }
 
 const folderSyncs = new FolderSyncs();

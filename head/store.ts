@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Meta, JobKind } from '../shared/spec/types.js';
+import type { Growth, Meta, JobKind } from '../shared/spec/types.js';
 import type { NodeResources, WireInitialize, WireJob } from '../shared/protocol/common.js';
 import type { JobState } from '../shared/protocol/common.js';
 import { coalesced } from './files.js';
@@ -38,6 +38,9 @@ export interface JobRecord {
   job: WireJob;
   nodes: string[] | null;
   retries: number;
+  /** memory_retry, time_retry: how the request grows after a failure for want of it */
+  memoryRetry?: Growth;
+  timeRetry?: Growth;
 }
 
 export interface TokenRow {
@@ -321,14 +324,16 @@ export function serializeJobRecord(r: JobRecord): string {
     if (gpus !== 0) job.resources.gpus = gpus;
     if (time !== null) job.resources.time = time;
   }
-  const out: { job: typeof job; nodes?: string[]; retries?: number } = { job };
+  const out: { job: typeof job; nodes?: string[]; retries?: number; memoryRetry?: Growth; timeRetry?: Growth } = { job };
   if (r.nodes !== null) out.nodes = r.nodes;
   if (r.retries !== 0) out.retries = r.retries;
+  if (r.memoryRetry) out.memoryRetry = r.memoryRetry;
+  if (r.timeRetry) out.timeRetry = r.timeRetry;
   return JSON.stringify(out);
 }
 
 export function parseJobRecord(row: Pick<JobRow, 'name' | 'spec'>): JobRecord {
-  const stored = JSON.parse(row.spec) as { job: Partial<Omit<WireJob, 'resources'>> & { resources?: Partial<WireJob['resources']> }; nodes?: string[] | null; retries?: number };
+  const stored = JSON.parse(row.spec) as { job: Partial<Omit<WireJob, 'resources'>> & { resources?: Partial<WireJob['resources']> }; nodes?: string[] | null; retries?: number; memoryRetry?: Growth; timeRetry?: Growth };
   const j = stored.job;
   const r = j.resources ?? {};
   return {
@@ -341,6 +346,8 @@ export function parseJobRecord(row: Pick<JobRow, 'name' | 'spec'>): JobRecord {
     },
     nodes: stored.nodes ?? null,
     retries: stored.retries ?? 0,
+    ...(stored.memoryRetry ? { memoryRetry: stored.memoryRetry } : {}),
+    ...(stored.timeRetry ? { timeRetry: stored.timeRetry } : {}),
   };
 }
 

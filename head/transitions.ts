@@ -14,7 +14,8 @@
 // job is still in flight: that fences stale reports after a loss, a kill or a retry.
 import type { NodeMessage } from '../shared/protocol/messages.js';
 import type { Placement } from './scheduler.js';
-import { parseJobRecord, type AttemptRow, type JobRow, type Store } from './store.js';
+import { parseJobRecord, serializeJobRecord, type AttemptRow, type JobRow, type Store } from './store.js';
+import type { Growth } from '../shared/spec/types.js';
 import { batchChanged } from './notify/index.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
@@ -219,6 +220,10 @@ export interface ResultVerdict {
   error: string | null;
   /** what the attempt used, from its result.json; null when it says nothing */
   usage: { cpuSeconds: number | null; peakMemory: number | null; wallSeconds: number } | null;
+  /** killed at its memory limit: memory_retry may queue it again with more */
+  outOfMemory?: boolean;
+  /** ended by its time limit: time_retry may queue it again with more */
+  timedOut?: boolean;
 }
 
 export type SettleOutcome = 'done' | 'failed' | 'requeued';
@@ -234,7 +239,9 @@ export function settleResult(store: Store, job: JobRow, attemptId: number, v: Re
     .stmt(`UPDATE attempts SET state = 'archived', ended = COALESCE(ended, ?), exit_code = ?, signal = ?, error = ?, cpu_seconds = ?, peak_memory = ?, wall_seconds = ? WHERE id = ?`)
     .run(now, v.exitCode, v.signal, v.error, v.usage?.cpuSeconds ?? null, v.usage?.peakMemory ?? null, v.usage?.wallSeconds ?? null, attemptId);
   let outcome: SettleOutcome = v.ok ? 'done' : 'failed';
-  if (!v.ok && v.retryable && job.failures < parseJobRecord(job).retries) {
+  if (!v.ok && growRequest(store, job, v)) {
+    outcome = 'requeued';
+  } else if (!v.ok && v.retryable && job.failures < parseJobRecord(job).retries) {
     store.stmt(`UPDATE jobs SET state = 'queued', failures = failures + 1, node = NULL, exit_code = ?, error = NULL WHERE id = ?`).run(v.exitCode, job.id);
     outcome = 'requeued';
   } else {
@@ -242,6 +249,33 @@ export function settleResult(store: Store, job: JobRow, attemptId: number, v: Re
   }
   jobsChanged(store, job.batch_id);
   return outcome;
+}
+
+/**
+ * memory_retry / time_retry: a job that failed for want of memory (or time) and may have more
+ * is queued again asking for its request × factor, up to max; its record, its shape (the
+ * scheduler's queue) and its time_limit say the new request. This is no failure against its
+ * `retries`; it ends once the request is at max. False when it does not apply.
+ */
+function growRequest(store: Store, job: JobRow, v: ResultVerdict): boolean {
+  const rec = parseJobRecord(job);
+  const r = rec.job.resources;
+  const grow = (now: number | null, g: Growth | undefined) => (now !== null && g && now < g.max ? Math.min(g.max, Math.ceil(now * g.factor)) : null);
+  const memory = v.outOfMemory ? grow(r.memory, rec.memoryRetry) : null;
+  const time = v.timedOut ? grow(r.time, rec.timeRetry) : null;
+  if (memory === null && time === null) return false;
+  const resources = { ...r, ...(memory !== null ? { memory } : {}), ...(time !== null ? { time } : {}) };
+  const shape = store.stmt<{ nodes: string | null }>('SELECT nodes FROM shapes WHERE id = ?').get(job.shape_id);
+  const nodes = shape?.nodes ?? null;
+  store.stmt('INSERT OR IGNORE INTO shapes (batch_id, cpus, memory, gpus, nodes) VALUES (?, ?, ?, ?, ?)').run(job.batch_id, resources.cpus, resources.memory, resources.gpus, nodes);
+  const shapeId = store
+    .stmt<{ id: number }>('SELECT id FROM shapes WHERE batch_id = ? AND cpus = ? AND memory IS ? AND gpus = ? AND nodes IS ?')
+    .get(job.batch_id, resources.cpus, resources.memory, resources.gpus, nodes)!.id;
+  const spec = serializeJobRecord({ ...rec, job: { ...rec.job, resources } });
+  store
+    .stmt(`UPDATE jobs SET state = 'queued', node = NULL, exit_code = ?, error = NULL, spec = ?, shape_id = ?, time_limit = ? WHERE id = ?`)
+    .run(v.exitCode, spec, shapeId, resources.time, job.id);
+  return true;
 }
 
 /**

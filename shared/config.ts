@@ -149,6 +149,10 @@ export const ComputeConfig = z.strictObject({
   cgroup_parent: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'a relative path of plain names, like distribute/node1').refine((p) => !p.split('/').includes('..'), 'no .. in it').optional(),
   /** most processes and threads of one job at once (its cgroup's pids.max): stops fork bombs */
   max_processes: z.number().int().min(8).max(4_194_304).default(4096),
+  /** when the daemon runs as root, each running job and build gets a uid (and gid) of its own from this range; `none`: jobs run as the daemon's user */
+  job_uids: z.union([z.literal('none'), z.string().regex(/^\d{1,10}-\d{1,10}$/, 'a range of uids like 61000-61999, or none')])
+    .refine((r) => r === 'none' || ((([lo, hi]) => lo! >= 1000 && lo! <= hi! && hi! < 4_294_967_295)(r.split('-').map(Number))), 'a range from at least 1000 up, low-high')
+    .default('61000-61999'),
   ca: z.string().optional(),
   log_level: LogLevel.default('info'),
   /** a pilot of an allocation queue (written by its sbatch script): leave when idle, and before the walltime's end (Unix seconds) */

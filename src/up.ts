@@ -98,7 +98,8 @@ export async function up(opts: UpOptions): Promise<Up> {
     const capabilities = [...new Set([...detectCapabilities(), ...(opts.capabilities ?? [])])];
     // the jobs' cgroups (when up runs as root) under a subtree of this state folder's own
     const cgroupParent = `distribute/up-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`;
-    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir, cgroup_parent: cgroupParent, ...(controlSocket ? { control_socket: controlSocket } : {}) });
+    // one person's cluster: its jobs run as that person, whoever it is (no job_uids)
+    const config = ComputeConfig.parse({ head: head.url, token: tokens.node, name: node, capabilities, work_dir: workDir, cgroup_parent: cgroupParent, job_uids: 'none', ...(controlSocket ? { control_socket: controlSocket } : {}) });
     compute = await startComputeDaemon(config, null, opts.logger('compute'));
   } catch (err) {
     await head.close();

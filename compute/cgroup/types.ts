@@ -60,10 +60,15 @@ export const processGroupsOnly = (why: string): Containment => ({
 
 /**
  * The command line that puts its own process into the cgroup(s), then execs `argv`: the job is
- * inside before it can fork, so nothing it starts escapes. Exit 125 if it cannot join.
+ * inside before it can fork, so nothing it starts escapes. Exit 125 if it cannot join. With
+ * `identity`, it joins as root, then drops to the job's uid and gid (no supplementary groups)
+ * through setpriv before the job's command runs.
  */
-export function joinArgv(procsFiles: readonly string[], argv: string[]): string[] {
-  if (procsFiles.length === 0) return argv;
+export function joinArgv(procsFiles: readonly string[], argv: string[], identity: { uid: number; gid: number; setpriv: string } | null = null): string[] {
+  const command = identity
+    ? [identity.setpriv, '--reuid', String(identity.uid), '--regid', String(identity.gid), '--clear-groups', '--', ...argv]
+    : argv;
+  if (procsFiles.length === 0) return command;
   const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-  return ['/bin/sh', '-c', script, 'distribute-job', ...procsFiles, '--', ...argv];
+  return ['/bin/sh', '-c', script, 'distribute-job', ...procsFiles, '--', ...command];
 }

@@ -134,7 +134,7 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
       requiredFiles: j.requiredFiles.map((f) => fileOf(f, `job ${j.name}`)),
       resources: { cpus: j.resources.cpus, memory: j.resources.memory, gpus: j.resources.gpus, time: j.resources.time },
     };
-    return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries }, after: j.after, finalize: j === batch.finalize };
+    return { name: j.name, record: { job, nodes: j.nodes, retries: j.retries, ...(j.memoryRetry ? { memoryRetry: j.memoryRetry } : {}), ...(j.timeRetry ? { timeRetry: j.timeRetry } : {}) }, after: j.after, finalize: j === batch.finalize };
   });
   // every job goes to its node in one `assign` frame: one the node would refuse must not be queued
   const initSize = JSON.stringify(initialize).length;

@@ -6,8 +6,9 @@ import { compileTemplate, describeSet, parameterSets, placeholdersOf, type Param
 import { resolveFile, resolveFiles, type FileContext } from './files.js';
 import type { FieldPath } from './positions.js';
 import { mergeResources, mergeSlurm, slurmBlock } from './resources.js';
-import type { RawFileRef, RawJob, RawResources } from './schema.js';
-import type { FileRef, JobKind, JobSpec, SlurmBlock } from './types.js';
+import type { RawFileRef, RawJob, RawMemoryRetry, RawResources, RawTimeRetry } from './schema.js';
+import type { FileRef, Growth, JobKind, JobSpec, SlurmBlock } from './types.js';
+import { formatSlurmSize, parseDuration, parseSize } from './units.js';
 import { MAX_COMMAND_BYTES, MAX_EXPANDED_COMMAND_BYTES } from '../limits.js';
 
 export interface JobContext extends FileContext {
@@ -15,6 +16,8 @@ export interface JobContext extends FileContext {
   defaultResources: RawResources | undefined;
   defaultNodes: string[] | null;
   defaultRetries: number;
+  defaultMemoryRetry?: RawMemoryRetry | undefined;
+  defaultTimeRetry?: RawTimeRetry | undefined;
   batchSlurm: SlurmBlock;
   /** aliases the initialize step already puts in input/, alias → where it is written */
   initAliases: ReadonlyMap<string, string>;
@@ -106,6 +109,34 @@ function setsOf(raw: RawJob, path: FieldPath, ctx: JobContext): (ParamSet | null
   return exp.sets;
 }
 
+/**
+ * A memory_retry or time_retry in numbers; null when there is none. It needs the request it
+ * grows, and room above it to grow into: a problem at `path` otherwise.
+ */
+function growth(
+  raw: { factor: number; max: string | number } | undefined,
+  parse: (v: string | number) => { ok: true; value: number } | { ok: false; error: string },
+  request: number | null,
+  what: 'memory' | 'time',
+  path: FieldPath,
+  ctx: JobContext,
+): Growth | null {
+  if (!raw) return null;
+  const max = parse(raw.max);
+  if (!max.ok) return null;
+  const key = `${what}_retry`;
+  if (request === null) {
+    ctx.problems.push({ path, target: 'value', message: `${key} needs resources.${what}: it grows the ${what} the job asks for` });
+    return null;
+  }
+  if (max.value <= request) {
+    const shown = what === 'memory' ? `${formatSlurmSize(max.value)} is not more than the ${formatSlurmSize(request)} asked` : `${max.value}s is not more than the ${request}s asked`;
+    ctx.problems.push({ path, target: 'value', message: `${key}.max: ${shown}` });
+    return null;
+  }
+  return { factor: raw.factor, max: max.value };
+}
+
 /** Expands and checks one job entry written at `path` (e.g. `['shell','jobs',2]`). */
 export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): ExpandedJob[] {
   const out: ExpandedJob[] = [];
@@ -113,6 +144,8 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
   const slurm = mergeSlurm(ctx.batchSlurm, slurmBlock(raw.slurm));
   const nodes = raw.nodes ?? ctx.defaultNodes;
   const retries = raw.retries ?? ctx.defaultRetries;
+  const memoryRetry = growth(raw.memory_retry ?? ctx.defaultMemoryRetry, parseSize, resources.memory, 'memory', [...path, raw.memory_retry ? 'memory_retry' : 'resources'], ctx);
+  const timeRetry = growth(raw.time_retry ?? ctx.defaultTimeRetry, parseDuration, resources.time, 'time', [...path, raw.time_retry ? 'time_retry' : 'resources'], ctx);
   const hasFiles = raw.file !== undefined || (raw.required_files?.length ?? 0) > 0;
   const fillFor = filler();
   let nameReported = false;
@@ -169,6 +202,8 @@ export function expandJob(raw: RawJob, path: FieldPath, ctx: JobContext): Expand
         resources: { ...resources },
         nodes,
         retries,
+        ...(memoryRetry ? { memoryRetry } : {}),
+        ...(timeRetry ? { timeRetry } : {}),
         slurm: { ...slurm },
       },
       afterPatterns: (raw.after ?? []).map(fill),

@@ -188,10 +188,12 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
   const init = normalizeInit(kind, section.initialize, [kind, 'initialize'], ctx);
 
   const metaDefaults = isRecord(data.meta) ? data.meta : {};
-  const defaultsParsed = MetaSchema.pick({ resources: true, nodes: true, retries: true }).safeParse({
+  const defaultsParsed = MetaSchema.pick({ resources: true, nodes: true, retries: true, memory_retry: true, time_retry: true }).safeParse({
     resources: metaDefaults.resources,
     nodes: metaDefaults.nodes,
     retries: metaDefaults.retries,
+    memory_retry: metaDefaults.memory_retry,
+    time_retry: metaDefaults.time_retry,
   });
   const defaults = defaultsParsed.success ? defaultsParsed.data : {};
   // characters filled in from parameters, over the whole batch (bounded: shared/limits.ts)
@@ -202,6 +204,8 @@ function normalizeRecord(data: Record<string, unknown>, ctx: NormalizeContext): 
     defaultResources: defaults.resources,
     defaultNodes: defaults.nodes ?? null,
     defaultRetries: defaults.retries ?? 0,
+    defaultMemoryRetry: defaults.memory_retry,
+    defaultTimeRetry: defaults.time_retry,
     batchSlurm,
     initAliases: init?.aliases ?? new Map(),
     filled,

@@ -113,6 +113,17 @@ export const SlurmBlock = strict(
 
 const Scalar = z.union([bounded(), z.number(), z.boolean()]);
 
+/** How much a request grows when an attempt fails for want of it: times `factor`, up to `max`. */
+const factor = z.number().min(1.1, { error: 'must be at least 1.1' }).max(64, { error: 'must be at most 64' }).meta({ description: 'the request is multiplied by this' });
+export const MemoryRetry = strict(
+  { factor, max: Size.meta({ description: 'memory is never raised above this' }) },
+  'an attempt killed out of memory runs again with its memory times factor, up to max',
+);
+export const TimeRetry = strict(
+  { factor, max: Duration.meta({ description: 'the time limit is never raised above this' }) },
+  'an attempt that hit its time limit runs again with the limit times factor, up to max',
+);
+
 /** Keys every kind of job may carry. */
 const jobCommon = {
   name: nonEmpty('name').meta({ description: 'unique within the batch; {placeholders} are filled from parameters' }),
@@ -120,6 +131,8 @@ const jobCommon = {
   resources: Resources.optional(),
   nodes: list(NodeName).optional().meta({ description: 'run only on these nodes' }),
   retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
+  memory_retry: MemoryRetry.optional(),
+  time_retry: TimeRetry.optional(),
   slurm: SlurmBlock.optional(),
   parameters: z
     .record(bounded(128), list(Scalar).min(1, { error: 'a parameter needs at least one value' }))
@@ -176,6 +189,8 @@ export const Meta = strict({
   sort: z.enum(['gpus_runtime_memory', 'gpus_memory_runtime', 'none']).optional(),
   nodes: list(NodeName).optional().meta({ description: 'run only on these nodes' }),
   retries: z.number().int().min(0).max(1000).optional().meta({ description: 're-runs after a non-zero exit' }),
+  memory_retry: MemoryRetry.optional(),
+  time_retry: TimeRetry.optional(),
   notify: list(z.enum(['end', 'first_failure'])).optional(),
   resources: Resources.optional().meta({ description: 'default resources of every job' }),
 });
@@ -206,6 +221,8 @@ export function batchJsonSchema(): Record<string, unknown> {
 
 export type RawFileRef = z.infer<typeof FileRef>;
 export type RawResources = z.infer<typeof Resources>;
+export type RawMemoryRetry = z.infer<typeof MemoryRetry>;
+export type RawTimeRetry = z.infer<typeof TimeRetry>;
 export type RawSlurm = z.infer<typeof SlurmBlock>;
 export type RawMeta = z.infer<typeof Meta>;
 export type RawBatch = z.infer<typeof BatchFile>;

@@ -69,6 +69,12 @@ export type Initialize =
   | { kind: 'apptainer'; sif: FileRef; requiredFiles: FileRef[]; requiredMounts: string[] }
   | { kind: 'shell'; command: string | null; requiredFiles: FileRef[] };
 
+/** A request that grows after a failure for want of it (memory_retry, time_retry). */
+export interface Growth {
+  factor: number;
+  max: number;
+}
+
 export interface JobSpec {
   name: string;
   /** python: the script run as `python3 run.py <cpus>` */
@@ -80,6 +86,10 @@ export interface JobSpec {
   /** pin to these node names (job-level overrides meta.nodes); null = anywhere */
   nodes: string[] | null;
   retries: number;
+  /** after an out-of-memory failure: run again with memory × factor, up to max (bytes); absent: no */
+  memoryRetry?: Growth | null;
+  /** after a time limit: run again with the limit × factor, up to max (seconds); absent: no */
+  timeRetry?: Growth | null;
   /** the batch's slurm block with the job's merged over it, field by field */
   slurm: SlurmBlock;
   /** jobs of the batch that must end done before this one starts (names, patterns resolved); absent = none */

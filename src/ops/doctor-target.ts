@@ -30,6 +30,8 @@ export interface DoctorTarget {
   sandbox: boolean;
   /** compute.yaml's containment setting: what its jobs would get is checked */
   containment?: ContainmentMode;
+  /** compute.yaml's job_uids, and the files a job must not reach (config, token file, control socket) */
+  isolation?: { jobUids: string; secrets: string[] };
   /** do not check the certificate's name and CA when connecting (the head's own machine, by address) */
   insecure: boolean;
   /** problems found before talking to the head (an unreadable token file, CA file, ...) */
@@ -93,6 +95,10 @@ function computeTarget(file: string, o: DoctorOptions): DoctorTarget {
     tlsFiles: null,
     sandbox: config.sandbox === 'bwrap',
     containment: config.containment,
+    isolation: {
+      jobUids: config.job_uids,
+      secrets: [file, ...(config.token_file ? [resolveFrom(file, config.token_file)] : []), ...(config.control_socket ? [resolveFrom(file, config.control_socket)] : [])],
+    },
     insecure: false,
     problems,
   };

@@ -190,7 +190,7 @@ export async function runDoctor(t: DoctorTarget, e: DoctorEnv = {}): Promise<Che
     const problem = sandboxProblem({ hide: [] });
     checks.push(problem ? fail('sandbox', problem.replace(/^sandbox: /, ''), 'install bubblewrap, or set sandbox: none in compute.yaml') : ok('sandbox', 'bwrap can make its sandbox here'));
   }
-  if (t.containment) checks.push(...(await containmentChecks(t.containment)));
+  if (t.containment) checks.push(...(await containmentChecks(t.containment, t.isolation ?? null)));
   if (t.tlsFiles) checks.push(certificateFilesCheck(t.tlsFiles, now()));
   return checks;
 }
@@ -199,7 +199,7 @@ export async function runDoctor(t: DoctorTarget, e: DoctorEnv = {}): Promise<Che
  * What a job would get here: a cgroup (found by making, then removing, one of the kind the
  * daemon would) or its process group alone; and whether jobs are kept apart from each other.
  */
-async function containmentChecks(mode: ContainmentMode): Promise<Check[]> {
+async function containmentChecks(mode: ContainmentMode, isolation: { jobUids: string; secrets: string[] } | null): Promise<Check[]> {
   const c = await openContainment({ mode, parent: `distribute-doctor-${process.pid}`, node: 'doctor' });
   await c.close();
   const checks: Check[] = [];
@@ -208,7 +208,7 @@ async function containmentChecks(mode: ContainmentMode): Promise<Check[]> {
   } else {
     checks.push(ok('containment', c.description));
   }
-  checks.push(isolationCheck());
+  checks.push(isolationCheck(isolation));
   return checks;
 }
 

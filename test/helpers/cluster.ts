@@ -271,7 +271,8 @@ export class TestCluster {
     writeFileSync(join(dir, 'node.token'), token + '\n');
     const resources: Record<string, unknown> = { cpus: n.cpus ?? 1, gpus: n.gpus ?? 0 };
     if (n.memory) resources.memory = n.memory;
-    const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources, cgroup_parent: `${this.cgroupParent}/${n.name}` };
+    // jobs run as the test's user unless a test gives them uids (test files are the test's, 0700)
+    const config: Record<string, unknown> = { head: this.url, token_file: 'node.token', name: n.name, capabilities: n.capabilities ?? [], work_dir: 'work', resources, cgroup_parent: `${this.cgroupParent}/${n.name}`, job_uids: 'none' };
     if (n.max_jobs) config.max_jobs = n.max_jobs;
     writeFileSync(join(dir, 'compute.yaml'), stringify({ ...config, ...n.config }));
     this.nodeArgs.set(n.name, n.args ?? []);

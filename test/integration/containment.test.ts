@@ -122,6 +122,20 @@ describe('containment: a job in its cgroup on a real daemon', { skip: asRoot ? f
     assert.equal((await c.cli(['kill', 'steady'])).code, 0);
   });
 
+  it('with memory_retry, an out-of-memory job runs again with more memory and ends done', async () => {
+    // 400 MB (381.5 MiB): over 100M, under 400M with the interpreter's own
+    const greedy = 'python3 -c "a = bytearray(400 * 1000 * 1000)"';
+    assert.equal((await c.cli(['add', batchFile('grows', [{ name: 'g', command: greedy, memory: '100M' }], ['  memory_retry: {factor: 4, max: 1G}'])])).code, 0);
+    await until(async () => ['done', 'failed', 'cancelled'].includes((await status('grows')).state), 'grows to end', 2 * WAIT_MS);
+    const j = (await status('grows')).jobs[0]!;
+    assert.equal(j.state, 'done');
+    assert.equal(j.attempt, 2);
+    assert.equal(j.memory, 400 * 1024 ** 2);
+    assert.ok(j.usage!.peak_memory_bytes! > 400 * 1000 ** 2, `peak ${j.usage!.peak_memory_bytes}`);
+    const text = await c.cli(['status', 'grows']);
+    assert.match(text.stdout, /^g +done +ws +2 +0 +3\d\d\.\dM \/ 400M /m);
+  });
+
   it('status shows what each job used beside what it asked, and how the batch could be sized', async () => {
     const touch = 'python3 -c "a = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(a), 4096): a[i] = 1"';
     assert.equal((await c.cli(['add', batchFile('sized', [{ name: 'fat', command: touch, memory: '2G' }])])).code, 0);

@@ -2,7 +2,7 @@
 // unreachable head, a token of the wrong kind each fail with what to fix, exit 1.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { TestCluster } from '../helpers/cluster.js';
@@ -74,7 +74,20 @@ describe('distribute doctor', () => {
       assert.equal(byName.get('containment')!.status, 'ok');
       assert.match(byName.get('containment')!.detail, /^cgroup v1 \(freezer, memory, pids, cpuacct/);
     }
-    assert.match(byName.get('isolation')!.detail, /not isolated from each other/);
+    if (process.getuid?.() === 0) {
+      // job_uids by default: each job its own uid, but the token file is readable by all
+      assert.equal(byName.get('isolation')!.status, 'warn');
+      assert.match(byName.get('isolation')!.detail, new RegExp(`^each job runs as a uid of its own \\(61000-61999\\), but a job could read ${join(dir, 'compute.yaml')} \\(mode 0644\\), ${join(dir, 'node.token')} \\(mode 0644\\)$`));
+      chmodSync(join(dir, 'node.token'), 0o600);
+      chmodSync(join(dir, 'compute.yaml'), 0o600);
+      const tight = await doctor(['--json', '--config', join(dir, 'compute.yaml')], { XDG_CONFIG_HOME: c.configHome });
+      assert.equal(tight.parsed!.checks.find((x) => x.name === 'isolation')!.status, 'ok');
+      writeFileSync(join(dir, 'compute-shared.yaml'), stringify({ head: c.url, token_file: 'node.token', work_dir: 'work', job_uids: 'none' }));
+      const shared = await doctor(['--json', '--config', join(dir, 'compute-shared.yaml')], { XDG_CONFIG_HOME: c.configHome });
+      assert.match(shared.parsed!.checks.find((x) => x.name === 'isolation')!.detail, /not isolated from each other/);
+    } else {
+      assert.match(byName.get('isolation')!.detail, /not isolated from each other/);
+    }
     // as a user who can write no cgroup: process groups, said so
     writeFileSync(join(dir, 'compute-pg.yaml'), stringify({ head: c.url, token_file: 'node.token', work_dir: 'work', containment: 'process-group' }));
     const pg = await doctor(['--json', '--config', join(dir, 'compute-pg.yaml')], { XDG_CONFIG_HOME: c.configHome });

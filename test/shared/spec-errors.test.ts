@@ -534,6 +534,56 @@ const cases: Case[] = [
     errors: [['meta.retries', 1, 47, 'must be at least 0']],
   },
   {
+    name: 'a memory_retry factor below 1.1',
+    text: yaml(`
+      meta: {batch_name: b, namespace: ns}
+      shell:
+        jobs:
+          - name: a
+            command: "true"
+            resources: {memory: 100M}
+            memory_retry: {factor: 1, max: 1G}
+    `),
+    errors: [['shell.jobs[0].memory_retry.factor', 7, 30, 'must be at least 1.1']],
+  },
+  {
+    name: 'a memory_retry without memory to grow',
+    text: yaml(`
+      meta: {batch_name: b, namespace: ns}
+      shell:
+        jobs:
+          - name: a
+            command: "true"
+            memory_retry: {factor: 2, max: 1G}
+    `),
+    errors: [['shell.jobs[0].memory_retry', 6, 21, 'memory_retry needs resources.memory: it grows the memory the job asks for']],
+  },
+  {
+    name: 'a memory_retry max no more than the memory asked',
+    text: yaml(`
+      meta: {batch_name: b, namespace: ns, memory_retry: {factor: 2, max: 1G}}
+      shell:
+        jobs:
+          - name: a
+            command: "true"
+            resources: {memory: 2G}
+    `),
+    errors: [['shell.jobs[0].resources', 6, 18, 'memory_retry.max: 1G is not more than the 2G asked']],
+  },
+  {
+    name: 'a time_retry with a bad max',
+    text: yaml(`
+      meta: {batch_name: b, namespace: ns}
+      shell:
+        jobs:
+          - name: a
+            command: "true"
+            resources: {time: 10m}
+            time_retry: {factor: 2, max: soon}
+    `),
+    errors: [['shell.jobs[0].time_retry.max', 7, 36, '"soon" is not a duration']],
+  },
+  {
     name: 'a misspelt slurm key',
     text: yaml(`
       meta: {batch_name: b, namespace: ns}
