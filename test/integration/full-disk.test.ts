@@ -129,4 +129,38 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
     await until(() => spooledAttempts(join(c!.workDirs.get('n')!, '.spool')).length === 0, 'an empty spool', 10_000);
     assert.equal(c.history.length, 2, 'no daemon was restarted');
   });
+
+  it('a compute daemon stops on the first SIGTERM while its upload waits on a head that never answers, and hands its running job back', async () => {
+    c = await TestCluster.start({ nodes: [{ name: 'n', cpus: 2 }] });
+    const n = c.node('n');
+    const gate = join(c.root, 'gate');
+    const file = join(c.root, 'stop.yaml');
+    writeFileSync(file, stringify({ meta: { batch_name: 'stop', namespace: 'disk' }, shell: { jobs: [
+      { name: 'big', command: `while [ ! -e '${gate}' ]; do sleep 0.05; done; head -c 8000000 /dev/urandom > "$DISTRIBUTE_SAVE/out"` },
+      { name: 'held', command: 'sleep 120' },
+    ] } }));
+    assert.equal((await c.cli(['add', file])).code, 0);
+    await n.events('started', 2);
+    const bigAttempt = Number(n.lines.find((l) => l.event === 'assigned' && l.job === 'big')!.attempt);
+
+    // the head stops answering (its process frozen: connections open, nothing read); the
+    // finished job's upload then waits for an answer that does not come
+    process.kill(c.head.pid, 'SIGSTOP');
+    try {
+      writeFileSync(gate, '');
+      await until(() => spooledAttempts(join(c!.workDirs.get('n')!, '.spool')).includes(bigAttempt), 'the result of big in the spool', 20_000);
+      const t0 = Date.now();
+      n.child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => n.child.once('exit', (code) => resolve(code)));
+      const tookMs = Date.now() - t0;
+      assert.equal(code, 0, n.raw.slice(-10).join('\n'));
+      assert.ok(tookMs < 45_000, `stopping took ${tookMs} ms`);
+      assert.equal(n.count('returned'), 1, 'the running job was handed back');
+    } finally {
+      process.kill(c.head.pid, 'SIGCONT');
+    }
+    // the head reads the hand-back it was sent; the finished job's result waits in the node's spool
+    await c.head.event('attempt_vacated', (l) => l.node === 'n');
+    assert.ok(spooledAttempts(join(c.workDirs.get('n')!, '.spool')).includes(bigAttempt), 'the result is kept for the next start');
+  });
 });
