@@ -48,7 +48,6 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
   let c: TestCluster | null = null;
   let mounted: string | null = null;
   afterEach(async () => {
-    if (process.env.FULL_DISK_DUMP) for (const d of c?.history ?? []) writeFileSync(join(process.env.FULL_DISK_DUMP, `${d.name}.log`), d.raw.join('\n'));
     // the daemons go first: a mount point in use cannot be unmounted
     for (const d of c?.history ?? []) d.kill();
     await Promise.all((c?.history ?? []).map((d) => d.stop('SIGKILL')));
