@@ -44,6 +44,12 @@ async function members(c: TestCluster, batch: string, job: string): Promise<Map<
   return found;
 }
 
+async function metrics(c: TestCluster): Promise<string> {
+  const res = await fetch(`${c.url.replace(/^ws/, 'http')}/metrics`, { headers: { authorization: `Bearer ${await c.user('alice')}` } });
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
 describe('full disk: the head state dir on a 20 MB tmpfs', () => {
   let c: TestCluster | null = null;
   let mounted: string | null = null;
@@ -73,13 +79,13 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
     const stateDir = c.stateDir;
     await c.startNode({ name: 'n', cpus: 2 });
 
-    // leave about 7 MB: room for two of the six 3 MB results, not for all
+    // leave about 5 MB: room for two of the six 2 MB results, not for all; once the filler is gone, room for all
     const filler = join(stateDir, 'filler');
-    const fillerSize = Math.max(0, free(stateDir) - 7 * MB);
+    const fillerSize = Math.max(0, free(stateDir) - 5 * MB);
     writeFileSync(filler, Buffer.alloc(fillerSize, 1));
 
     const file = join(c.root, 'full.yaml');
-    const jobs = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => ({ name, command: `head -c 3000000 /dev/urandom > "$DISTRIBUTE_SAVE/out"` }));
+    const jobs = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => ({ name, command: `head -c 2000000 /dev/urandom > "$DISTRIBUTE_SAVE/out"` }));
     writeFileSync(file, stringify({ meta: { batch_name: 'full', namespace: 'disk' }, shell: { jobs } }));
     const added = await c.cli(['add', file]);
     assert.equal(added.code, 0, added.stderr);
@@ -97,6 +103,18 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
     assert.ok(spooledAttempts(join(c.workDirs.get('n')!, '.spool')).length > 0, 'the node keeps what the head refused');
     let st = (await c.statusOf('full'))!;
     assert.ok(st.counts.done < 6, `not every result fit (done: ${st.counts.done})`);
+
+    // seen from outside: /metrics and `doctor --config head.yaml` show the state dir's free space
+    const scraped = await metrics(c);
+    assert.match(scraped, /^distribute_state_dir_full 1$/m);
+    const freeBytes = Number(/^distribute_state_dir_free_bytes (\d+)$/m.exec(scraped)?.[1]);
+    assert.ok(freeBytes >= 0 && freeBytes < 20 * MB, `free bytes ${freeBytes}`);
+    assert.match(scraped, /^distribute_state_dir_size_bytes 20971520$/m);
+    const doctor = await c.cli(['doctor', '--config', join(c.root, 'head.yaml'), '--head', c.url, '--json']);
+    const disk = (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] }).checks.find((k) => k.name === 'disk');
+    assert.ok(disk, doctor.stdout + doctor.stderr);
+    assert.match(disk.detail, new RegExp(`free of 20\\.0 MiB for state_dir ${stateDir}`));
+    assert.equal(disk.status, 'FAIL');
 
     // space comes back: the test deletes its filler, and issues nothing else
     rmSync(filler);
@@ -116,15 +134,16 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
     const db = new Database(join(stateDir, 'distribute.db'), { readonly: true });
     try {
       const indexed = db.prepare(`SELECT j.name, m.size FROM archive_members m JOIN jobs j ON j.id = m.job_id WHERE m.path = 'out' ORDER BY j.name`).all();
-      assert.deepEqual(indexed, jobs.map((j) => ({ name: j.name, size: 3_000_000 })), 'the index knows each result once');
+      assert.deepEqual(indexed, jobs.map((j) => ({ name: j.name, size: 2_000_000 })), 'the index knows each result once');
       const attempts = db.prepare(`SELECT j.name, COUNT(*) AS n FROM attempts a JOIN jobs j ON j.id = a.job_id GROUP BY j.name ORDER BY j.name`).all();
       assert.deepEqual(attempts, jobs.map((j) => ({ name: j.name, n: 1 })), 'one attempt per job');
     } finally {
       db.close();
     }
-    for (const j of jobs) assert.equal((await members(c, 'full', j.name)).get('out'), 3_000_000, `${j.name}'s result whole in the archive`);
+    for (const j of jobs) assert.equal((await members(c, 'full', j.name)).get('out'), 2_000_000, `${j.name}'s result whole in the archive`);
     assert.equal(n.count('assigned'), 6, 'six assignments, none repeated');
     assert.equal(head.count('state_dir_full'), 1);
+    assert.match(await metrics(c), /^distribute_state_dir_full 0$/m);
     await until(() => spooledAttempts(join(c!.workDirs.get('n')!, '.spool')).length === 0, 'an empty spool', 10_000);
     assert.equal(c.history.length, 2, 'no daemon was restarted');
   });
