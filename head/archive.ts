@@ -269,12 +269,21 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
   const { job } = settled;
   const verdict = judge(inspection.result, settled.attempt);
-  const state = await store.commitDurably(() => {
-    store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
-    const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
-    for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
-    return settleResult(store, job, attemptId, verdict);
-  });
+  let state: SettleOutcome;
+  try {
+    state = store.tx(() => {
+      store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
+      const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
+      for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
+      return settleResult(store, job, attemptId, verdict);
+    });
+  } catch (err) {
+    // the database could not say so (a full disk): no archive the index does not know stays
+    // behind; the node keeps its copy and sends it again
+    await discard(dest);
+    throw err;
+  }
+  await store.synced();
   return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error };
 }
 
@@ -319,7 +328,8 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
       batched = 0;
       await Promise.all([inspector.write(buf), file.write(buf)]);
     };
-    for await (const chunk of body) {
+    // a failed write (a full disk) must not destroy the request: its socket carries the answer
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       const buf = chunk as Buffer;
       size += buf.length;
       batch.push(buf);

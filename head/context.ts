@@ -7,6 +7,7 @@ import type { Allocator } from './alloc/allocator.js';
 import type { NodeLink } from './node-link.js';
 import type { BatchCache } from './snapshot.js';
 import type { Store } from './store.js';
+import type { StateDirSpace } from './state-dir-space.js';
 
 export interface HeadSettings {
   stateDir: string;
@@ -31,6 +32,8 @@ export interface HeadContext {
   metrics?: HeadMetrics;
   /** head.yaml's allocation queues (pilots on a batch system); absent without any */
   allocations?: Allocator;
+  /** whether the state dir is full ("state dir full" once per episode); absent in tests that build a context by hand */
+  space?: StateDirSpace;
 }
 
 export type { LogChunk, NodeLink } from './node-link.js';

@@ -21,6 +21,7 @@ import { BatchCache } from './snapshot.js';
 import { Dashboard } from './dashboard/index.js';
 import { openStore } from './store.js';
 import { startNotifications } from './notify/index.js';
+import { StateDirSpace } from './state-dir-space.js';
 
 export interface RunningHead {
   /** base URL as nodes and users name it: ws://host:port (wss:// with TLS) */
@@ -65,7 +66,9 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const sessions = new NodeSessions();
   const loop = new LoopWatch(stallMs(settings), (ms) => sessions.forgiveStall(ms));
   const metrics = new HeadMetrics(loop);
-  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead });
+  // when space comes back to a full state dir, a pass: jobs may have waited on the disk
+  const space = new StateDirSpace(stateDir, log, () => ctx.schedule());
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead, onFailure: (err) => space.failed(err) });
   let allocator: Allocator | null = null;
   const ctx: HeadContext = {
     settings,
@@ -78,6 +81,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
       scheduling.request();
     },
     metrics,
+    space,
   };
   sessions.bind(ctx);
 
@@ -125,6 +129,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         scheduling.stop();
+        space.stop();
         usage.stop();
         allocator?.stop();
         loop.stop();

@@ -14,6 +14,9 @@
 //   distribute_event_loop_delay_seconds{quantile}
 //                                          gauge: how late the head's event loop ran, over the
 //                                          last one to two minutes (quantile 0.5, 0.9, 0.99, 1)
+//   distribute_state_dir_free_bytes       gauge: free bytes of the state dir's file system (statfs)
+//   distribute_state_dir_size_bytes       gauge: its size
+//   distribute_state_dir_full             gauge: 1 during a "state dir full" episode
 //   distribute_head_info{version,protocol} 1
 
 import type { LoopWatch } from './loop-watch.js';

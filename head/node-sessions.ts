@@ -311,6 +311,7 @@ export class NodeSessions implements NodeLink {
     try {
       outcomes = recordReports(store, batch);
     } catch (err) {
+      this.ctx.space?.failed(err);
       log.error({ event: 'reports_failed', reports: batch.length, err }, `could not record ${batch.length} reports from nodes: ${errorMessage(err)}`);
       outcomes = null;
     }

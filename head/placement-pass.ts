@@ -1,6 +1,8 @@
 // The scheduling pass: snapshot → place → one transaction → `assign` messages. Requested on
 // add, finish, start (a place ahead freed), node join, resume, kill and retry; requests within one turn of the event loop
-// coalesce into one pass. There is no timer.
+// coalesce into one pass. The only timer: a pass that failed (a full disk refuses its
+// transaction) is tried again, after 1 s doubling to 30 s, until one succeeds; jobs never wait
+// for an unrelated event to be placed.
 import { WHOLE_NODE } from '../shared/spec/types.js';
 import type { Logger } from '../shared/log.js';
 import type { HeadMessage } from '../shared/protocol/messages.js';
@@ -12,11 +14,16 @@ import { buildSnapshot, type BatchCache } from './snapshot.js';
 import { parseJobRecord, type Store } from './store.js';
 import { applyPlacements, type Assignment } from './transitions.js';
 
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
 export class Scheduling {
   private requested = false;
   private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+  private failures = 0;
 
-  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics; ahead?: number }) {}
+  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics; ahead?: number; onFailure?: (err: unknown) => void }) {}
 
   request(): void {
     if (this.requested || this.stopped) return;
@@ -27,14 +34,30 @@ export class Scheduling {
       if (this.stopped) return;
       try {
         this.run(requestedAt);
+        this.failures = 0;
       } catch (err) {
-        this.deps.log.error({ event: 'schedule_failed', err }, 'scheduling pass failed');
+        this.failed(err);
       }
     });
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+  }
+
+  private failed(err: unknown): void {
+    this.failures++;
+    const retryMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
+    this.deps.log.error({ event: 'schedule_failed', err, retry_ms: retryMs }, `scheduling pass failed; trying again in ${retryMs} ms`);
+    this.deps.onFailure?.(err);
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.request();
+    }, retryMs);
+    this.retry.unref();
   }
 
   /** One pass; `requestedAt` (performance.now()) is when it was first asked for, for the placement latency. */

@@ -2,16 +2,18 @@
 // small one): store it (archive.ts), log it, count it, and place the job again when it is to
 // be retried. The answer is
 // the HTTP status the node acts on: 200 on disk, 409 stale (discard), 400/403 refused
-// (discard), 500 (keep it and try again).
+// (discard), 507 the state dir is full and 500 any other failure to store it (keep it and try
+// again later).
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../shared/errors.js';
 import { acceptResult } from './archive.js';
 import type { HeadContext } from './context.js';
+import { isDiskFull } from './state-dir-space.js';
 
 export type IntakeAnswer =
   | { status: 200; state: string; members: number }
-  | { status: 400 | 403 | 409 | 500; error: string };
+  | { status: 400 | 403 | 409 | 500 | 507; error: string };
 
 /** `aborted`: the sender went away mid-upload; then there is no one to answer (null). */
 export async function takeResult(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean = () => false): Promise<IntakeAnswer | null> {
@@ -24,7 +26,12 @@ export async function takeResult(ctx: HeadContext, node: string, attempt: number
       log.warn({ event: 'result_aborted', err: errorMessage(err) }, 'the node broke off its result upload');
       return null;
     }
-    // disk full, I/O error: the node keeps its copy and tries again
+    // disk full, I/O error: the node keeps its copy and tries again. A full disk is logged
+    // loudly once per episode (state-dir-space.ts), each refused result quietly.
+    if (ctx.space?.failed(err, { node, attempt }) ?? isDiskFull(err)) {
+      log.warn({ event: 'result_write_failed', full: true, err: errorMessage(err) }, `state dir full: the result of attempt ${attempt} was not stored`);
+      return { status: 507, error: `the head's state dir is full (${errorMessage(err)}): the result of attempt ${attempt} was not stored; keep it and send it again later` };
+    }
     log.error({ event: 'result_write_failed', err }, `could not store a result: ${errorMessage(err)}`);
     return { status: 500, error: `the head could not store the result of attempt ${attempt}: ${errorMessage(err)}` };
   }

@@ -100,10 +100,12 @@ async function serve(ctx: HeadContext, routes: Route[], req: IncomingMessage, re
     await match.route.handle(apiCall(match.route, { ctx, req, res, principal, params: match.params, query: url.searchParams }));
   } catch (err) {
     if (err instanceof HttpError) {
-      if (err.status === 413 && !req.complete) lingerThenClose(req, res);
+      // too big, or no room for it (507): answered before the body was read whole
+      if ((err.status === 413 || err.status === 507) && !req.complete) lingerThenClose(req, res);
       if (!res.headersSent) sendJson(res, err.status, { error: err.message, ...err.extra });
       else res.destroy(err);
-      if (err.status >= 500) ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, status: err.status, error: err.message }, err.message);
+      // a full disk is logged once per episode where it is found (state-dir-space.ts)
+      if (err.status >= 500 && err.status !== 507) ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, status: err.status, error: err.message }, err.message);
       return;
     }
     ctx.log.error({ event: 'request_failed', peer, method: req.method, path: url.pathname, err }, `request failed: ${errorMessage(err)}`);

@@ -2,7 +2,7 @@
 // (uploads) both speak it: endpoints, bearer auth, streamed PUTs and what a failure means.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -45,6 +45,19 @@ export function fetchFailure(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * How long a request to the head may go without a byte moving either way (connecting, sending
+ * the body, waiting for the answer) before it fails with ETIMEDOUT: a head that accepted the
+ * connection but never answers (a stopped process, a full disk) must not hold an upload, or a
+ * command, forever. Generous: the head answers an upload once it is fsynced and committed.
+ */
+export const HEAD_IDLE_TIMEOUT_MS = 120_000;
+
+/** Makes `req` fail with ETIMEDOUT once its socket has been idle for `ms`. */
+export function failWhenIdle(req: ClientRequest, ms: number): void {
+  req.setTimeout(ms, () => req.destroy(Object.assign(new Error(`no answer from the head for ${Math.round(ms / 1000)} s`), { code: 'ETIMEDOUT' })));
+}
+
 export interface PutAnswer {
   status: number;
   /** the answer's body, at most 64 KiB of it */
@@ -76,16 +89,16 @@ function agentFor(target: URL, ca: Buffer | null): HttpAgent {
  * request body far ahead). A kept-alive socket the head closed just as it was reused is
  * retried once on a fresh one. Network failures reject with the error (its `code` says which).
  */
-export async function putBody(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null = null): Promise<PutAnswer> {
+export async function putBody(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null = null, idleMs = HEAD_IDLE_TIMEOUT_MS): Promise<PutAnswer> {
   try {
-    return await putOnce(url, headers, body, ca);
+    return await putOnce(url, headers, body, ca, idleMs);
   } catch (err) {
-    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return putOnce(url, headers, body, ca);
+    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return putOnce(url, headers, body, ca, idleMs);
     throw err;
   }
 }
 
-function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null): Promise<PutAnswer> {
+function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca: Buffer | null, idleMs: number): Promise<PutAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const size = 'data' in body ? body.data.length : 'open' in body ? body.size : undefined;
@@ -101,6 +114,7 @@ function putOnce(url: string, headers: Record<string, string>, body: PutBody, ca
       res.on('error', reject);
     });
     req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+    failWhenIdle(req, idleMs);
     if ('data' in body) {
       req.end(body.data);
       return;

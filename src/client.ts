@@ -10,7 +10,7 @@ import { UserError, errorMessage } from '../shared/errors.js';
 import { ApiError, BadBatch } from '../shared/protocol/api.js';
 import { pathFor, type Answer, type ApiEntry, type Params, type ParamsOf, type Query, type RequestBody } from '../shared/protocol/http-api.js';
 import { readCa } from '../shared/tls.js';
-import { fetchFailure, putFile, type PutAnswer } from '../shared/head-http.js';
+import { failWhenIdle, fetchFailure, HEAD_IDLE_TIMEOUT_MS, putFile, type PutAnswer } from '../shared/head-http.js';
 
 export interface ConnectionOptions {
   head?: string;
@@ -159,8 +159,9 @@ export class HeadClient {
   }
 
   /**
-   * A request over node's http client, which has no idle timeout, so a quiet job does not end a
-   * stream. Resolves with the 2xx response.
+   * A request whose answer is a long stream (a pull, `logs --follow`): node's http client. Until
+   * the answer starts, an idle connection fails after HEAD_IDLE_TIMEOUT_MS; after, no idle
+   * timeout, so a quiet job does not end the stream. Resolves with the 2xx response.
    */
   private request(method: string, path: string, json?: unknown): Promise<IncomingMessage> {
     const url = new URL(this.conn.http + path);
@@ -173,6 +174,8 @@ export class HeadClient {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const req = send(url, { method, headers, ...(this.conn.ca ? { ca: this.conn.ca } : {}) }, (res) => {
+        // answered: a long stream (logs --follow) may then be quiet for as long as its job
+        req.setTimeout(0);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         let text = '';
@@ -182,6 +185,7 @@ export class HeadClient {
         res.on('error', reject);
       });
       req.on('error', (err) => reject(this.unreachable(err)));
+      failWhenIdle(req, HEAD_IDLE_TIMEOUT_MS);
       req.end(body);
     });
   }

@@ -25,6 +25,7 @@ export function metricsText(ctx: HeadContext, m: HeadMetrics): string {
     { name: 'distribute_archive_bytes_total', help: 'Bytes of result archives written since the head started.', type: 'counter', samples: [{ value: m.archiveBytes }] },
     { name: 'distribute_archive_member_bytes', help: 'Size of every file in the result archive, unpacked.', type: 'gauge', samples: [{ value: member?.bytes ?? 0 }] },
     ...loopFamily(m),
+    ...spaceFamilies(ctx),
     { name: 'distribute_head_info', help: 'Version of the head and of its node protocol.', type: 'gauge', samples: [{ labels: { version: VERSION, protocol: String(PROTOCOL_VERSION) }, value: 1 }] },
   ];
   return renderFamilies(families);
@@ -35,6 +36,18 @@ function loopFamily(m: HeadMetrics): Family[] {
   const d = m.loop.delay();
   const samples = ([['0.5', d.p50], ['0.9', d.p90], ['0.99', d.p99], ['1', d.max]] as const).map(([quantile, value]) => ({ labels: { quantile }, value }));
   return [{ name: 'distribute_event_loop_delay_seconds', help: "How late the head's event loop ran, over the last one to two minutes.", type: 'gauge', samples }];
+}
+
+/** The state dir's file system (statfs at scrape time), and whether a write found it full. */
+function spaceFamilies(ctx: HeadContext): Family[] {
+  const space = ctx.space;
+  const s = space?.space();
+  if (!space || !s) return [];
+  return [
+    { name: 'distribute_state_dir_free_bytes', help: "Free bytes of the file system holding the head's state dir.", type: 'gauge', samples: [{ value: s.free }] },
+    { name: 'distribute_state_dir_size_bytes', help: "Size of the file system holding the head's state dir.", type: 'gauge', samples: [{ value: s.total }] },
+    { name: 'distribute_state_dir_full', help: '1 while writes to the state dir fail for want of space, until its free space grows again.', type: 'gauge', samples: [{ value: space.full ? 1 : 0 }] },
+  ];
 }
 
 export const metrics: Handler<Api['metrics']> = {

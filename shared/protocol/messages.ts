@@ -105,7 +105,7 @@ const Assign = z.object({
   finalize: z.object({ done: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).optional(),
 });
 const Cancel = z.object({ type: z.literal('cancel'), attempt: AttemptId, reason: z.string() });
-/** answer to `result`, with the HTTP status the upload would have had: 200 stored, 409 stale, 400 refused, 500 try again */
+/** answer to `result`, with the HTTP status the upload would have had: 200 stored, 409 stale, 400 refused, 500 (507: the head's state dir is full) try again */
 const ResultTaken = z.object({ type: z.literal('result_taken'), re: z.number().int(), status: z.number().int(), message: z.string().nullable() });
 const Drop = z.object({ type: z.literal('drop'), attempt: AttemptId, reason: z.string() });
 /** what the head's `bundle` may carry */

@@ -131,6 +131,8 @@ export interface ClusterOptions {
   nodes?: NodeSpec[];
   /** head.yaml fields laid over the defaults */
   head?: Record<string, unknown>;
+  /** runs before the head starts, given its (not yet made) state dir: e.g. mounts a file system there */
+  beforeHead?: (stateDir: string) => void | Promise<void>;
 }
 
 /** Last non-empty line of a command's stdout: where `token create` prints the token. */
@@ -169,6 +171,7 @@ export class TestCluster {
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster();
     try {
+      await opts.beforeHead?.(c.stateDir);
       await c.startHead(opts.head ?? {});
       await Promise.all((opts.nodes ?? []).map((n) => c.startNode(n)));
     } catch (err) {
