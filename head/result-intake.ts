@@ -2,7 +2,8 @@
 // small one): store it (archive.ts), log it, count it, and place the job again when it is to
 // be retried. The answer is
 // the HTTP status the node acts on: 200 on disk, 409 stale (discard), 400/403 refused
-// (discard), 500 (keep it and try again).
+// (discard), 422 damaged on the way (its bytes differ from the node's checksums: keep it and
+// send it again) and 500 (keep it and try again).
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../shared/errors.js';
@@ -11,7 +12,7 @@ import type { HeadContext } from './context.js';
 
 export type IntakeAnswer =
   | { status: 200; state: string; members: number }
-  | { status: 400 | 403 | 409 | 500; error: string };
+  | { status: 400 | 403 | 409 | 422 | 500; error: string };
 
 /** `aborted`: the sender went away mid-upload; then there is no one to answer (null). */
 export async function takeResult(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean = () => false): Promise<IntakeAnswer | null> {
@@ -33,7 +34,7 @@ export async function takeResult(ctx: HeadContext, node: string, attempt: number
     return outcome;
   }
   log.info(
-    { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path },
+    { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path, checked: outcome.checked },
     outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
   );
   ctx.metrics?.archived(Buffer.isBuffer(body) ? body.length : statSync(outcome.path).size);
