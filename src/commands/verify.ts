@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Command } from 'commander';
 import { withHeadOptions } from '../head-options.js';
 import type { RuleFlags } from '../remote/rules.js';
@@ -43,8 +43,10 @@ missing, 1 otherwise, 2 for bad input.
     const { verifyBatch, verifyReport } = await import('../remote/verify.js');
     const rules = await rulesFrom(opts);
     const head = connect(opts);
-    // a file that is there is the batch file; anything else names the batch
-    const target = /\.ya?ml$/.test(given) || existsSync(given) ? await readBatchIdentity(given) : await resolveBatch(head, checkName('batch', given), opts.namespace);
+    // a YAML name or a regular file is the batch file; anything else (the pulled folder of the
+    // same name included) names the batch
+    const isFile = /\.ya?ml$/.test(given) || (statSync(given, { throwIfNoEntry: false })?.isFile() ?? false);
+    const target = isFile ? await readBatchIdentity(given) : await resolveBatch(head, checkName('batch', given), opts.namespace);
     const out = await verifyBatch(head, target, opts.saveDir, rules);
     if (out.counts.mismatch > 0 || out.counts.missing > 0) process.exitCode = 1;
     process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : verifyReport(out));

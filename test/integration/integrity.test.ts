@@ -116,6 +116,10 @@ describe('integrity: checksums from node to pull', () => {
     const ok = await verify(save);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as VerifyJson).counts.mismatch, 0);
+    // from inside the save folder, where the batch's own folder bears its name
+    const here = await c.cli(['verify', 'sums'], { cwd: save });
+    assert.equal(here.code, 0, here.stdout + here.stderr);
+    assert.match(here.stdout, /lab\/sums in .*: \d+ ok, 0 mismatched, 0 missing/);
     const target = join(save, 'sums', 'c', 'out.txt');
     const bytes = readFileSync(target);
     bytes[0] = bytes[0]! ^ 0x01;
