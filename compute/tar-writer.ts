@@ -4,10 +4,16 @@
 // of garbage between collections and put the compute daemon over 150 MB resident on a result
 // of 10,000 files. Headers are node-tar's own (Header, Pax for long names), in its portable
 // form (no owner names or ids), as its packer writes them.
+//
+// Every file's bytes are hashed (SHA-256) as they are read, and the hashes go last, as the
+// member `_distribute/sha256.json` (shared/result-checksums.ts): the head checks each member
+// against them, so a byte changed on the way is caught without reading any file twice.
+import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Header, Pax } from 'tar';
+import { CHECKSUMS_MEMBER, encodeChecksums } from '../shared/result-checksums.js';
 
 const BLOCK = 512;
 const CHUNK = 1024 * 1024;
@@ -51,6 +57,17 @@ interface EntryFields {
 }
 type FileFields = EntryFields & { type: 'File'; mtime: Date };
 
+/** The hashes of the files written so far, by archived path. */
+type Sums = Map<string, string>;
+
+/** The checksums member's header and body (padded), ending the archive's entries. */
+function checksumsBlocks(sums: Sums): Buffer[] {
+  const body = encodeChecksums(sums);
+  const padded = Buffer.alloc(Math.ceil(body.length / BLOCK) * BLOCK);
+  body.copy(padded);
+  return [...headerBlocks({ path: CHECKSUMS_MEMBER, mode: 0o644, size: body.length, mtime: new Date(), type: 'File' }), padded];
+}
+
 /** The header of an entry: a pax record first when its name or link does not fit the header. */
 function headerBlocks(fields: EntryFields): Buffer[] {
   const header = new Header(fields);
@@ -76,6 +93,8 @@ function* tarEntries(src: TarSource): Generator<{ fields: EntryFields; file: nul
     }
     if (!src.keep(rel, st)) continue;
     const name = src.rename(rel);
+    // ours alone, written last (a job's file of that name would stand beside it)
+    if (name === CHECKSUMS_MEMBER) continue;
     if (st.isDirectory()) {
       if (name !== '') yield { fields: { path: name.endsWith('/') ? name : `${name}/`, mode: modeOf(st), size: 0, type: 'Directory' }, file: null };
     } else if (st.isSymbolicLink()) {
@@ -87,7 +106,8 @@ function* tarEntries(src: TarSource): Generator<{ fields: EntryFields; file: nul
 }
 
 /** Streams the file's first `size` bytes (zeros if it shrank meanwhile), padded to a block. */
-async function putContent(sink: Writable, file: string, size: number, buffers: [Buffer, Buffer]): Promise<void> {
+async function putContent(sink: Writable, file: string, size: number, buffers: [Buffer, Buffer]): Promise<string> {
+  const hash = createHash('sha256');
   const fd = openSync(file, 'r');
   try {
     let done = 0;
@@ -101,6 +121,7 @@ async function putContent(sink: Writable, file: string, size: number, buffers: [
         buf.fill(0, got, want);
         got = want;
       }
+      hash.update(buf.subarray(0, got));
       const padded = done + got === size && got % BLOCK !== 0 ? got + (BLOCK - (got % BLOCK)) : got;
       if (padded > got) buf.fill(0, got, padded);
       // the other buffer's write must be taken before this one goes (order), and this buffer's
@@ -113,13 +134,14 @@ async function putContent(sink: Writable, file: string, size: number, buffers: [
   } finally {
     closeSync(fd);
   }
+  return hash.digest('hex');
 }
 
 /**
  * Header and body of a small file in `buf`, one write. False (nothing written) when its header
  * needs a pax record (a long name): the caller writes it the ordinary way.
  */
-function putSmall(sink: Writable, file: string, fields: FileFields, buf: Buffer, sent: (p: Promise<void>) => void): boolean {
+function putSmall(sink: Writable, file: string, fields: FileFields, buf: Buffer, sums: Sums, sent: (p: Promise<void>) => void): boolean {
   const header = new Header(fields);
   if (header.encode()) return false;
   header.block!.copy(buf, 0);
@@ -133,6 +155,7 @@ function putSmall(sink: Writable, file: string, fields: FileFields, buf: Buffer,
   const end = BLOCK + Math.ceil(fields.size / BLOCK) * BLOCK;
   // a file that shrank since its size was read is padded with zeros, as in putContent
   buf.fill(0, BLOCK + got, end);
+  sums.set(fields.path, createHash('sha256').update(buf.subarray(BLOCK, BLOCK + fields.size)).digest('hex'));
   sent(put(sink, buf.subarray(0, end)));
   return true;
 }
@@ -143,6 +166,7 @@ function putSmall(sink: Writable, file: string, fields: FileFields, buf: Buffer,
  */
 export function tarSync(src: TarSource): Buffer {
   const parts: Buffer[] = [];
+  const sums: Sums = new Map();
   for (const { fields, file } of tarEntries(src)) {
     parts.push(...headerBlocks(fields));
     if (file === null) continue;
@@ -154,26 +178,29 @@ export function tarSync(src: TarSource): Buffer {
     } finally {
       closeSync(fd);
     }
+    sums.set(fields.path, createHash('sha256').update(body.subarray(0, fields.size)).digest('hex'));
     parts.push(body);
   }
-  parts.push(Buffer.alloc(BLOCK * 2));
+  parts.push(...checksumsBlocks(sums), Buffer.alloc(BLOCK * 2));
   return Buffer.concat(parts);
 }
 
-/** Writes the archive (entries, then the two zero blocks that end a tar) into `sink`. */
+/** Writes the archive (entries, the checksums, then the two zero blocks that end a tar) into `sink`. */
 export async function writeTar(src: TarSource, sink: Writable): Promise<void> {
   const buffers: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const sums: Sums = new Map();
   let pending: Promise<void> = Promise.resolve();
   for (const { fields, file } of tarEntries(src)) {
     if (file === null) {
       await putHeader(sink, fields);
-    } else if (fields.size <= CHUNK - 4 * BLOCK && putSmall(sink, file, fields, buffers[0], (p) => (pending = p))) {
+    } else if (fields.size <= CHUNK - 4 * BLOCK && putSmall(sink, file, fields, buffers[0], sums, (p) => (pending = p))) {
       // a small file went as one write: its header and body together in a buffer
       await pending;
     } else {
       await putHeader(sink, fields);
-      await putContent(sink, file, fields.size, buffers);
+      sums.set(fields.path, await putContent(sink, file, fields.size, buffers));
     }
   }
+  for (const block of checksumsBlocks(sums)) await put(sink, block);
   await put(sink, Buffer.alloc(BLOCK * 2));
 }

@@ -7,6 +7,7 @@
 // link leaving the tree, or a device refuses the whole archive. Then the file is fsynced,
 // renamed into place, its folder fsynced, and one transaction indexes the members and ends
 // the job; the node hears 200 once that commit is on disk (see `acceptResult`).
+import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -17,6 +18,7 @@ import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
 import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
+import { CHECKSUMS_MAX, CHECKSUMS_MEMBER, ChecksumsManifest } from '../shared/result-checksums.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
 import type { AttemptRow, Store } from './store.js';
@@ -33,6 +35,8 @@ export interface Member {
   path: string;
   size: number;
   mtime: number | null;
+  /** SHA-256 of a file's bytes as the head read them; null for links */
+  sha256: string | null;
 }
 
 const ResultJson = z.object({
@@ -61,9 +65,14 @@ export interface Inspection {
   result: ResultJson | null;
   /** why the archive is refused; empty when it is acceptable */
   problems: string[];
+  /** members whose bytes differ from the node's checksums (damaged on the way: the node sends it again) */
+  mismatches: string[];
+  /** whether the node sent checksums (a result packed before they existed has none) */
+  checked: boolean;
 }
 
 const MEMBER_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
 /** A member path as it is indexed: POSIX, without a leading `./` or trailing `/`. */
 export function memberPath(raw: string): string {
@@ -95,6 +104,8 @@ export class ArchiveInspector {
   private readonly members = new Map<string, Member>();
   private readonly problems: string[] = [];
   private resultText: Promise<string> | null = null;
+  private checksumsText: Promise<string> | null = null;
+  private checksumsTooLarge = false;
   private readonly parser: tar.Parser;
   private gunzip: Gunzip | null = null;
   private sniffed = false;
@@ -113,8 +124,24 @@ export class ArchiveInspector {
           return;
         }
         const path = memberPath(entry.path);
+        const isFile = FILE_TYPES.has(entry.type);
+        if (path === CHECKSUMS_MEMBER && isFile) {
+          // the node's checksums: read, not indexed (never pulled)
+          if ((entry.size ?? 0) <= CHECKSUMS_MAX) this.checksumsText = collect(entry);
+          else {
+            this.checksumsTooLarge = true;
+            entry.resume();
+          }
+          return;
+        }
         if (entry.type !== 'Directory' && path !== '') {
-          this.members.set(path, { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null });
+          const member: Member = { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null, sha256: null };
+          this.members.set(path, member);
+          if (isFile) {
+            const hash = createHash('sha256');
+            entry.on('data', (d: Buffer) => hash.update(d));
+            entry.on('end', () => (member.sha256 = hash.digest('hex')));
+          }
         }
         if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
           this.resultText = collect(entry);
@@ -186,7 +213,33 @@ export class ArchiveInspector {
         result = null;
       }
     }
-    return { members: [...this.members.values()], result, problems: this.problems };
+    const members = [...this.members.values()];
+    const { mismatches, checked } = this.failed ? { mismatches: [], checked: false } : await this.compare(members);
+    return { members, result, problems: this.problems, mismatches, checked };
+  }
+
+  /** Each file's hash against the node's checksums, when it sent them. */
+  private async compare(members: Member[]): Promise<{ mismatches: string[]; checked: boolean }> {
+    if (this.checksumsTooLarge || !this.checksumsText) return { mismatches: [], checked: false };
+    let sums: Record<string, string>;
+    try {
+      const parsed = ChecksumsManifest.safeParse(JSON.parse(await this.checksumsText));
+      if (!parsed.success) return { mismatches: [`${CHECKSUMS_MEMBER} is not a map of paths to SHA-256 hashes`], checked: true };
+      sums = parsed.data.sha256;
+    } catch {
+      return { mismatches: [`${CHECKSUMS_MEMBER} is not valid JSON`], checked: true };
+    }
+    const mismatches: string[] = [];
+    const listed = new Set<string>();
+    for (const m of members) {
+      if (m.sha256 === null) continue;
+      const want = Object.hasOwn(sums, m.path) ? sums[m.path] : undefined;
+      listed.add(m.path);
+      if (want === undefined) mismatches.push(`${m.path}: no checksum from the node`);
+      else if (want !== m.sha256) mismatches.push(`${m.path}: SHA-256 ${m.sha256.slice(0, 12)}… where the node sent ${want.slice(0, 12)}…`);
+    }
+    for (const path of Object.keys(sums)) if (!listed.has(memberPath(path))) mismatches.push(`${path}: in the node's checksums but not in the archive`);
+    return { mismatches, checked: true };
   }
 
   private fail(err: unknown): void {
@@ -214,8 +267,16 @@ function collect(stream: tar.ReadEntry): Promise<string> {
 }
 
 export type AcceptOutcome =
-  | { status: 200; state: SettleOutcome; members: number; path: string; exitCode: number | null; error: string | null }
-  | { status: 400 | 403 | 409; error: string };
+  | { status: 200; state: SettleOutcome; members: number; path: string; exitCode: number | null; error: string | null; checked: boolean }
+  | { status: 400 | 403 | 409 | 422; error: string };
+
+/**
+ * An upload whose bytes differ from the node's checksums is answered 422 and not stored: the
+ * node keeps its copy and sends it again (packed afresh). After this many such uploads of one
+ * attempt the fault is the node's own, and the result is refused like any unusable archive.
+ */
+export const MAX_MISMATCHED_UPLOADS = 3;
+const mismatchedUploads = new Map<number, number>();
 
 /**
  * Takes a node's upload of an attempt's result. 409 when the attempt is stale (nothing is
@@ -245,6 +306,17 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     return { status: 409, error: `attempt ${attemptId} became stale while its result was uploaded; discard this result` };
   }
   const batch = store.batch(cur.job.batch_id)!;
+  if (inspection.mismatches.length && !inspection.problems.length) {
+    const list = `${inspection.mismatches.slice(0, 5).join('; ')}${inspection.mismatches.length > 5 ? ` (and ${inspection.mismatches.length - 5} more)` : ''}`;
+    const tries = (mismatchedUploads.get(attemptId) ?? 0) + 1;
+    if (tries < MAX_MISMATCHED_UPLOADS) {
+      mismatchedUploads.set(attemptId, tries);
+      await discard(received.tmp);
+      return { status: 422, error: `result of attempt ${attemptId} damaged on the way (upload ${tries} of at most ${MAX_MISMATCHED_UPLOADS}): ${list}; send it again` };
+    }
+    inspection.problems.push(`its bytes did not match the node's checksums in ${tries} uploads: ${list}`);
+  }
+  mismatchedUploads.delete(attemptId);
   if (inspection.problems.length) {
     const error = `result archive refused: ${inspection.problems.slice(0, 5).join('; ')}${inspection.problems.length > 5 ? ` (and ${inspection.problems.length - 5} more)` : ''}`;
     const job = cur.job;
@@ -273,8 +345,8 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   try {
     state = store.tx(() => {
       store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
-      const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime) VALUES (?, ?, ?, ?)');
-      for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime);
+      const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)');
+      for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime, m.sha256);
       return settleResult(store, job, attemptId, verdict);
     });
   } catch (err) {
@@ -284,7 +356,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     throw err;
   }
   await store.synced();
-  return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error };
+  return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
 }
 
 /** What a result says of its attempt; the attempt's own report when result.json is unreadable. */

@@ -271,6 +271,15 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'a SHA-256 per archived file',
+    // the hash of each file member, computed by the head as the upload streamed and checked
+    // against the node's own (docs/integrity.md); NULL for links and for results archived before
+    sql: `
+      ALTER TABLE archive_members ADD COLUMN sha256 TEXT;
+    `,
+  },
+  {
     version: 12,
     name: 'allocation queues and their pilots',
     // alloc_queues: what the head remembers of each head.yaml queue across restarts — an

@@ -15,12 +15,13 @@ interface MemberRow {
   path: string;
   size: number;
   mtime: number | null;
+  sha256: string | null;
 }
 
 function finishedMembers(store: Store, batchId: number): IterableIterator<MemberRow> {
   return store
     .stmt<MemberRow>(
-      `SELECT j.name AS job, m.path AS path, m.size AS size, m.mtime AS mtime
+      `SELECT j.name AS job, m.path AS path, m.size AS size, m.mtime AS mtime, m.sha256 AS sha256
        FROM jobs j JOIN archive_members m ON m.job_id = j.id
        WHERE j.batch_id = ? AND j.state IN ${FINISHED} ORDER BY j.name, m.path`,
     )
@@ -38,7 +39,7 @@ export function planPull(store: Store, batch: BatchRow, rules: CompiledRules): P
     finished.add(m.job);
     if (!rules.matches(m.job, m.path)) continue;
     selected.add(m.job);
-    members.push({ job: m.job, path: m.path, size: m.size, mtime: m.mtime === null ? null : Math.round(m.mtime) });
+    members.push({ job: m.job, path: m.path, size: m.size, mtime: m.mtime === null ? null : Math.round(m.mtime), sha256: m.sha256 });
     bytes += m.size;
   }
   let total = 0;

@@ -8,11 +8,17 @@
 // garbage; a gzip'd one is inflated by zlib in 1 MiB chunks with the same bound. Folders are
 // not sent (the client makes the ones its files need); a hard link's target is renamed like
 // its path.
+//
+// A damaged or truncated archive (docs/integrity.md) fails that job alone: a member cut short
+// is finished with zeros, then a member `.distribute/damaged/<job>` (a name no job's member can
+// have: job names start with a letter or digit) says so, as JSON `{job, cut, error}`, and the
+// next job follows. The finalize step's fetch (`damaged: 'cut'`) still cuts the connection.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { errorMessage } from '../shared/errors.js';
+import { Header } from 'tar';
 import { TAR_END, TarRelay, type RelayOut } from './tar-relay.js';
 
 export interface PullSource {
@@ -164,7 +170,28 @@ function send(out: Writable, pieces: Buffer[], gone: AbortSignal): Promise<void>
   return unlessGone(taken, gone);
 }
 
-async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: Buffers): Promise<void> {
+/** Where the head says a job's archive could not be read whole. */
+export const DAMAGED_PREFIX = '.distribute/damaged/';
+const ZEROS = Buffer.alloc(CHUNK);
+
+/** The member that tells the reader a job's archive broke off: header and body, padded. */
+function damagedMember(job: string, cut: string | null, error: string): Buffer[] {
+  const body = Buffer.from(JSON.stringify({ job, cut, error: error.slice(0, 2000) }), 'utf8');
+  const header = new Header({ path: `${DAMAGED_PREFIX}${job}`, size: body.length, mode: 0o644, mtime: new Date(), type: 'File' });
+  header.encode();
+  const padded = Buffer.alloc(Math.ceil(body.length / 512) * 512);
+  body.copy(padded);
+  return [header.block!, padded];
+}
+
+/** What went out of a damaged job's archive is closed, and the reader told; the pull goes on. */
+async function markDamaged(relay: TarRelay, job: string, error: string, out: Writable, gone: AbortSignal): Promise<void> {
+  const { cut, pad } = relay.abandon();
+  for (let left = pad; left > 0; left -= CHUNK) await send(out, [ZEROS.subarray(0, Math.min(CHUNK, left))], gone);
+  await send(out, damagedMember(job, cut, error), gone);
+}
+
+async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: Buffers, damaged: Damaged): Promise<void> {
   const relay = new TarRelay(source.job, source.members);
   const sent: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
   const chunks = tarChunks(source.file, buffers.in);
@@ -175,20 +202,41 @@ async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffe
       const next = await unlessGone(chunks.next(), gone);
       if (next.done) break;
       const gather = new Gather(buffers.out[turn]!);
-      relay.feed(next.value, gather);
+      let broken: unknown = null;
+      try {
+        relay.feed(next.value, gather);
+      } catch (err) {
+        broken = err;
+      }
+      // what the relay made before it broke goes out: the stream stays a valid tar
       sent[turn] = send(out, gather.done(), gone);
+      if (broken !== null) throw broken;
     }
     relay.end();
     await Promise.all(sent);
   } catch (err) {
     if (err instanceof ReaderGone) throw err;
-    throw new Error(`the archive of job ${source.job} (${source.file}): ${errorMessage(err)}`);
+    const error = `the archive of job ${source.job} (${source.file}): ${errorMessage(err)}`;
+    if (damaged.mode === 'cut') throw new Error(error);
+    // what was sent from this archive must be taken before its buffers serve the next one
+    await Promise.allSettled(sent);
+    if (gone.aborted) throw gone.reason as Error;
+    damaged.jobs.push({ job: source.job, error });
+    await markDamaged(relay, source.job, errorMessage(err), out, gone);
   } finally {
     await chunks.return(undefined).catch(() => {});
   }
 }
 
-export async function writePull(sources: PullSource[], out: Writable): Promise<void> {
+/** What a damaged archive does to a pull: `mark` it and go on (users' pulls), or `cut` the connection. */
+interface Damaged {
+  mode: 'mark' | 'cut';
+  jobs: { job: string; error: string }[];
+}
+
+/** Streams the pull; resolves with the jobs whose archives were damaged (marked in the stream). */
+export async function writePull(sources: PullSource[], out: Writable, damagedMode: 'mark' | 'cut' = 'mark'): Promise<{ job: string; error: string }[]> {
+  const damaged: Damaged = { mode: damagedMode, jobs: [] };
   const gone = new AbortController();
   const onClose = () => {
     if (!out.writableFinished) gone.abort(new ReaderGone(new Error('the connection closed')));
@@ -198,9 +246,10 @@ export async function writePull(sources: PullSource[], out: Writable): Promise<v
   out.on('error', onError);
   const buffers: Buffers = { in: [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)], out: [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] };
   try {
-    for (const s of sources) await relay(s, out, gone.signal, buffers);
+    for (const s of sources) await relay(s, out, gone.signal, buffers, damaged);
     await send(out, [TAR_END], gone.signal);
     await unlessGone(new Promise<void>((resolve) => out.end(resolve)), gone.signal);
+    return damaged.jobs;
   } catch (err) {
     // an unreadable archive must not end the stream cleanly (the client would take a short
     // pull for a whole one): cut the connection instead

@@ -2,8 +2,9 @@
 // small one): store it (archive.ts), log it, count it, and place the job again when it is to
 // be retried. The answer is
 // the HTTP status the node acts on: 200 on disk, 409 stale (discard), 400/403 refused
-// (discard), 507 the state dir is full and 500 any other failure to store it (keep it and try
-// again later).
+// (discard), 422 damaged on the way (its bytes differ from the node's checksums: keep it and
+// send it again), 507 the state dir is full and 500 any other failure to store it (keep it and
+// try again later).
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../shared/errors.js';
@@ -13,7 +14,7 @@ import { isDiskFull } from './state-dir-space.js';
 
 export type IntakeAnswer =
   | { status: 200; state: string; members: number }
-  | { status: 400 | 403 | 409 | 500 | 507; error: string };
+  | { status: 400 | 403 | 409 | 422 | 500 | 507; error: string };
 
 /** `aborted`: the sender went away mid-upload; then there is no one to answer (null). */
 export async function takeResult(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean = () => false): Promise<IntakeAnswer | null> {
@@ -40,7 +41,7 @@ export async function takeResult(ctx: HeadContext, node: string, attempt: number
     return outcome;
   }
   log.info(
-    { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path },
+    { event: 'result_archived', state: outcome.state, exitCode: outcome.exitCode, error: outcome.error, members: outcome.members, path: outcome.path, checked: outcome.checked },
     outcome.state === 'requeued' ? `result archived; the job failed (${outcome.error}) and runs again under its retries` : 'result archived',
   );
   ctx.metrics?.archived(Buffer.isBuffer(body) ? body.length : statSync(outcome.path).size);

@@ -271,8 +271,11 @@ export function migrate(db: Database.Database, migrations: Migration[] = MIGRATI
   if (current > known) {
     throw new Error(`the database is at schema version ${current}, newer than this program knows (${known}); upgrade distribute`);
   }
+  // every migration not yet applied, a lower number included: numbers are handed out ahead, so
+  // one may arrive after a higher one has already run on this database
+  const applied = new Set((db.prepare('SELECT version FROM migrations').all() as { version: number }[]).map((r) => r.version));
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (m.version <= current) continue;
+    if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
       db.prepare('INSERT INTO migrations (version, name, applied) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());

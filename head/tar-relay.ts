@@ -49,6 +49,8 @@ export class TarRelay {
   private gex: HeaderData | undefined;
   private sawNullBlock = false;
   private fed = 0;
+  /** the member being passed (its path as sent) */
+  private current: string | null = null;
 
   constructor(
     private readonly job: string,
@@ -88,6 +90,18 @@ export class TarRelay {
         this.state = 'header';
       }
     }
+  }
+
+  /**
+   * The archive broke off (damaged, truncated): what keeps the stream a valid tar. A member whose
+   * header went out gets the rest of its body as zeros (`pad` bytes); `cut` names it.
+   */
+  abandon(): { cut: string | null; pad: number } {
+    const cut = this.state === 'pass' && this.remain > 0 ? this.current : null;
+    const pad = cut === null ? 0 : this.remain;
+    this.state = 'end';
+    this.remain = 0;
+    return { cut, pad };
   }
 
   /** The archive's bytes have all been fed; throws if it stopped inside a member. */
@@ -138,6 +152,7 @@ export class TarRelay {
     if (!SENT_TYPES.has(type) || !this.members.has(member)) return this.next('skip', body);
 
     const path = `${this.job}/${member}`;
+    this.current = path;
     const linkpath = type === 'Link' ? `${this.job}/${memberPath(target)}` : target || undefined;
     const mode = rawMode === undefined ? undefined : portableMode(rawMode);
     if (mode !== undefined && mtime !== undefined && encodePlain({ path, type, size, mode, mtime: Math.floor(mtime / 1000), linkpath }, this.made)) {

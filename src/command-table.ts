@@ -15,6 +15,7 @@ export const COMMANDS: { name: string; load: () => CommandModule }[] = [
   { name: 'kill', load: () => import('./commands/kill.js') },
   { name: 'retry', load: () => import('./commands/retry.js') },
   { name: 'pull', load: () => import('./commands/pull.js') },
+  { name: 'verify', load: () => import('./commands/verify.js') },
   { name: 'rm', load: () => import('./commands/rm.js') },
   { name: 'pause', load: () => import('./commands/pause.js') },
   { name: 'resume', load: () => import('./commands/resume.js') },

@@ -37,7 +37,7 @@ export const finalizeResults: Handler<Api['finalizeResults']> = {
     call.res.writeHead(200, { 'content-type': 'application/x-tar', 'x-distribute-members': String(members), 'x-distribute-bytes': String(bytes) });
     const what = { node: call.principal.name, attempt, namespace: batch.namespace, batch: batch.name, jobs: sources.length, members, bytes };
     try {
-      await writePull(sources, call.res);
+      await writePull(sources, call.res, 'cut');
     } catch (err) {
       if (err instanceof ReaderGone) {
         log.info({ event: 'finalize_inputs_interrupted', ...what, error: (err as Error).message }, 'the node went away while fetching the results for a finalize step');

@@ -47,8 +47,9 @@ export const pull: Handler<Api['pull']> = {
       'x-distribute-missing': String(missing),
     });
     const what = { user: call.principal.name, namespace: batch.namespace, batch: batch.name, jobs: sources.length, members: selection.members, bytes: selection.bytes, missing, explicit: rules === null };
+    let damaged: { job: string; error: string }[];
     try {
-      await writePull(sources, call.res);
+      damaged = await writePull(sources, call.res);
     } catch (err) {
       if (err instanceof ReaderGone) {
         log.info({ event: 'pull_interrupted', ...what, error: (err as Error).message }, 'the client went away during a pull');
@@ -56,6 +57,7 @@ export const pull: Handler<Api['pull']> = {
       }
       throw err;
     }
-    log.info({ event: 'pulled', ...what }, 'results pulled');
+    for (const d of damaged) log.error({ event: 'archive_damaged', ...what, job: d.job, error: d.error }, `a pull found the archive of job ${d.job} damaged; its files were marked failed: ${d.error}`);
+    log.info({ event: 'pulled', ...what, damaged: damaged.length }, 'results pulled');
   },
 };

@@ -131,6 +131,8 @@ export const PlannedMember = z.object({
   path: z.string(),
   size: z.number().int().nonnegative(),
   mtime: z.number().int().nullable(),
+  /** the file's SHA-256 as the head stored it (docs/integrity.md); null for links and results archived before checksums */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
 });
 export type PlannedMember = z.infer<typeof PlannedMember>;
 

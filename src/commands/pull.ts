@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { UserError } from '../../shared/errors.js';
 import { withHeadOptions } from '../head-options.js';
+import { withRuleOptions } from '../rule-options.js';
 
 const DEFAULT_BATCH_FILE = 'distribute-jobs.yaml';
 
@@ -24,10 +25,6 @@ function originalForm(given: string | undefined, form: string | undefined, opts:
   return { file, form: word };
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 interface PullFlags {
   namespace?: string;
   batch?: string;
@@ -45,22 +42,27 @@ interface PullFlags {
 }
 
 export const command = withHeadOptions(
-  new Command('pull')
-    .description('Download the results of a batch into SAVE_DIR/<batch_name>/<job>/, filtered by query rules; files already there are skipped')
-    .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch; default distribute-jobs.yaml); or --batch')
-    .argument('[include|exclude]', 'the original distribute\'s form: its --include/--exclude regexes then see <namespace>/<batch>/<job>/<file>')
-    .option('--batch <name>', 'the batch name (instead of a batch file)')
-    .option('--namespace <name>', 'with --batch: its namespace, when the name alone is ambiguous')
-    .option('-s, --save-dir <dir>', 'where the results go', '.')
-    .option('-i, --include <regex>', 'keep only members whose <job>/<file> path matches one include or glob (repeatable)', collect)
-    .option('-e, --exclude <regex>', 'leave out members whose <job>/<file> path matches; exclude wins (repeatable)', collect)
-    .option('--glob <pattern>', 'like --include, as a glob: without "/" it matches the file name, with "/" the whole <job>/<file> (repeatable)', collect)
-    .option('--job <regex>', 'only jobs whose name matches (repeatable)', collect)
-    .option('--rules <file>', 'a YAML file with include, exclude, glob and job keys, joined with the flags')
+  withRuleOptions(
+    new Command('pull')
+      .description('Download the results of a batch into SAVE_DIR/<batch_name>/<job>/, filtered by query rules; files already there are skipped')
+      .argument('[batch.yaml]', 'the batch file you added (names the namespace and batch; default distribute-jobs.yaml); or --batch')
+      .argument('[include|exclude]', 'the original distribute\'s form: its --include/--exclude regexes then see <namespace>/<batch>/<job>/<file>')
+      .option('--batch <name>', 'the batch name (instead of a batch file)')
+      .option('--namespace <name>', 'with --batch: its namespace, when the name alone is ambiguous')
+      .option('-s, --save-dir <dir>', 'where the results go', '.'),
+  )
     .option('--skip-folders', 'accepted for the original distribute\'s scripts; folders are only made for files pulled')
     .option('-d, --dry', 'list what would be downloaded, with sizes and the total, and download nothing')
     .option('--force', 'download every selected file again, even those already here')
-    .option('--json', 'print the outcome as JSON'),
+    .option('--json', 'print the outcome as JSON (failed: the files not in place, with their job and why)')
+    .addHelpText(
+      'after',
+      `
+Every file is checked against the SHA-256 the head recorded when it stored the result; one that
+does not match is not placed. A job whose archive on the head is damaged or truncated fails
+alone: its files are named, every other job's files still arrive. Exit 1 when any file did not
+arrive intact. Later, \`distribute verify\` checks the files on disk again.`,
+    ),
 )
   .exitOverride()
   .action(async (given: string | undefined, form: string | undefined, opts: PullFlags) => {
@@ -71,7 +73,7 @@ export const command = withHeadOptions(
     const { rulesFrom } = await import('../remote/rules.js');
     const { checkName, resolveBatch } = await import('../remote/target.js');
     const { PullProgress } = await import('../remote/pull-progress.js');
-    const { pullReport, dryListing } = await import('../remote/pull-report.js');
+    const { pullReport, dryListing, failureLines } = await import('../remote/pull-report.js');
 
     if (file !== undefined && (opts.namespace !== undefined || opts.batch !== undefined)) {
       throw new UserError('give either a batch file or --batch (with --namespace), not both', 2);
@@ -91,10 +93,13 @@ export const command = withHeadOptions(
       },
     });
     for (const s of out.skipped) process.stderr.write(`warning: not extracted: ${s}\n`);
+    // a file that did not arrive intact fails the pull (exit 1), the others stay in place
+    if (out.failed.length > 0 || out.damaged.length > 0) process.exitCode = 1;
     if (opts.json) {
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       return;
     }
     if (opts.dry) process.stdout.write(dryListing(out));
     process.stdout.write(pullReport(out));
+    process.stderr.write(failureLines(out));
   });

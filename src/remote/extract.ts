@@ -16,7 +16,13 @@
 // are written with synchronous calls, the socket's chunks (16–64 KiB) gathered into writes of
 // up to 1 MiB: the CLI has nothing else to do meanwhile, and one trip through the thread pool
 // per chunk left a pull of 1 GiB waiting on sixty thousand of them.
-import { createHash } from 'node:crypto';
+//
+// Integrity (docs/integrity.md): each file is hashed as it is written and, when the head's index
+// has its SHA-256 (`expect`), placed only if they match; one that does not is left out and
+// named, and the pull goes on. A `.distribute/damaged/<job>` member is the head saying that
+// job's archive broke off: the job's files placed in this pull without a checksum to prove
+// them are taken back out, and the job is named.
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, futimesSync, openSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { link, lstat, lutimes, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -33,7 +39,22 @@ export interface Extracted {
   bytes: number;
   /** `member: reason` of members not written for a reason that is not a danger (a hard link whose target is absent) */
   skipped: string[];
+  /** files whose bytes did not match the index, or that a damaged archive leaves unproven: not in place */
+  failed: { path: string; reason: string }[];
+  /** jobs whose archive the head found damaged, with its words */
+  damaged: { job: string; error: string }[];
+  /** files placed whose SHA-256 matched the index; the others placed had none recorded */
+  verified: number;
+  /** every member placed, `<job>/<path>` */
+  placed: Set<string>;
 }
+
+/** The SHA-256 the index holds for a member `<job>/<path>`; null or undefined when none is recorded. */
+export type Expected = (path: string) => string | null | undefined;
+
+/** Where the head tells of a job whose archive is damaged (head/pull.ts). */
+const DAMAGED_PREFIX = '.distribute/damaged/';
+const DAMAGED_MAX = 64 * 1024;
 
 export interface ExtractHooks {
   /** body bytes written so far grew by `n` */
@@ -116,15 +137,32 @@ class Folders {
 }
 
 /** Extracts `source` (a tar stream, gzipped or not) into `dest`; rejects at the first unsafe member. */
-export async function extractStrict(source: Readable, dest: string, hooks: ExtractHooks = {}): Promise<Extracted> {
+export async function extractStrict(source: Readable, dest: string, hooks: ExtractHooks = {}, expect: Expected = () => null): Promise<Extracted> {
   await mkdir(dest, { recursive: true });
-  const out: Extracted = { members: 0, files: 0, bytes: 0, skipped: [] };
+  const out: Extracted = { members: 0, files: 0, bytes: 0, skipped: [], failed: [], damaged: [], verified: 0, placed: new Set() };
+  /** per job, the files placed in this pull with no checksum to prove them */
+  const unproven = new Map<string, string[]>();
+  const jobOf = (rel: string) => rel.slice(0, rel.indexOf('/'));
   let current = '';
   const folders = new Folders(dest, () => current);
   let pendingTmp: string | null = null;
 
   const place = async (entry: tar.ReadEntry): Promise<void> => {
     current = entry.path;
+    if (entry.path.startsWith(DAMAGED_PREFIX) && FILE_TYPES.has(entry.type) && (entry.size ?? 0) <= DAMAGED_MAX) {
+      const job = entry.path.slice(DAMAGED_PREFIX.length);
+      const error = await damageReport(entry);
+      out.damaged.push({ job, error });
+      for (const rel of unproven.get(job) ?? []) {
+        await rm(join(dest, rel), { force: true });
+        out.failed.push({ path: rel, reason: `its job's archive on the head is damaged and no checksum was recorded to prove this file: removed (${error})` });
+        out.placed.delete(rel);
+        out.files--;
+        out.members--;
+      }
+      unproven.delete(job);
+      return;
+    }
     const reason = refusalReason(entry.path, entry.type, entry.linkpath);
     if (reason) throw new UnsafeMember(entry.path, reason, dest);
     const rel = posix.normalize(entry.path).replace(/\/+$/, '');
@@ -142,17 +180,29 @@ export async function extractStrict(source: Readable, dest: string, hooks: Extra
     if (FILE_TYPES.has(entry.type)) {
       const size = entry.size ?? 0;
       const fd = openFresh(tmp, ((entry.mode ?? 0o644) & 0o777) | 0o600);
+      const want = expect(rel);
+      const hash = createHash('sha256');
       try {
-        const written = await writeBody(entry, fd, hooks);
+        const written = await writeBody(entry, fd, hooks, hash);
         if (written !== size) throw new UserError(`the pull stream ended inside ${entry.path} (${written} of ${size} bytes); run the pull again to resume`, 1);
         if (mtime) futimesSync(fd, mtime, mtime);
       } finally {
         closeSync(fd);
       }
+      const got = hash.digest('hex');
+      if (want && got !== want) {
+        rmSync(tmp, { force: true });
+        pendingTmp = null;
+        out.failed.push({ path: rel, reason: `its SHA-256 ${got.slice(0, 12)}… is not the ${want.slice(0, 12)}… the head recorded: not placed` });
+        return;
+      }
+      if (want) out.verified++;
+      else unproven.set(jobOf(rel), [...(unproven.get(jobOf(rel)) ?? []), rel]);
       out.files++;
       out.bytes += size;
       placeNow(tmp, final, entry.path);
       pendingTmp = null;
+      out.placed.add(rel);
       out.members++;
       hooks.onMember?.(rel, size);
       return;
@@ -177,6 +227,7 @@ export async function extractStrict(source: Readable, dest: string, hooks: Extra
     }
     await renameInto(tmp, final, entry.path);
     pendingTmp = null;
+    out.placed.add(rel);
     out.members++;
     hooks.onMember?.(rel, entry.size ?? 0);
   };
@@ -232,6 +283,19 @@ export async function extractStrict(source: Readable, dest: string, hooks: Extra
   return out;
 }
 
+/** The head's words on a damaged archive (`{job, cut, error}`), or the raw text. */
+async function damageReport(entry: tar.ReadEntry): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of entry) parts.push(c as Buffer);
+  const text = Buffer.concat(parts).toString('utf8');
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof error === 'string' ? error : text;
+  } catch {
+    return text;
+  }
+}
+
 /** A broken stream, in the words a user needs: what happened, and that pulling again resumes. */
 function streamFailure(err: unknown): unknown {
   if (err instanceof UserError) return err;
@@ -263,12 +327,13 @@ function openFresh(file: string, mode: number): number {
  * trip through the thread pool per chunk made a pull mostly waiting. Backpressure is kept: a
  * chunk is written before the next is taken. Resolves with the body's length.
  */
-function writeBody(entry: tar.ReadEntry, fd: number, hooks: ExtractHooks): Promise<number> {
+function writeBody(entry: tar.ReadEntry, fd: number, hooks: ExtractHooks, hash: Hash): Promise<number> {
   let batch: Buffer[] = [];
   let batched = 0;
   let written = 0;
   const flush = () => {
     if (batched === 0) return;
+    for (const b of batch) hash.update(b);
     writeAll(fd, batch, batched);
     written += batched;
     hooks.onBytes?.(batched);

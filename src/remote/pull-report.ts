@@ -26,8 +26,23 @@ export function pullReport(o: PullOutcome): string {
   } else {
     lines.push(`pulled ${files(o.fetched.files)} (${formatBytes(o.fetched.bytes)}) of ${where} into ${o.dest}`);
     if (o.present.files > 0) lines.push(`${files(o.present.files)} (${formatBytes(o.present.bytes)}) already there with the same size and time: skipped (--force to fetch them again)`);
+    if (o.fetched.files > 0) {
+      const unchecked = o.fetched.files - o.verified;
+      lines.push(`${files(o.verified)} checked against the SHA-256 the head recorded${unchecked > 0 ? `; ${unchecked} with no checksum recorded (archived before checksums, or links)` : ''}`);
+    }
     if (o.gone > 0) lines.push(`${files(o.gone)} left the head between the plan and the download (removed, or their job runs again)`);
   }
   if (o.unfinished > 0) lines.push(`${jobs(o.unfinished)} still queued or running: their results are still to come; pull again later`);
   return lines.join('\n') + '\n';
+}
+
+/** One line per file that did not arrive intact, naming its job: for stderr. */
+export function failureLines(o: PullOutcome): string {
+  const lines = o.damaged.map((d) => `error: job ${d.job}: its archive on the head is damaged: ${d.error}`);
+  for (const f of o.failed) lines.push(`error: job ${f.job}: ${f.file}: ${f.reason}`);
+  if (o.failed.length > 0 || o.damaged.length > 0) {
+    const jobsHit = new Set([...o.failed.map((f) => f.job), ...o.damaged.map((d) => d.job)]);
+    lines.push(`error: ${files(o.failed.length)} of ${jobs(jobsHit.size)} did not arrive intact; every other file is in place (exit 1)`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
 }

@@ -65,8 +65,22 @@ export interface PullOutcome {
   finishedJobs: number;
   /** `member: reason` of members not written (a hard link whose target is absent) */
   skipped: string[];
+  /** files not in place because their bytes are wrong or unproven, by job (docs/integrity.md): the pull exits 1 */
+  failed: { job: string; file: string; reason: string }[];
+  /** jobs whose archive the head found damaged */
+  damaged: { job: string; error: string }[];
+  /** files fetched whose SHA-256 matched the head's index; the rest had none recorded */
+  verified: number;
   /** with --dry: each member to fetch */
   members: (PlannedMember & { present: boolean })[];
+}
+
+/** The planned files of damaged jobs that never arrived: failed, with the head's words. */
+function notReceived(planned: PlannedMember[], damaged: { job: string; error: string }[], seen: Set<string>): PullOutcome['failed'] {
+  const why = new Map(damaged.map((d) => [d.job, d.error]));
+  return planned
+    .filter((m) => why.has(m.job) && !seen.has(`${m.job}/${m.path}`))
+    .map((m) => ({ job: m.job, file: m.path, reason: `not received: its job's archive on the head is damaged (${why.get(m.job)})` }));
 }
 
 function tally(ms: PlannedMember[]): Tally {
@@ -89,6 +103,9 @@ export async function pullBatch(head: HeadClient, target: BatchTarget, opts: Pul
     unfinished: plan.jobs.unfinished,
     finishedJobs: plan.jobs.finished,
     skipped: [],
+    failed: [],
+    damaged: [],
+    verified: 0,
     members: [],
   };
   if (opts.dry) {
@@ -100,12 +117,17 @@ export async function pullBatch(head: HeadClient, target: BatchTarget, opts: Pul
 
   const res = await head.open(API.pull, { body: { namespace: target.namespace, batch: target.batch, members: missing.map((m) => `${m.job}/${m.path}`) } });
   const bar = opts.progress?.(out.fetched);
+  const sums = new Map(missing.map((m) => [`${m.job}/${m.path}`, m.sha256]));
   try {
-    const got = await extractStrict(res, dest, bar ?? {});
+    const got = await extractStrict(res, dest, bar ?? {}, (path) => sums.get(path));
     out.fetched = { files: got.members, bytes: got.bytes };
     out.skipped = got.skipped;
+    out.verified = got.verified;
+    out.damaged = got.damaged;
+    out.failed = got.failed.map((f) => ({ job: f.path.slice(0, f.path.indexOf('/')), file: f.path.slice(f.path.indexOf('/') + 1), reason: f.reason }));
+    out.failed.push(...notReceived(missing, got.damaged, new Set([...got.failed.map((f) => f.path), ...got.placed])));
     const announced = Number(res.headers['x-distribute-members']);
-    if (Number.isFinite(announced) && got.members + got.skipped.length < announced) {
+    if (Number.isFinite(announced) && got.damaged.length === 0 && got.members + got.skipped.length + got.failed.length < announced) {
       throw new UserError(`the pull stream ended after ${got.members} of ${announced} files; the files in place stay, run the pull again to fetch the rest`, 1);
     }
   } finally {

@@ -1,12 +1,19 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packResult, packToBuffer, SMALL_BYTES } from '../../compute/pack.js';
 import { tempDir } from '../helpers/cli.js';
 import { tarMembers } from './agent-tar.js';
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** The checksums the node packed last, by member path. */
+function checksums(members: Map<string, string>): Record<string, string> {
+  return (JSON.parse(members.get('_distribute/sha256.json') ?? '{}') as { sha256: Record<string, string> }).sha256;
+}
 
 describe('packing a result', () => {
   const tmp = tempDir();
@@ -27,8 +34,9 @@ describe('packing a result', () => {
     symlinkSync('../../input/big', join(root, 'distribute_save', 'sub', 'escape'));
     execFileSync('mkfifo', [join(root, 'distribute_save', 'pipe')]);
     const members = await tarMembers(await packToBuffer(root));
-    assert.deepEqual([...members.keys()].sort(), ['_distribute/', '_distribute/stdout.log', 'inside', 'sub/', 'sub/data.txt']);
+    assert.deepEqual([...members.keys()].sort(), ['_distribute/', '_distribute/sha256.json', '_distribute/stdout.log', 'inside', 'sub/', 'sub/data.txt']);
     assert.equal(members.get('sub/data.txt'), 'data');
+    assert.deepEqual(checksums(members), { '_distribute/stdout.log': sha('out'), 'sub/data.txt': sha('data') }, 'a SHA-256 of every file, none of links');
   });
 
   const attempt = (name: string, files: Record<string, string | Buffer>): string => {
@@ -49,6 +57,14 @@ describe('packing a result', () => {
     const members = await tarMembers(data);
     assert.equal(members.get('out.txt'), 'hello\n');
     assert.equal(members.get('_distribute/result.json'), '{"exit_code":0}\n');
+    assert.deepEqual(checksums(members), { 'out.txt': sha('hello\n'), '_distribute/result.json': sha('{"exit_code":0}\n') });
+  });
+
+  it("leaves out a job's own file at the checksums' name: the node's are the only ones", async () => {
+    const root = attempt('forged', { 'x.txt': 'x' });
+    writeFileSync(join(root, '_distribute', 'sha256.json'), '{"sha256":{"x.txt":"0000"}}');
+    const members = await tarMembers(await packToBuffer(root));
+    assert.equal(checksums(members)['x.txt'], sha('x'));
   });
 
   it('streams a big result: gzip when a sample of it compresses, a plain tar when it does not', async () => {
@@ -68,6 +84,7 @@ describe('packing a result', () => {
       }
       const members = await tarMembers(archive);
       assert.equal(members.get('big.bin'), data.toString('utf8'), `${name}: content intact`);
+      assert.equal(checksums(members)['big.bin'], sha(data), `${name}: its checksum computed while streaming`);
     }
   });
 });

@@ -37,6 +37,22 @@ describe('store', () => {
     db.close();
   });
 
+  it('applies a lower-numbered migration that arrives after a higher one ran', () => {
+    const db = new Database(':memory:');
+    migrate(db, [
+      { version: 1, name: 'a', sql: 'CREATE TABLE a (x)' },
+      { version: 3, name: 'c', sql: 'ALTER TABLE a ADD COLUMN z' },
+    ]);
+    migrate(db, [
+      { version: 1, name: 'a', sql: 'CREATE TABLE a (x)' },
+      { version: 2, name: 'b', sql: 'ALTER TABLE a ADD COLUMN y' },
+      { version: 3, name: 'c', sql: 'ALTER TABLE a ADD COLUMN z' },
+    ]);
+    const cols = (db.prepare('PRAGMA table_info(a)').all() as { name: string }[]).map((c) => c.name);
+    assert.deepEqual(cols, ['x', 'z', 'y']);
+    db.close();
+  });
+
   it('refuses a database written by a newer program', () => {
     const db = new Database(':memory:');
     migrate(db, [{ version: 7, name: 'future', sql: 'SELECT 1' }]);

@@ -224,11 +224,34 @@ describe('writePull', () => {
     await assert.rejects(writePull([{ job: 'p', file: plainFile, members: new Set(['big.bin']) }], out), ReaderGone);
   });
 
-  it('cuts the stream on an unreadable archive, naming the job', async () => {
+  it('cuts the stream on an unreadable archive when told to (the finalize fetch), naming the job', async () => {
     const broken = join(tmp.dir, 'broken.tar.gz');
     writeFileSync(broken, readFileSync(plainFile).subarray(0, 2048));
     const out = new SlowReader();
-    await assert.rejects(writePull([{ job: 'p', file: plainFile, members: new Set(['small.txt']) }, { job: 'bad', file: broken, members: new Set(['big.bin']) }], out), /archive of job bad .*truncated/);
+    await assert.rejects(writePull([{ job: 'p', file: plainFile, members: new Set(['small.txt']) }, { job: 'bad', file: broken, members: new Set(['big.bin']) }], out, 'cut'), /archive of job bad .*truncated/);
     assert.ok(out.destroyed, 'the stream ended cleanly: a short pull would pass for a whole one');
   });
+
+  for (const [kind, cutAt] of [['plain', 2048], ['gzip', 300_000]] as const) {
+    it(`marks a truncated ${kind} archive's job damaged, closes the member it cut, and sends the jobs after it`, async () => {
+      const broken = join(tmp.dir, `broken-${kind}.tar.gz`);
+      writeFileSync(broken, readFileSync(kind === 'plain' ? plainFile : gzFile).subarray(0, cutAt));
+      const out = new SlowReader();
+      const damaged = await writePull([
+        { job: 'p', file: plainFile, members: new Set(['small.txt']) },
+        { job: 'bad', file: broken, members: new Set(['big.bin', 'small.txt']) },
+        { job: 'g', file: gzFile, members: new Set(['big.bin']) },
+      ], out);
+      assert.deepEqual(damaged.map((d) => d.job), ['bad']);
+      const got = await parse(Buffer.concat(out.parts));
+      assert.deepEqual(got.map((e) => e.path), ['p/small.txt', 'bad/big.bin', '.distribute/damaged/bad', 'g/big.bin']);
+      assert.equal(got[1]!.body.length, big.length, 'the cut member keeps its announced size');
+      assert.ok(!got[1]!.body.equals(big), 'the cut member cannot be whole');
+      const mark = JSON.parse(got[2]!.body.toString()) as { job: string; cut: string | null; error: string };
+      assert.equal(mark.job, 'bad');
+      assert.equal(mark.cut, 'bad/big.bin');
+      assert.match(mark.error, /truncated|unexpected end/i);
+      assert.ok(got[3]!.body.equals(big), 'the job after the damaged one arrives intact');
+    });
+  }
 });

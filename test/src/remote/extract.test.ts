@@ -1,5 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, mkdirSync, symlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -41,6 +42,41 @@ function tree(dir: string): string[] {
 describe('extractStrict', () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('places a file only when its bytes match the SHA-256 the index recorded, naming the one that does not', async () => {
+    const dest = join(tmp.dir, 'sums');
+    mkdirSync(join(dest, 'j'), { recursive: true });
+    writeFileSync(join(dest, 'j', 'bad.txt'), 'an earlier copy');
+    const archive = rawTar([
+      { path: 'j/good.txt', type: 'File', data: 'good' },
+      { path: 'j/bad.txt', type: 'File', data: 'flipped' },
+      { path: 'j/old.txt', type: 'File', data: 'no checksum' },
+    ]);
+    const expected = new Map([['j/good.txt', sha('good')], ['j/bad.txt', sha('intact')]]);
+    const got = await extractStrict(Readable.from([archive]), dest, {}, (p) => expected.get(p));
+    assert.equal(got.verified, 1);
+    assert.deepEqual(got.failed.map((f) => f.path), ['j/bad.txt']);
+    assert.match(got.failed[0]!.reason, /SHA-256 .* is not the .* the head recorded/);
+    assert.equal(readFileSync(join(dest, 'j', 'bad.txt'), 'utf8'), 'an earlier copy', 'the damaged copy never replaces a file');
+    assert.equal(readFileSync(join(dest, 'j', 'old.txt'), 'utf8'), 'no checksum');
+    assert.deepEqual(tree(join(dest, 'j')), ['bad.txt', 'good.txt', 'old.txt']);
+  });
+
+  it("takes back a damaged job's unproven files when the head marks it, keeping the proven ones and the other jobs'", async () => {
+    const dest = join(tmp.dir, 'damaged');
+    const archive = rawTar([
+      { path: 'j/proven.txt', type: 'File', data: 'p' },
+      { path: 'j/unproven.txt', type: 'File', data: 'u' },
+      { path: 'k/other.txt', type: 'File', data: 'o' },
+      { path: '.distribute/damaged/j', type: 'File', data: JSON.stringify({ job: 'j', cut: null, error: 'unexpected end of file' }) },
+      { path: 'm/after.txt', type: 'File', data: 'a' },
+    ]);
+    const got = await extractStrict(Readable.from([archive]), dest, {}, (p) => (p === 'j/proven.txt' ? sha('p') : null));
+    assert.deepEqual(got.damaged, [{ job: 'j', error: 'unexpected end of file' }]);
+    assert.deepEqual(got.failed.map((f) => f.path), ['j/unproven.txt']);
+    assert.deepEqual(tree(dest), ['j/', 'j/proven.txt', 'k/', 'k/other.txt', 'm/', 'm/after.txt']);
+  });
 
   it('writes the members of an honest archive, gzipped or not, with their modification times', async () => {
     const when = new Date('2024-05-06T07:08:09Z');
@@ -55,7 +91,7 @@ describe('extractStrict', () => {
     for (const [name, bytes] of [['plain', archive], ['gz', gzipSync(archive)]] as const) {
       const dest = join(tmp.dir, name);
       const got = await extractStrict(Readable.from([bytes]), dest);
-      assert.deepEqual(got, { members: 5, files: 2, bytes: 6, skipped: [] });
+      assert.deepEqual({ members: got.members, files: got.files, bytes: got.bytes, skipped: got.skipped, failed: got.failed }, { members: 5, files: 2, bytes: 6, skipped: [], failed: [] });
       assert.equal(readFileSync(join(dest, 'job1', 'out.txt'), 'utf8'), 'one\n');
       assert.equal(statSync(join(dest, 'job1', 'out.txt')).mtimeMs, when.getTime());
       assert.equal(readFileSync(join(dest, 'job1', 'latest'), 'utf8'), 'one\n');
@@ -155,7 +191,7 @@ describe('extractStrict', () => {
     let bytes = 0;
     const members: string[] = [];
     const got = await extractStrict(Readable.from(chunks), dest, { onBytes: (n) => (bytes += n), onMember: (p) => members.push(p) });
-    assert.deepEqual(got, { members: 2, files: 2, bytes: body.length + 4, skipped: [] });
+    assert.deepEqual({ members: got.members, files: got.files, bytes: got.bytes, skipped: got.skipped }, { members: 2, files: 2, bytes: body.length + 4, skipped: [] });
     assert.ok(readFileSync(join(dest, 'job', 'big.bin')).equals(body), 'the body differs');
     assert.equal(readFileSync(join(dest, 'job', 'after.txt'), 'utf8'), 'next');
     assert.equal(bytes, body.length + 4);
