@@ -335,19 +335,20 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   }
   await folderSyncs.sync(dirname(dest));
 
-  // checked again: a kill or a lost node during the folder's fsync ends the attempt's claim
-  // (its archive stays in place, unindexed, until the job's next result replaces it)
-  const settled = currentAttempt(store, attemptId, node);
-  if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
-  const { job } = settled;
-  const verdict = judge(inspection.result, settled.attempt);
-  let state: SettleOutcome;
+  // the results of a turn are indexed in one transaction with one fsync; checked again inside
+  // it: a kill or a lost node before it ends the attempt's claim (its archive stays in place,
+  // unindexed, until the job's next result replaces it)
+  let settled: { state: SettleOutcome; verdict: ReturnType<typeof judge> } | null;
   try {
-    state = store.tx(() => {
+    settled = await store.commitInTurn(() => {
+      const now = currentAttempt(store, attemptId, node);
+      if (!now) return null;
+      const { job } = now;
+      const verdict = judge(inspection.result, now.attempt);
       store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
       const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)');
       for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime, m.sha256);
-      return settleResult(store, job, attemptId, verdict);
+      return { state: settleResult(store, job, attemptId, verdict), verdict };
     });
   } catch (err) {
     // the database could not say so (a full disk): no archive the index does not know stays
@@ -355,7 +356,8 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     await discard(dest);
     throw err;
   }
-  await store.synced();
+  if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
+  const { state, verdict } = settled;
   return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
 }
 

@@ -64,6 +64,12 @@ export class Scheduling {
   run(requestedAt?: number): Assignment[] {
     const { store, batches, nodes, log } = this.deps;
     const t0 = performance.now();
+    // nothing ready to run: nothing to place, and no node need be read (a thousand nodes
+    // joining ask for a thousand passes, each of which would read every node)
+    if (!store.stmt(`SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND blocked = 0 LIMIT 1`).get()) {
+      this.deps.metrics?.placementPass((performance.now() - (requestedAt ?? t0)) / 1000, 0);
+      return [];
+    }
     const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0);
     const assignments = applyPlacements(store, place(snapshot));
     for (const a of assignments) {

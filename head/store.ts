@@ -192,6 +192,50 @@ export class Store {
     return out;
   }
 
+  private turn: { fn: () => unknown; resolve: (v: unknown) => void; reject: (err: unknown) => void }[] = [];
+
+  /**
+   * `commitDurably` for work that comes many at a time (the results of a turn): `fn` runs at
+   * the end of this turn of the event loop with every other one queued in it, in one
+   * transaction and one commit, each in its own savepoint (one that throws is rolled back and
+   * rejected alone), and all resolve after one shared fsync. `fn` runs later than the call:
+   * it must check for itself what it relies on.
+   */
+  commitInTurn<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.turn.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.turn.length === 1) setImmediate(() => this.commitTurn());
+    });
+  }
+
+  private commitTurn(): void {
+    const all = this.turn;
+    this.turn = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      this.tx(() => {
+        for (const w of all) {
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(w.fn)() });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      for (const w of all) w.reject(err);
+      return;
+    }
+    this.synced().then(
+      () => all.forEach((w, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) w.resolve(o.value);
+        else w.reject(o.err);
+      }),
+      (err: unknown) => all.forEach((w) => w.reject(err)),
+    );
+  }
+
   private async fsyncWal(): Promise<void> {
     if (this.db.memory) return;
     // in WAL mode a commit lives in the -wal file until a checkpoint, and a checkpoint syncs

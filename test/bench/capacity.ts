@@ -23,6 +23,8 @@ export interface CapacityFigures {
   head_cpu_ms_per_job: number;
   head_peak_rss_bytes: number;
   loop_delay_p99_ms: number;
+  /** CPU of the simulated fleet (this process) per job over the same window: it must be far below the head's */
+  fleet_cpu_ms_per_job: number;
   /** load average (1 min) when the run ended: the machine is shared */
   load: number;
 }
@@ -31,6 +33,8 @@ export interface IdleFigures {
   nodes: number;
   seconds: number;
   head_cpu_percent: number;
+  /** the simulated fleet's (this process's) share of one core over the same window */
+  fleet_cpu_percent: number;
   load: number;
 }
 
@@ -44,6 +48,11 @@ export interface MassLossFigures {
 }
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `sim${String(i).padStart(4, '0')}`);
+/** this process's user + system CPU seconds: the simulated fleet's cost */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 async function withFleet<T>(
@@ -52,7 +61,7 @@ async function withFleet<T>(
 ): Promise<T> {
   const probeFile = join(process.cwd(), `.loop-probe-${process.pid}.json`);
   process.env.LOOP_PROBE_FILE = probeFile;
-  const c = await BenchCluster.start({ nodes: [], head: { log_level: 'info', ...opts.head }, prefix: opts.prefix, headFlags: ['--import', PROBE], cpuProf: process.env.BENCH_PROFILE });
+  const c = await BenchCluster.start({ nodes: [], head: { log_level: 'info', ...opts.head }, prefix: opts.prefix, headFlags: ['--import', PROBE], cpuProf: process.env.BENCH_PROFILE ? join(process.env.BENCH_PROFILE, opts.prefix.replace(/-$/, '')) : undefined });
   let fleet: SimFleet | null = null;
   try {
     fleet = await SimFleet.start({ head: c.url, nodes: nodeTokens(c.stateDir, names(opts.nodes)), slots: opts.slots, runMs: opts.runMs });
@@ -72,6 +81,7 @@ export async function capacityRun(nodes: number, slots: number, jobs: number): P
     const file = writeShellBatch(c.root, 'capacity', jobs);
     await sleep(500); // the joins' own work settles
     const cpu0 = await cpuOf(c.head.pid);
+    const fleet0 = ownCpu();
     process.kill(c.head.pid, 'SIGUSR2');
     const t0 = performance.now();
     const add = await c.cli(['add', file]);
@@ -88,6 +98,7 @@ export async function capacityRun(nodes: number, slots: number, jobs: number): P
     ]);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = await cpuOf(c.head.pid);
+    const fleet1 = ownCpu();
     const mem = await c.head.memory();
     await sleep(300);
     const delay = JSON.parse(readFileSync(probe, 'utf8')) as { p99: number };
@@ -96,7 +107,8 @@ export async function capacityRun(nodes: number, slots: number, jobs: number): P
     return {
       nodes, slots_per_node: slots, jobs, seconds: +seconds.toFixed(2), jobs_per_s: Math.round(jobs / seconds),
       head_cpu_ms_per_job: +(((cpu1.self - cpu0.self) * 1000) / jobs).toFixed(3),
-      head_peak_rss_bytes: mem.peak, loop_delay_p99_ms: +delay.p99.toFixed(1), load: load(),
+      head_peak_rss_bytes: mem.peak, loop_delay_p99_ms: +delay.p99.toFixed(1),
+      fleet_cpu_ms_per_job: +(((fleet1 - fleet0) * 1000) / jobs).toFixed(3), load: load(),
     };
   });
 }
@@ -104,13 +116,24 @@ export async function capacityRun(nodes: number, slots: number, jobs: number): P
 /** 1,000 nodes heartbeating every second, nothing to run: the head's share of one core. */
 export async function idleRun(nodes: number, seconds = 10): Promise<IdleFigures> {
   return withFleet({ nodes, slots: 4, runMs: 0, head: { heartbeat: 1 }, prefix: 'idle-' }, async (c) => {
-    await sleep(2000);
+    // the joins' own work (a hello, a registration, a pass each) is not idle: wait until it is
+    // over (a second of head CPU below a tenth of a core), at most 20 s
+    for (let i = 0; i < 20; i++) {
+      const a = await cpuOf(c.head.pid);
+      await sleep(1000);
+      if ((await cpuOf(c.head.pid)).self - a.self < 0.1) break;
+    }
     const cpu0 = await cpuOf(c.head.pid);
+    const fleet0 = ownCpu();
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const cpu1 = await cpuOf(c.head.pid);
+    const fleet1 = ownCpu();
     const wall = (performance.now() - t0) / 1000;
-    return { nodes, seconds: +wall.toFixed(1), head_cpu_percent: +(((cpu1.self - cpu0.self) / wall) * 100).toFixed(2), load: load() };
+    return {
+      nodes, seconds: +wall.toFixed(1), head_cpu_percent: +(((cpu1.self - cpu0.self) / wall) * 100).toFixed(2),
+      fleet_cpu_percent: +(((fleet1 - fleet0) / wall) * 100).toFixed(2), load: load(),
+    };
   });
 }
 

@@ -4,6 +4,7 @@
 //   BENCH_ONLY=data,pause     some sections only (throughput, scale, placement, recovery, pause, data, capacity)
 //   BENCH_CAPACITY_JOBS=10000 jobs of each capacity run (default 100,000)
 //   BENCH_CAPACITY_NODES=100,1000  simulated fleet sizes of the capacity section (default 100,500,1000)
+//   BENCH_CAPACITY_PARTS=capacity  parts of the capacity section (default capacity,idle,mass_loss)
 //   BENCH_DIR=...             where clusters and data go (default .bench/ in the repository)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -127,32 +128,38 @@ try {
 
   await section('capacity', async () => {
     const jobs = Number(process.env.BENCH_CAPACITY_JOBS ?? 100_000);
-    const sizes = (process.env.BENCH_CAPACITY_NODES ?? '100,500,1000').split(',').map(Number);
+    const sizes = (process.env.BENCH_CAPACITY_NODES ?? '100,500,1000').split(',').filter(Boolean).map(Number);
+    const parts = new Set((process.env.BENCH_CAPACITY_PARTS ?? 'capacity,idle,mass_loss').split(','));
     const runs: CapacityFigures[] = [];
-    for (const n of sizes) {
-      runs.push(await capacityRun(n, 4, jobs));
-      console.log(JSON.stringify(runs[runs.length - 1]));
+    if (parts.has('capacity')) {
+      for (const n of sizes) {
+        runs.push(await capacityRun(n, 4, jobs));
+        console.log(JSON.stringify(runs[runs.length - 1]));
+      }
+      printTable(`Capacity: a real head, simulated nodes of 4 slots, ${jobs} zero-length jobs (add to last result taken)`,
+        ['nodes', 'seconds', 'jobs/s', 'head CPU ms/job', 'fleet CPU ms/job', 'head peak RSS', 'loop delay p99 ms', 'load'],
+        runs.map((r) => [String(r.nodes), f(r.seconds, 1), f(r.jobs_per_s), f(r.head_cpu_ms_per_job, 3), f(r.fleet_cpu_ms_per_job, 3), mb(r.head_peak_rss_bytes), f(r.loop_delay_p99_ms, 1), f(r.load, 1)]));
+      results.capacity = runs;
+      const big = runs.find((r) => r.nodes === 1000);
+      if (big) {
+        target('capacity, 1,000 nodes', '≥ 3,000 jobs/s', `${f(big.jobs_per_s)} jobs/s`, big.jobs_per_s >= 3000);
+        target('… head CPU per job', '≤ 0.25 ms', `${f(big.head_cpu_ms_per_job, 3)} ms`, big.head_cpu_ms_per_job <= 0.25);
+        target('… head RSS', '< 500 MB', mb(big.head_peak_rss_bytes), big.head_peak_rss_bytes < 500e6);
+        target('… event-loop delay p99', '< 50 ms', `${f(big.loop_delay_p99_ms, 1)} ms`, big.loop_delay_p99_ms < 50);
+      }
     }
-    printTable(`Capacity: a real head, simulated nodes of 4 slots, ${jobs} zero-length jobs (add to last result taken)`,
-      ['nodes', 'seconds', 'jobs/s', 'head CPU ms/job', 'head peak RSS', 'loop delay p99 ms', 'load'],
-      runs.map((r) => [String(r.nodes), f(r.seconds, 1), f(r.jobs_per_s), f(r.head_cpu_ms_per_job, 3), mb(r.head_peak_rss_bytes), f(r.loop_delay_p99_ms, 1), f(r.load, 1)]));
-    const idle = await idleRun(1000);
-    const loss = await massLossRun(1000, 100);
-    printTable('Capacity: 1,000 idle nodes (heartbeat 1 s); 100 of 1,000 busy nodes silent at once',
-      ['idle head CPU %', 'nodes lost', 'jobs requeued', 'max reassign ms', 'node_timeout ms'],
-      [[f(idle.head_cpu_percent, 2), String(loss.nodes_lost), String(loss.jobs_requeued), f(loss.max_reassign_ms), String(loss.node_timeout_ms)]]);
-    results.capacity = runs;
-    results.idle = idle;
-    results.mass_loss = loss;
-    const big = runs.find((r) => r.nodes === 1000);
-    if (big) {
-      target('capacity, 1,000 nodes', '≥ 3,000 jobs/s', `${f(big.jobs_per_s)} jobs/s`, big.jobs_per_s >= 3000);
-      target('… head CPU per job', '≤ 0.25 ms', `${f(big.head_cpu_ms_per_job, 3)} ms`, big.head_cpu_ms_per_job <= 0.25);
-      target('… head RSS', '< 500 MB', mb(big.head_peak_rss_bytes), big.head_peak_rss_bytes < 500e6);
-      target('… event-loop delay p99', '< 50 ms', `${f(big.loop_delay_p99_ms, 1)} ms`, big.loop_delay_p99_ms < 50);
+    if (parts.has('idle')) {
+      const idle = await idleRun(1000);
+      console.log(JSON.stringify(idle));
+      results.idle = idle;
+      target('1,000 idle nodes', '< 5% of a core', `${f(idle.head_cpu_percent, 2)}% (fleet ${f(idle.fleet_cpu_percent, 2)}%)`, idle.head_cpu_percent < 5);
     }
-    target('1,000 idle nodes', '< 5% of a core', `${f(idle.head_cpu_percent, 2)}%`, idle.head_cpu_percent < 5);
-    target('100 of 1,000 nodes lost', `< node_timeout + 1 s = ${loss.node_timeout_ms + 1000} ms`, `${f(loss.max_reassign_ms)} ms`, loss.max_reassign_ms < loss.node_timeout_ms + 1000);
+    if (parts.has('mass_loss')) {
+      const loss = await massLossRun(1000, 100);
+      console.log(JSON.stringify(loss));
+      results.mass_loss = loss;
+      target('100 of 1,000 nodes lost', `< node_timeout + 1 s = ${loss.node_timeout_ms + 1000} ms`, `${f(loss.max_reassign_ms)} ms (${loss.jobs_requeued} jobs)`, loss.max_reassign_ms < loss.node_timeout_ms + 1000);
+    }
   });
 
   printTable('Targets', ['figure', 'target', 'measured', 'met'], targets.map(([n, g, m, ok]) => [n, g, m, ok === null ? '-' : ok ? 'yes' : 'NO']));
