@@ -244,6 +244,18 @@ export const MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
   },
   {
+    version: 7,
+    name: 'node token pins',
+    // what a node token lets its hello claim (`token create --cpus --memory --gpus
+    // --capabilities`, head/token-pins.ts); NULL: not pinned. pin_capabilities is a JSON list.
+    sql: `
+      ALTER TABLE tokens ADD COLUMN pin_cpus INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_memory INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_gpus INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_capabilities TEXT;
+    `,
+  },
+  {
     version: 8,
     name: 'what each attempt used, from its result.json',
     // measured by the node (its cgroup); NULL when not measured or for results before this
