@@ -20,6 +20,7 @@ import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
 import { pilotOf } from '../alloc/records.js';
 import type { BatchRecord, JobRecord, Store } from '../store.js';
+import { visibleInput, type InputViewer } from '../inputs.js';
 import type { Route } from './route.js';
 
 export const add: Route = {
@@ -36,7 +37,7 @@ export const add: Route = {
     if (refusal) throw new HttpError(403, refusal);
     if (ctx.store.batchByName(namespace, name)) throw new HttpError(409, `batch ${name} already exists in namespace ${namespace}; choose another batch_name`);
 
-    const wire = toWire(ctx.store, batch, body.files, body.file);
+    const wire = toWire(ctx.store, batch, body.files, body.file, principal.admin ? null : principal.name);
     if (!wire.ok) throw new HttpError(400, `${body.file}: ${wire.problems.length} file${wire.problems.length === 1 ? '' : 's'} not on the head`, { problems: wire.problems });
 
     // pilots come and go: the allocation queues, not their pilots of the moment, say what they can run
@@ -77,7 +78,7 @@ export const add: Route = {
 function validBatch(body: AddRequest): BatchSpec {
   let problems: string[];
   if (body.document !== undefined) {
-    const checked = checkBatchDocument(body.document, { file: body.file });
+    const checked = checkBatchDocument(body.document, { file: body.file, ...(body.dir !== undefined ? { dir: body.dir } : {}) });
     if (checked.ok) return checked.batch;
     problems = checked.problems;
   } else {
@@ -93,7 +94,7 @@ type Uploaded = Record<string, { hash: string; size: number }>;
 type Wire = { ok: true; record: BatchRecord; jobs: NewBatch['jobs'] } | { ok: false; problems: string[] };
 
 /** The batch with every file replaced by its content hash, as nodes receive it. */
-function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string): Wire {
+function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string, viewer: InputViewer): Wire {
   const problems = new Map<string, string>();
   const known = new Map<string, number | null>();
   const fileOf = (ref: FileRef, where: string, fixedName?: string): WireFile => {
@@ -105,7 +106,7 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
       if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} was not uploaded with the batch`);
       return { alias, hash: '0'.repeat(64), size: 0 };
     }
-    if (!known.has(entry.hash)) known.set(entry.hash, store.input(entry.hash)?.size ?? null);
+    if (!known.has(entry.hash)) known.set(entry.hash, visibleInput(store, entry.hash, viewer)?.size ?? null);
     const size = known.get(entry.hash);
     if (size === null || size === undefined) {
       if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} (sha256 ${entry.hash}) is not on the head; upload it first`);

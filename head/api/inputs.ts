@@ -5,8 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import { MissingInputsRequest } from '../../shared/protocol/api.js';
 import { Sha256 } from '../../shared/protocol/common.js';
 import { HttpError, readJson, sendJson } from '../http.js';
-import { missingInputs, storeInput } from '../inputs.js';
-import type { Route } from './route.js';
+import { missingInputs, recordHolder, storeInput, visibleInput } from '../inputs.js';
+import type { ApiCall, Route } from './route.js';
+
+/** Whose inputs the caller may see: a node or an admin every one (null), a user those they hold. */
+function viewer(call: ApiCall): string | null {
+  return call.principal.kind === 'node' || call.principal.admin ? null : call.principal.name;
+}
 
 function hashParam(raw: string | undefined): string {
   if (!Sha256.safeParse(raw).success) throw new HttpError(400, `"${raw}" is not a hex SHA-256`);
@@ -19,7 +24,7 @@ export const inputsMissing: Route = {
   who: 'user',
   async handle(call) {
     const body = await readJson(call.req, MissingInputsRequest);
-    sendJson(call.res, 200, { missing: missingInputs(call.ctx.store, body.hashes) });
+    sendJson(call.res, 200, { missing: missingInputs(call.ctx.store, body.hashes, viewer(call)) });
   },
 };
 
@@ -34,6 +39,7 @@ export const inputPut: Route = {
       call.ctx.log.warn({ event: 'input_refused', user: call.principal.name, hash, actual: result.actual }, 'uploaded bytes do not match their hash');
       throw new HttpError(400, `the uploaded ${result.size} bytes hash to ${result.actual}, not ${hash}`);
     }
+    recordHolder(call.ctx.store, hash, call.principal.name);
     if (!result.existed) call.ctx.log.info({ event: 'input_stored', user: call.principal.name, hash, size: result.size }, 'input stored');
     sendJson(call.res, 201, { hash, size: result.size });
   },
@@ -45,7 +51,8 @@ export const inputGet: Route = {
   who: 'any',
   async handle(call) {
     const hash = hashParam(call.params.hash);
-    const row = call.ctx.store.input(hash);
+    // another user's input answers as if it did not exist: its hash is no proof of having it
+    const row = visibleInput(call.ctx.store, hash, viewer(call));
     if (!row) throw new HttpError(404, `no input ${hash}`);
     call.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': row.size });
     await pipeline(createReadStream(join(call.ctx.settings.stateDir, row.path)), call.res);
