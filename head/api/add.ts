@@ -1,20 +1,20 @@
 // Add a batch: never trust the client. The batch is validated again here, with the rules the
 // CLI applied — from the document the CLI read from the YAML (shared/spec/document.ts; no YAML
-// parse on the head), or from the YAML text when a client sends only that. Every file it names
+// parse on the head), or from the YAML text when a client sends only that — in the batch
+// parser's worker thread (head/batch-parser.ts), off the event loop. Every file it names
 // must have been uploaded (by content hash); the namespace must be the user's (or free); some
 // known node must have every capability. Then all jobs are queued in one transaction and a
 // scheduling pass runs. `dry` answers the same without queueing.
 import { posix, relative, sep } from 'node:path';
-import { AddRequest, type AddResponse } from '../../shared/protocol/api.js';
+import type { AddResponse } from '../../shared/protocol/api.js';
 import type { WireFile, WireInitialize, WireJob } from '../../shared/protocol/common.js';
-import { checkBatchDocument } from '../../shared/spec/document.js';
-import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
 import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js';
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
 import { isSafeName } from '../../shared/paths.js';
 import { MAX_FRAME } from '../../shared/protocol/codec.js';
 import { formatBytes } from '../../shared/spec/units.js';
-import { HttpError, readJson, sendJson } from '../http.js';
+import { HttpError, readBody, sendJson } from '../http.js';
+import { batchParser } from '../batch-parser.js';
 import { namespaceRefusal, queueBatch, type NewBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
@@ -29,8 +29,11 @@ export const add: Route = {
   who: 'user',
   async handle(call) {
     const { ctx, principal } = call;
-    const body = await readJson(call.req, AddRequest, ctx.settings.maxBatchBytes, 'batch document', 'max_batch_bytes');
-    const batch = validBatch(body);
+    const raw = await readBody(call.req, ctx.settings.maxBatchBytes, 'batch document', 'max_batch_bytes');
+    // parsed and checked in a worker thread: seconds of YAML never stall the loop
+    const checked = await batchParser().check(raw);
+    if (!checked.ok) throw new HttpError(checked.status, checked.error, checked.extra);
+    const { fields: body, batch } = checked;
     const { namespace, batch_name: name } = batch.meta;
 
     const refusal = namespaceRefusal(ctx.store, namespace, principal.name, principal.admin);
@@ -73,21 +76,6 @@ export const add: Route = {
     sendJson(call.res, 200, response);
   },
 };
-
-/** The batch of a request, validated; a 400 listing every problem when it is not valid. */
-function validBatch(body: AddRequest): BatchSpec {
-  let problems: string[];
-  if (body.document !== undefined) {
-    const checked = checkBatchDocument(body.document, { file: body.file, ...(body.dir !== undefined ? { dir: body.dir } : {}) });
-    if (checked.ok) return checked.batch;
-    problems = checked.problems;
-  } else {
-    const parsed = parseBatch(body.yaml ?? '', { file: body.file, checkFiles: false });
-    if (parsed.ok) return parsed.batch;
-    problems = parsed.errors.map(formatSpecError);
-  }
-  throw new HttpError(400, `${body.file} is not a valid batch (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
-}
 
 type Uploaded = Record<string, { hash: string; size: number }>;
 
