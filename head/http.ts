@@ -24,6 +24,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  * `what` and `key` name the body and the setting that raises the limit in the message.
  */
 export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = MAX_REQUEST_JSON, what = 'request body', key?: string): Promise<z.output<S>> {
+  return parseJsonBody(await readBody(req, limit, what, key), schema);
+}
+
+/** The whole body, bounded as readJson's (413 at once, or as soon as it passes `limit`). */
+export async function readBody(req: IncomingMessage, limit: number, what = 'request body', key?: string): Promise<Buffer> {
   const tooLarge = (size: string) =>
     new HttpError(413, `${what} of ${size} is over the head's limit of ${formatBytes(limit)}${key ? ` (${key} in head.yaml)` : ''}`);
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -35,9 +40,14 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
     if (size > limit) throw tooLarge(`more than ${formatBytes(limit)}`);
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks, size);
+}
+
+/** A body parsed as JSON and checked by `schema`; 400 naming the problem. */
+export function parseJsonBody<S extends z.ZodType>(body: Uint8Array, schema: S): z.output<S> {
   let raw: unknown;
   try {
-    raw = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    raw = body.length === 0 ? {} : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8'));
   } catch (err) {
     throw new HttpError(400, `request body is not JSON: ${(err as Error).message}`);
   }

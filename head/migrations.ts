@@ -244,6 +244,32 @@ export const MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE jobs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;`,
   },
   {
+    version: 7,
+    name: 'node token pins; who holds each input',
+    // tokens.pin_*: what a node token lets its hello claim (`token create --cpus --memory
+    //   --gpus --capabilities`, head/token-pins.ts); NULL: not pinned. pin_capabilities is a
+    //   JSON list.
+    // input_holders: the users who proved they have an input's bytes (uploaded them, or own a
+    //   batch naming them: filled here from the batches already queued); only they may fetch
+    //   it or name it in a batch (head/inputs.ts).
+    sql: `
+      ALTER TABLE tokens ADD COLUMN pin_cpus INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_memory INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_gpus INTEGER;
+      ALTER TABLE tokens ADD COLUMN pin_capabilities TEXT;
+      CREATE TABLE input_holders (
+        hash TEXT NOT NULL,
+        user TEXT NOT NULL,
+        PRIMARY KEY (hash, user)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO input_holders (hash, user)
+        SELECT DISTINCT t.value, b.owner FROM batches b, json_tree(b.spec) t WHERE t.key = 'hash' AND t.type = 'text';
+      INSERT OR IGNORE INTO input_holders (hash, user)
+        SELECT DISTINCT t.value, b.owner FROM jobs j JOIN batches b ON b.id = j.batch_id, json_tree(j.spec) t
+         WHERE t.key = 'hash' AND t.type = 'text';
+    `,
+  },
+  {
     version: 8,
     name: 'what each attempt used, from its result.json',
     // measured by the node (its cgroup); NULL when not measured or for results before this

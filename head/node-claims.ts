@@ -11,7 +11,7 @@ export const MAX_NODE_MEMORY = 64 * 1024 ** 4;
 export const MAX_NODE_GPUS = 64;
 export const MAX_NODE_JOBS = 4096;
 export const MAX_NODE_CAPABILITIES = 256;
-const MAX_CAPABILITY_CHARS = 128;
+export const MAX_CAPABILITY_CHARS = 128;
 
 /** Why this hello's claims cannot be true of one machine; null when they can. */
 export function implausibleClaim(hello: Hello): string | null {

@@ -36,6 +36,7 @@ import {
 } from './transitions.js';
 import { takeResult } from './result-intake.js';
 import { implausibleClaim } from './node-claims.js';
+import { describePins, pinViolation } from './token-pins.js';
 
 type Hello = Extract<NodeMessage, { type: 'hello' }>;
 type ResultMessage = Extract<NodeMessage, { type: 'result' }>;
@@ -49,6 +50,7 @@ export const CLOSE = {
   lost: 4003,
   noHello: 4004,
   implausible: 4005,
+  beyondPins: 4006,
 } as const;
 
 /** last_seen is written at most this often per node (the timer in memory is exact). */
@@ -180,6 +182,14 @@ export class NodeSessions implements NodeLink {
       log.warn({ event: 'wrong_node', claimed: decoded.value.node }, message);
       reply(message);
       ws.close(CLOSE.wrongNode, 'token is for another node');
+      return null;
+    }
+    const beyond = principal.pins ? pinViolation(decoded.value, principal.pins) : null;
+    if (beyond && principal.pins) {
+      const message = `node ${principal.name} ${beyond} (pinned: ${describePins(principal.pins)}); refused`;
+      log.warn({ event: 'claim_refused', reason: 'pins', resources: decoded.value.resources, capabilities: decoded.value.capabilities, pins: principal.pins }, message);
+      reply(message);
+      ws.close(CLOSE.beyondPins, 'claims more than its token allows');
       return null;
     }
     return decoded.value;

@@ -49,6 +49,10 @@ export interface TokenRow {
   name: string;
   admin: number;
   created: number;
+  pin_cpus: number | null;
+  pin_memory: number | null;
+  pin_gpus: number | null;
+  pin_capabilities: string | null;
 }
 
 export interface BatchRow {

@@ -43,14 +43,23 @@ export async function main(argv: string[]): Promise<number> {
       // help and version exit 0; usage errors are bad input
       return err.exitCode === 0 ? 0 : 2;
     }
+    const debug = program.opts().debug || process.env.DISTRIBUTE_DEBUG;
+    // an error without a message still says what it was
+    const message = errorMessage(err) || `${err instanceof Error ? err.name : typeof err} without a message (run with --debug for where)`;
     if (err instanceof UserError) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(`error: ${message}\n`);
       return err.exitCode;
     }
-    const debug = program.opts().debug || process.env.DISTRIBUTE_DEBUG;
-    process.stderr.write(`error: ${debug && err instanceof Error ? err.stack : errorMessage(err)}\n`);
+    process.stderr.write(`error: ${debug && err instanceof Error ? err.stack : message}\n`);
     return 1;
   }
 }
+
+// The reader of our output went away (`distribute status | head -1`): nothing more is
+// wanted, which is no error. Without this, the first write after it is an EPIPE stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
 
 process.exitCode = await main(process.argv);

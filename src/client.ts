@@ -191,7 +191,7 @@ export class HeadClient {
   }
 
   private refusalOf(status: number, statusText: string, text: string, method: string, path: string): UserError {
-    let message = text.trim() || statusText;
+    let message = text.trim() || statusText || `${method} ${path} answered ${status} with no reason`;
     let problems: string[] = [];
     try {
       const raw = JSON.parse(text) as unknown;

@@ -1,40 +1,44 @@
 // Add a batch: never trust the client. The batch is validated again here, with the rules the
 // CLI applied — from the document the CLI read from the YAML (shared/spec/document.ts; no YAML
-// parse on the head), or from the YAML text when a client sends only that. Every file it names
+// parse on the head), or from the YAML text when a client sends only that — in the batch
+// parser's worker thread (head/batch-parser.ts), off the event loop. Every file it names
 // must have been uploaded (by content hash); the namespace must be the user's (or free); some
 // known node must have every capability. Then all jobs are queued in one transaction and a
 // scheduling pass runs. `dry` answers the same without queueing.
 import { posix, relative, sep } from 'node:path';
-import type { AddRequest, AddResponse } from '../../shared/protocol/api.js';
+import type { AddResponse } from '../../shared/protocol/api.js';
 import type { WireFile, WireInitialize, WireJob } from '../../shared/protocol/common.js';
-import { checkBatchDocument } from '../../shared/spec/document.js';
-import { formatSpecError, parseBatch } from '../../shared/spec/parse.js';
 import { PYTHON_BUILD_FILE, PYTHON_JOB_FILE } from '../../shared/spec/command.js';
 import type { BatchSpec, FileRef } from '../../shared/spec/types.js';
 import { isSafeName } from '../../shared/paths.js';
 import { MAX_FRAME } from '../../shared/protocol/codec.js';
 import { formatBytes } from '../../shared/spec/units.js';
-import { HttpError } from '../http.js';
+import { HttpError, readBody } from '../http.js';
+import { batchParser } from '../batch-parser.js';
 import { namespaceRefusal, queueBatch, type NewBatch } from '../queue.js';
 import { missingCapabilities } from '../scheduler.js';
 import { pilotAdmission } from '../alloc/admission.js';
 import { pilotOf } from '../alloc/records.js';
 import type { BatchRecord, JobRecord, Store } from '../store.js';
+import { visibleInput, type InputViewer } from '../inputs.js';
 import type { Api } from '../../shared/protocol/http-api.js';
 import type { Handler } from './route.js';
 
 export const add: Handler<Api['add']> = {
   async handle(call) {
     const { ctx, principal } = call;
-    const body = await call.body({ bytes: ctx.settings.maxBatchBytes, what: 'batch document', key: 'max_batch_bytes' });
-    const batch = validBatch(body);
+    const raw = await readBody(call.req, ctx.settings.maxBatchBytes, 'batch document', 'max_batch_bytes');
+    // parsed and checked in a worker thread: seconds of YAML never stall the loop
+    const checked = await batchParser().check(raw);
+    if (!checked.ok) throw new HttpError(checked.status, checked.error, checked.extra);
+    const { fields: body, batch } = checked;
     const { namespace, batch_name: name } = batch.meta;
 
     const refusal = namespaceRefusal(ctx.store, namespace, principal.name, principal.admin);
     if (refusal) throw new HttpError(403, refusal);
     if (ctx.store.batchByName(namespace, name)) throw new HttpError(409, `batch ${name} already exists in namespace ${namespace}; choose another batch_name`);
 
-    const wire = toWire(ctx.store, batch, body.files, body.file);
+    const wire = toWire(ctx.store, batch, body.files, body.file, principal.admin ? null : principal.name);
     if (!wire.ok) throw new HttpError(400, `${body.file}: ${wire.problems.length} file${wire.problems.length === 1 ? '' : 's'} not on the head`, { problems: wire.problems });
 
     // pilots come and go: the allocation queues, not their pilots of the moment, say what they can run
@@ -71,27 +75,12 @@ export const add: Handler<Api['add']> = {
   },
 };
 
-/** The batch of a request, validated; a 400 listing every problem when it is not valid. */
-function validBatch(body: AddRequest): BatchSpec {
-  let problems: string[];
-  if (body.document !== undefined) {
-    const checked = checkBatchDocument(body.document, { file: body.file });
-    if (checked.ok) return checked.batch;
-    problems = checked.problems;
-  } else {
-    const parsed = parseBatch(body.yaml ?? '', { file: body.file, checkFiles: false });
-    if (parsed.ok) return parsed.batch;
-    problems = parsed.errors.map(formatSpecError);
-  }
-  throw new HttpError(400, `${body.file} is not a valid batch (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { problems });
-}
-
 type Uploaded = Record<string, { hash: string; size: number }>;
 
 type Wire = { ok: true; record: BatchRecord; jobs: NewBatch['jobs'] } | { ok: false; problems: string[] };
 
 /** The batch with every file replaced by its content hash, as nodes receive it. */
-function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string): Wire {
+function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string, viewer: InputViewer): Wire {
   const problems = new Map<string, string>();
   const known = new Map<string, number | null>();
   const fileOf = (ref: FileRef, where: string, fixedName?: string): WireFile => {
@@ -103,7 +92,7 @@ function toWire(store: Store, batch: BatchSpec, uploaded: Uploaded, file: string
       if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} was not uploaded with the batch`);
       return { alias, hash: '0'.repeat(64), size: 0 };
     }
-    if (!known.has(entry.hash)) known.set(entry.hash, store.input(entry.hash)?.size ?? null);
+    if (!known.has(entry.hash)) known.set(entry.hash, visibleInput(store, entry.hash, viewer)?.size ?? null);
     const size = known.get(entry.hash);
     if (size === null || size === undefined) {
       if (!problems.has(key)) problems.set(key, `${file}: ${where}: ${key} (sha256 ${entry.hash}) is not on the head; upload it first`);

@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Sha256 } from '../../shared/protocol/common.js';
 import { HttpError } from '../http.js';
-import { missingInputs, storeInput } from '../inputs.js';
+import { missingInputs, recordHolder, storeInput, visibleInput } from '../inputs.js';
 import type { Api } from '../../shared/protocol/http-api.js';
-import type { Handler } from './route.js';
+import type { ApiCall, Handler } from './route.js';
+
+/** Whose inputs the caller may see: a node or an admin every one (null), a user those they hold. */
+function viewer(call: ApiCall): string | null {
+  return call.principal.kind === 'node' || call.principal.admin ? null : call.principal.name;
+}
 
 function hashParam(raw: string | undefined): string {
   if (!Sha256.safeParse(raw).success) throw new HttpError(400, `"${raw}" is not a hex SHA-256`);
@@ -16,7 +21,7 @@ function hashParam(raw: string | undefined): string {
 export const inputsMissing: Handler<Api['inputsMissing']> = {
   async handle(call) {
     const body = await call.body();
-    call.reply({ missing: missingInputs(call.ctx.store, body.hashes) });
+    call.reply({ missing: missingInputs(call.ctx.store, body.hashes, viewer(call)) });
   },
 };
 
@@ -28,6 +33,7 @@ export const inputPut: Handler<Api['inputPut']> = {
       call.ctx.log.warn({ event: 'input_refused', user: call.principal.name, hash, actual: result.actual }, 'uploaded bytes do not match their hash');
       throw new HttpError(400, `the uploaded ${result.size} bytes hash to ${result.actual}, not ${hash}`);
     }
+    recordHolder(call.ctx.store, hash, call.principal.name);
     if (!result.existed) call.ctx.log.info({ event: 'input_stored', user: call.principal.name, hash, size: result.size }, 'input stored');
     call.reply({ hash, size: result.size });
   },
@@ -36,7 +42,8 @@ export const inputPut: Handler<Api['inputPut']> = {
 export const inputGet: Handler<Api['inputGet']> = {
   async handle(call) {
     const hash = hashParam(call.params.hash);
-    const row = call.ctx.store.input(hash);
+    // another user's input answers as if it did not exist: its hash is no proof of having it
+    const row = visibleInput(call.ctx.store, hash, viewer(call));
     if (!row) throw new HttpError(404, `no input ${hash}`);
     call.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': row.size });
     await pipeline(createReadStream(join(call.ctx.settings.stateDir, row.path)), call.res);

@@ -15,7 +15,7 @@ export function metricsText(ctx: HeadContext, m: HeadMetrics): string {
   const jobs = new Map(JobState.options.map((s) => [s as string, 0]));
   for (const r of ctx.store.stmt<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all()) jobs.set(r.state, r.n);
   const nodes = new Map(NodeState.options.map((s) => [s as string, 0]));
-  for (const n of nodeInfos(ctx)) nodes.set(n.state, (nodes.get(n.state) ?? 0) + 1);
+  for (const n of nodeInfos(ctx, null)) nodes.set(n.state, (nodes.get(n.state) ?? 0) + 1);
   const member = ctx.store.stmt<{ bytes: number | null }>('SELECT SUM(size) AS bytes FROM archive_members').get();
   const families: Family[] = [
     { name: 'distribute_jobs', help: 'Jobs by state.', type: 'gauge', samples: [...jobs].map(([state, value]) => ({ labels: { state }, value })) },

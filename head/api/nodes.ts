@@ -4,7 +4,7 @@ import type { NodeState } from '../../shared/protocol/common.js';
 import { parseNodeResources, type NodeRow } from '../store.js';
 import type { HeadContext } from '../context.js';
 import type { Api } from '../../shared/protocol/http-api.js';
-import type { Handler } from './route.js';
+import { visibleNamespaces, type Handler } from './route.js';
 
 interface RunningRow {
   namespace: string;
@@ -15,11 +15,16 @@ interface RunningRow {
 
 export const nodes: Handler<Api['nodes']> = {
   handle(call) {
-    call.reply(nodeInfos(call.ctx));
+    const visible = visibleNamespaces(call);
+    call.reply(nodeInfos(call.ctx, visible === null ? null : new Set(visible)));
   },
 };
 
-export function nodeInfos(ctx: HeadContext): NodeInfo[] {
+/**
+ * Every node; its running jobs named only where `visible` (the viewer's namespaces, null for
+ * an admin) holds their namespace, the rest counted in `hidden_running`, as the dashboard does.
+ */
+export function nodeInfos(ctx: HeadContext, visible: ReadonlySet<string> | null): NodeInfo[] {
   const connected = ctx.nodes.connected();
   const running = ctx.store.stmt<RunningRow>(
     `SELECT b.namespace AS namespace, b.name AS batch, j.name AS job, a.number AS attempt
@@ -28,13 +33,15 @@ export function nodeInfos(ctx: HeadContext): NodeInfo[] {
   );
   return ctx.store.nodes().map((n) => {
     const r = running.all(n.name);
+    const shown = visible === null ? r : r.filter((j) => visible.has(j.namespace));
     const res = parseNodeResources(n);
     return {
       name: n.name,
       state: nodeState(n, connected.has(n.name), r.length),
       capabilities: JSON.parse(n.capabilities) as string[],
       resources: { cpus: res.cpus, memory: res.memory, gpus: res.gpus },
-      running: r,
+      running: shown,
+      hidden_running: r.length - shown.length,
     };
   });
 }

@@ -39,6 +39,8 @@ export const AddRequest = z.object({
   yaml: z.string().optional(),
   /** the name to use in error messages (the file as the user named it) */
   file: z.string(),
+  /** the YAML's folder, absolute, on the user's machine: `files` keys are relative to it */
+  dir: z.string().max(4096).optional(),
   /** every file the batch names, by its path as written in the YAML (relative to the YAML) */
   files: z.record(z.string(), z.object({ hash: Sha256, size: z.number().int().nonnegative() })),
   dry: z.boolean().default(false),
@@ -96,6 +98,8 @@ export const NodeInfo = z.object({
   capabilities: z.array(z.string()),
   resources: z.object({ cpus: z.number().int(), memory: z.number().int(), gpus: z.number().int() }),
   running: z.array(z.object({ namespace: z.string(), batch: z.string(), job: z.string(), attempt: z.number().int() })),
+  /** jobs running there in namespaces the viewer cannot see: counted, never named */
+  hidden_running: z.number().int().default(0),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
 

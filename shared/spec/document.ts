@@ -3,7 +3,7 @@
 // that become paths, sizes, durations, files, duplicates, the job limit) but skips the YAML
 // parse, most of the cost of a large batch. Without the text there are no lines to point at:
 // a problem names its field (`batch.yaml: shell.jobs[0].name: ...`).
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { normalizeBatch } from './normalize.js';
 import { formatPath } from './positions.js';
 import type { Problem } from './issues.js';
@@ -13,12 +13,15 @@ export type DocumentResult = { ok: true; batch: BatchSpec } | { ok: false; probl
 
 /**
  * Validates a batch document (`file` as the user named it: shown in problems, and the folder
- * file paths are relative to). Files are not looked for: the machine that checks has none.
+ * file paths are relative to unless `dir`, the YAML's folder where it was read, is given). Files are not looked for: the machine that checks has none.
  */
-export function checkBatchDocument(data: unknown, opts: { file: string }): DocumentResult {
+export function checkBatchDocument(data: unknown, opts: { file: string; dir?: string }): DocumentResult {
   const abs = resolve(opts.file);
   const problems: Problem[] = [];
-  const batch = normalizeBatch(data, { file: abs, dir: dirname(abs), checkFiles: false, problems, statCache: new Map() });
+  // the YAML's folder on the user's machine, when they said: an absolute file path then keys
+  // the same here as it did there (src/remote/add.ts, fileKey)
+  const dir = opts.dir !== undefined && isAbsolute(opts.dir) ? opts.dir : dirname(abs);
+  const batch = normalizeBatch(data, { file: abs, dir, checkFiles: false, problems, statCache: new Map() });
   if (batch && problems.length === 0) return { ok: true, batch };
   const seen = new Set<string>();
   const lines: string[] = [];

@@ -1,7 +1,7 @@
 // Files a batch ships: paths relative to the YAML's folder become absolute, aliases default
 // to the base name and must be safe as a file name on the node, and (on the machine that has
 // them) the files must exist.
-import { statSync } from 'node:fs';
+import { statSync, statfsSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { unsafeNameReason } from '../paths.js';
 import type { FileRef } from './types.js';
@@ -19,6 +19,9 @@ export interface FileContext {
   statCache: Map<string, string | null>;
 }
 
+/** procfs and sysfs (statfs f_type): files whose size is 0 until read, and changes as it is */
+const PSEUDO_FILESYSTEMS: ReadonlyMap<number, string> = new Map([[0x9fa0, '/proc'], [0x62656572, '/sys']]);
+
 /** `re_300.json` → `./re_300.json`, as a user recognises a path relative to the YAML. */
 function shown(path: string): string {
   return isAbsolute(path) || path.startsWith('./') || path.startsWith('../') ? path : `./${path}`;
@@ -31,6 +34,11 @@ function fileProblem(ctx: FileContext, abs: string, written: string): string | n
   try {
     const st = statSync(abs);
     if (!st.isFile()) problem = `${shown(written)} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}; only files can be shipped`;
+    else {
+      // shipped by size and hash, so a file of the kernel's, whose bytes differ at each read, cannot be
+      const pseudo = PSEUDO_FILESYSTEMS.get(Number(statfsSync(abs).type));
+      if (pseudo) problem = `${shown(written)} is not a regular file (a kernel file under ${pseudo}, whose size is unknown until read); copy it to a file first`;
+    }
   } catch {
     problem = `no such file ${shown(written)}`;
   }

@@ -110,7 +110,7 @@ export async function sendAdd(head: HeadClient, p: PreparedAdd, opts: { dry: boo
     await head.upload(API.inputPut, { hash }, local.path);
     uploadedBytes += local.size;
   });
-  const request: AddRequest = { document: p.document, file: p.file, files: p.files, dry: opts.dry };
+  const request: AddRequest = { document: p.document, file: p.file, dir: p.batch.source.dir, files: p.files, dry: opts.dry };
   let response: AddResponse;
   try {
     response = await head.call(API.add, { body: request });

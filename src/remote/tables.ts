@@ -47,7 +47,7 @@ export function formatNodes(nodes: NodeInfo[]): string {
       String(n.resources.cpus),
       formatBytes(n.resources.memory),
       String(n.resources.gpus),
-      String(n.running.length),
+      String(n.running.length + n.hidden_running),
       n.capabilities.join(',') || '-',
     ]),
   );

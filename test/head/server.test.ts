@@ -67,7 +67,7 @@ describe('head server: auth and the node channel', () => {
     assert.deepEqual(welcome.drop, []);
     const r = await t.http('GET', '/v1/nodes', alice);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json, [{ name: 'ws1', state: 'idle', capabilities: ['python3', 'gfortran'], resources: { cpus: 4, memory: 8 * 1024 ** 3, gpus: 0 }, running: [] }]);
+    assert.deepEqual(r.json, [{ name: 'ws1', state: 'idle', capabilities: ['python3', 'gfortran'], resources: { cpus: 4, memory: 8 * 1024 ** 3, gpus: 0 }, running: [], hidden_running: 0 }]);
     await node.close();
   });
 

@@ -5,53 +5,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { stringify } from 'yaml';
-import { decode, encode } from '../../shared/protocol/codec.js';
-import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
-import { HeadMessage, type NodeMessage } from '../../shared/protocol/messages.js';
+import type { HeadMessage } from '../../shared/protocol/messages.js';
 import { TestCluster } from '../helpers/cluster.js';
+import { RawNode as EvilNode } from '../helpers/raw-node.js';
 import { until } from '../helpers/until.js';
-
-/** A node that speaks the protocol by hand. */
-class EvilNode {
-  readonly received: HeadMessage[] = [];
-  closed: { code: number; reason: string } | null = null;
-  private waiters: { match: (m: HeadMessage) => boolean; resolve: (m: HeadMessage) => void }[] = [];
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const d = decode(HeadMessage, data);
-      if (!d.ok) return;
-      this.received.push(d.value);
-      this.waiters = this.waiters.filter((w) => (w.match(d.value) ? (w.resolve(d.value), false) : true));
-    });
-    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
-  }
-
-  static async connect(c: TestCluster, token: string): Promise<EvilNode> {
-    const ws = new WebSocket(`${c.url}/v1/node`, { headers: { authorization: `Bearer ${token}` } });
-    await new Promise((ok, fail) => ws.once('open', ok).once('error', fail));
-    return new EvilNode(ws);
-  }
-
-  send(m: NodeMessage): void {
-    this.ws.send(encode(m));
-  }
-
-  hello(name: string, resources: { cpus: number; memory: number; gpus: number }, capabilities: string[]): void {
-    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, node: name, capabilities, resources, maxJobs: null, running: [], unacknowledged: [], paused: false });
-  }
-
-  next(match: (m: HeadMessage) => boolean, what: string, timeoutMs = 15_000): Promise<HeadMessage> {
-    const seen = this.received.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-    });
-  }
-}
 
 const errorText = (m: HeadMessage) => (m.type === 'error' ? m.message : '');
 

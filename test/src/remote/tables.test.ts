@@ -50,7 +50,8 @@ describe('tables', () => {
   });
 
   it('shows nodes with memory in binary units', () => {
-    const out = formatNodes([{ name: 'ws1', state: 'busy', capabilities: ['shell', 'python3'], resources: { cpus: 8, memory: 16 * 1024 ** 3, gpus: 1 }, running: [{ namespace: 'lab', batch: 's', job: 'a', attempt: 1 }] }]);
-    assert.equal(out, ['NODE  STATE  CPUS  MEMORY    GPUS  RUNNING  CAPABILITIES', 'ws1   busy   8     16.0 GiB  1     1        shell,python3'].join('\n'));
+    const out = formatNodes([{ name: 'ws1', state: 'busy', capabilities: ['shell', 'python3'], resources: { cpus: 8, memory: 16 * 1024 ** 3, gpus: 1 }, running: [{ namespace: 'lab', batch: 's', job: 'a', attempt: 1 }], hidden_running: 2 }]);
+    // others' jobs are counted, not named
+    assert.equal(out, ['NODE  STATE  CPUS  MEMORY    GPUS  RUNNING  CAPABILITIES', 'ws1   busy   8     16.0 GiB  1     3        shell,python3'].join('\n'));
   });
 });

@@ -1,0 +1,119 @@
+// Checks posted batch documents off the event loop. Parsing up to max_batch_bytes of YAML or
+// JSON and checking every job takes seconds for a large or pathological document; done on the
+// loop, every node's heartbeat and every other user's request would wait (docs/hostile-input.md).
+// One worker thread (the head runs on machines of a few cores, and one batch at a time is
+// plenty), a bounded queue, and a time limit per document after which the worker is replaced.
+import { Worker } from 'node:worker_threads';
+import { errorMessage } from '../shared/errors.js';
+import type { BatchCheck } from './batch-check.js';
+import type { ParseAnswer, ParseRequest } from './batch-parse-worker.js';
+import { HttpError } from './http.js';
+
+/** The longest one document may take to check before it is refused. */
+export const BATCH_PARSE_TIMEOUT_MS = 30_000;
+/** Documents that may wait for the worker; more are refused with 503. */
+export const BATCH_PARSE_QUEUE = 16;
+
+interface Pending {
+  id: number;
+  body: Uint8Array;
+  resolve: (r: BatchCheck) => void;
+  reject: (err: Error) => void;
+}
+
+/** The worker, built (.js) or, when this file runs as TypeScript under tsx (tests), its .ts with tsx's loader. */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./batch-parse-worker.js', import.meta.url));
+  const source = new URL('./batch-parse-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, { eval: true });
+}
+
+export class BatchParser {
+  private worker: Worker | null = null;
+  private current: (Pending & { timer: NodeJS.Timeout }) | null = null;
+  private readonly waiting: Pending[] = [];
+  private nextId = 1;
+
+  constructor(private readonly timeoutMs = BATCH_PARSE_TIMEOUT_MS) {}
+
+  /** The body checked in the worker; rejects with an HttpError when it cannot be checked. */
+  check(body: Uint8Array): Promise<BatchCheck> {
+    if (this.waiting.length >= BATCH_PARSE_QUEUE) {
+      return Promise.reject(new HttpError(503, `the head is checking ${this.waiting.length + 1} other batches; try again in a moment`));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, body, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Stops the worker; documents not yet checked are refused. */
+  async close(): Promise<void> {
+    const stopping = new HttpError(503, 'the head is stopping');
+    for (const p of this.waiting.splice(0)) p.reject(stopping);
+    this.finish(null, stopping);
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  private pump(): void {
+    if (this.current || this.waiting.length === 0) return;
+    const next = this.waiting.shift()!;
+    const worker = this.ensureWorker();
+    const timer = setTimeout(() => {
+      // a document that takes this long is refused, and the worker busy with it replaced
+      this.finish(null, new HttpError(400, `the batch document took more than ${Math.round(this.timeoutMs / 1000)} s to check; split it into smaller batches, or use parameters: to describe many jobs`));
+      this.replaceWorker();
+    }, this.timeoutMs);
+    this.current = { ...next, timer };
+    // a copy of its own, moved (not copied again) to the worker
+    const copy = new Uint8Array(next.body);
+    worker.postMessage({ id: next.id, body: copy } satisfies ParseRequest, [copy.buffer]);
+  }
+
+  private finish(result: BatchCheck | null, err?: Error): void {
+    const cur = this.current;
+    if (!cur) return;
+    this.current = null;
+    clearTimeout(cur.timer);
+    if (result) cur.resolve(result);
+    else cur.reject(err ?? new Error('batch check failed'));
+    setImmediate(() => this.pump());
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startWorker();
+    worker.on('message', (m: ParseAnswer) => {
+      if (this.worker === worker && this.current?.id === m.id) this.finish(m.result);
+    });
+    worker.on('error', (err) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.finish(null, new HttpError(500, `the head's batch checker failed: ${errorMessage(err)}`));
+    });
+    worker.on('exit', () => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.finish(null, new HttpError(500, "the head's batch checker stopped"));
+    });
+    worker.unref(); // an idle parser keeps no process alive (after the listeners, which ref it again)
+    this.worker = worker;
+    return worker;
+  }
+
+  private replaceWorker(): void {
+    const old = this.worker;
+    this.worker = null;
+    if (old) void old.terminate();
+  }
+}
+
+let shared: BatchParser | null = null;
+
+/** The head's one parser, started on the first batch posted. */
+export function batchParser(): BatchParser {
+  shared ??= new BatchParser();
+  return shared;
+}
