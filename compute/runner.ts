@@ -13,6 +13,7 @@ import type { BatchSpec, JobSpec } from '../shared/spec/types.js';
 import { errorMessage } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { formatMeasuredSize, formatSlurmSize } from '../shared/spec/units.js';
+import { OUT_OF_MEMORY } from '../shared/memory-fit.js';
 import { containedGroup, endCgroup } from './cgroup/contained.js';
 import { cgroupName } from './cgroup/files.js';
 import { joinArgv, type CgroupUsage, type Containment, type JobCgroup } from './cgroup/types.js';
@@ -71,7 +72,7 @@ export interface Usage extends CgroupUsage {
 
 /** The error of an attempt killed at its memory limit: `out of memory: peak 256.0M, limit 256M`. */
 export function outOfMemoryMessage(peak: number | null, limit: number | null): string {
-  return `out of memory: peak ${peak === null ? '?' : formatMeasuredSize(peak)}, limit ${limit === null ? '?' : formatSlurmSize(limit)}`;
+  return `${OUT_OF_MEMORY}: peak ${peak === null ? '?' : formatMeasuredSize(peak)}, limit ${limit === null ? '?' : formatSlurmSize(limit)}`;
 }
 
 /** Where a job's processes are put and what limits them (compute/cgroup). */

@@ -12,6 +12,8 @@ import type { Principal } from '../tokens.js';
 import type { AttemptState, Store } from '../store.js';
 import { latestSample } from '../usage/query.js';
 import { waitedNames, waitingOn, type WaitingOn } from '../dependencies.js';
+import { isOutOfMemory, peakOfAsked, rightSizingHint, type MemoryUse } from '../../shared/memory-fit.js';
+import { formatMeasuredSize, formatSlurmSize } from '../../shared/spec/units.js';
 
 const JOB_STATES = JobState.options;
 export type Counts = Record<JobState, number>;
@@ -86,6 +88,21 @@ export interface JobView {
   waitingFor: string | null;
   /** the batch's finalize step */
   finalize: boolean;
+  /** peak memory of its last archived attempt against what that attempt asked, as the page's bar draws it */
+  memory: JobMemory;
+}
+
+/**
+ * A job's memory bar: `asked` and `peak` in bytes, of its last archived attempt (before one,
+ * `asked` is what the job asks now and `peak` null); `outOfMemory` when that attempt was
+ * killed at its limit. `text` is shown beside the bar, `label` says it all in words.
+ */
+export interface JobMemory extends MemoryUse {
+  outOfMemory: boolean;
+  /** `212.3M / 1G`, as `distribute status` prints it */
+  text: string;
+  /** `peak 212.3M of 1G asked (21%)`, `not measured (1G asked)`, `out of memory: peak 100.0M of 100M asked (100%)` */
+  label: string;
 }
 
 export interface JobFilter {
@@ -131,6 +148,8 @@ export interface BatchDetail extends BatchView {
   /** started attempts in all */
   attemptCount: number;
   waiting: WaitingLane;
+  /** how the batch's measured jobs' peak memory compares with what they asked, whatever the filter (`status BATCH`'s line); null when none is measured */
+  memoryHint: string | null;
 }
 
 export interface DashboardView {
@@ -284,9 +303,11 @@ export class ViewBuilder {
     const cond = where.join(' AND ');
     const matching = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs j WHERE ${cond}`).get(...args)!.n;
     const jobs = this.store
-      .stmt<{ id: number; batch_id: number; name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number }>(
-        `SELECT j.id, j.batch_id, j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize
-           FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
+      .stmt<{ id: number; batch_id: number; name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number; asks: number | null; measured: number | null; asked: number | null; peak: number | null; measured_error: string | null }>(
+        `SELECT j.id, j.batch_id, j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize,
+                s.memory AS asks, m.id AS measured, m.memory AS asked, m.peak_memory AS peak, m.error AS measured_error
+           FROM jobs j JOIN shapes s ON s.id = j.shape_id LEFT JOIN attempts a ON a.id = j.current_attempt
+           LEFT JOIN attempts m ON m.id = (${LAST_ARCHIVED})
           WHERE ${cond} ORDER BY j.id LIMIT ?`,
       )
       .all(...args, filter.limit)
@@ -303,8 +324,20 @@ export class ViewBuilder {
         waiting: j.state === 'queued' && j.blocked === 1,
         waitingFor: j.state === 'queued' ? waitingLabel(waitingOn(this.store, j)) : null,
         finalize: j.finalize === 1,
+        memory: jobMemory(j.measured === null ? { asked: j.asks, peak: null } : { asked: j.asked, peak: j.peak }, isOutOfMemory(j.measured_error)),
       }));
-    return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id) };
+    return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id), memoryHint: this.memoryHint(row.id) };
+  }
+
+  /** The right-sizing line over every job of the batch, its rows streamed through the shared computation. */
+  private memoryHint(batchId: number): string | null {
+    const rows = this.store
+      .stmt<MemoryUse>(
+        `SELECT m.memory AS asked, m.peak_memory AS peak FROM jobs j JOIN attempts m ON m.id = (${LAST_ARCHIVED})
+          WHERE j.batch_id = ? AND m.peak_memory IS NOT NULL`,
+      )
+      .iterate(batchId);
+    return rightSizingHint(rows);
   }
 
   private timeline(batchId: number): { attempts: AttemptBar[]; attemptCount: number; waiting: WaitingLane } {
@@ -323,6 +356,20 @@ export class ViewBuilder {
     const finalize = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n ${blocked} AND finalize = 1`).get(batchId)!.n > 0;
     return { attempts, attemptCount, waiting: { jobs: waitingJobs, first, finalize } };
   }
+}
+
+/** A job's measured attempt: its last archived one, as `distribute status` reports usage. */
+const LAST_ARCHIVED = `SELECT MAX(id) FROM attempts WHERE job_id = j.id AND state = 'archived'`;
+
+function jobMemory(u: MemoryUse, outOfMemory: boolean): JobMemory {
+  const { asked, peak } = u;
+  const ask = asked === null ? null : formatSlurmSize(asked);
+  let label =
+    peak === null ? (ask === null ? 'not measured' : `not measured (${ask} asked)`)
+    : ask === null ? `peak ${formatMeasuredSize(peak)}, no memory asked`
+    : `peak ${formatMeasuredSize(peak)} of ${ask} asked (${Math.round((100 * peak) / asked!)}%)`;
+  if (outOfMemory) label = `out of memory: ${label}`;
+  return { asked, peak, outOfMemory, text: peakOfAsked(u), label };
 }
 
 /** `mesh`, `every other job (3 still to end)`: what follows "waiting for" on the page. */

@@ -1,7 +1,7 @@
 // Readable tables for `status` and `nodes` (the --json forms are the API's shapes as they are).
 import type { NodeInfo, StatusBatch } from '../../shared/protocol/api.js';
 import { formatBytes } from '../../shared/spec/units.js';
-import { cpuCell, memoryCell, rightSizingHint } from './usage.js';
+import { batchMemoryHint, cpuCell, memoryCell } from './usage.js';
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -21,7 +21,7 @@ export function formatStatus(batches: StatusBatch[], opts: { jobs: boolean }): s
   if (!opts.jobs) return summary;
   const parts = [summary];
   for (const b of batches) {
-    const hint = rightSizingHint(b);
+    const hint = batchMemoryHint(b);
     parts.push(
       `\n${b.namespace}/${b.batch_name}\n` +
         (hint ? `${hint}\n` : '') +

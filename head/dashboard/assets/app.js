@@ -89,6 +89,23 @@ function meter(used, total, text) {
   return h('div', { class: 'meter' }, h('div', { class: 'track' }, fill), h('span', { class: 'num' }, text));
 }
 
+/**
+ * A job's peak memory against what it asked: the outline is the ask, the filled part the
+ * peak (capped at the outline; a peak above the ask or an out-of-memory kill is marked). A
+ * job not measured, or that asked for no memory, gets words instead of a bar.
+ */
+function memoryBar(m) {
+  if (m.peak === null) return h('span', { class: 'mem-none muted', title: m.label }, 'not measured');
+  if (m.asked === null) return h('span', { class: 'mem-text', title: m.label }, m.text);
+  const track = h('span', { class: 'mem-track' }, h('span', { class: 'mem-fill' }));
+  track.firstChild.style.width = `${Math.min(100, (100 * m.peak) / m.asked)}%`;
+  const marks = {};
+  if (m.peak > m.asked) marks.over = '';
+  if (m.outOfMemory) marks.oom = '';
+  return h('span', { class: 'mem', role: 'img', 'aria-label': m.label, title: m.label, dataset: marks },
+    track, h('span', { class: 'mem-text' }, m.outOfMemory ? `${m.text} · out of memory` : m.text));
+}
+
 function progress(b) {
   const bar = h('div', { class: 'bar', role: 'img', 'aria-label': STATES.map((s) => `${b.counts[s]} ${s}`).join(', ') });
   for (const s of STATES) {
@@ -287,7 +304,8 @@ const batchPage = {
     put(this.summary,
       h('section', { class: 'batch', dataset: { batch: `${b.namespace}/${b.name}`, state: b.state } },
         h('div', { class: 'batch-head' }, h('h1', { class: 'batch-name' }, h('span', { class: 'ns' }, `${b.namespace} / `), b.name), badge(b.state), h('span', { class: 'muted' }, `by ${b.owner} · added ${time(b.created)}`)),
-        progress(b), legend(b)));
+        progress(b), legend(b),
+        b.memoryHint ? h('p', { class: 'memory-hint' }, b.memoryHint) : null));
     this.shown.textContent = b.matching > b.jobs.length ? `showing ${b.jobs.length} of ${b.matching} matching jobs — narrow the filter` : `${b.matching} matching job${b.matching === 1 ? '' : 's'}`;
     if (!b.jobs.length) return void put(this.table, h('div', { class: 'empty' }, 'No job matches the filter.'));
     const rows = [];
@@ -307,14 +325,15 @@ const batchPage = {
         h('td', { class: 'num' }, j.state === 'failed' || j.state === 'done' ? exitText(j) : ''),
         h('td', { class: 'num hide-narrow' }, time(j.started)),
         h('td', { class: 'num' }, j.started && j.ended ? duration(j.ended - j.started) : ''),
+        h('td', { class: 'memory' }, memoryBar(j.memory)),
         h('td', {}, h('span', { class: 'actions' }, extraError(j) ? h('span', { class: 'error' }, j.error) : null, stdout, toggle))));
       if (openDetails.has(key)) {
         const text = stderrText.get(key);
-        rows.push(h('tr', { class: 'stderr-row' }, h('td', { colspan: 8 }, text === undefined ? h('span', { class: 'muted' }, 'loading…') : h('pre', { class: 'stderr' }, text))));
+        rows.push(h('tr', { class: 'stderr-row' }, h('td', { colspan: 9 }, text === undefined ? h('span', { class: 'muted' }, 'loading…') : h('pre', { class: 'stderr' }, text))));
       }
     }
     put(this.table, h('table', { class: 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'State', 'Node', 'Attempt', 'Exit'].map((t) => h('th', {}, t)), h('th', { class: 'hide-narrow' }, 'Started'), h('th', {}, 'Took'), h('th', {}, ''))),
+      h('thead', {}, h('tr', {}, ['Job', 'State', 'Node', 'Attempt', 'Exit'].map((t) => h('th', {}, t)), h('th', { class: 'hide-narrow' }, 'Started'), h('th', {}, 'Took'), h('th', { title: 'peak memory of the last finished attempt / what it asked' }, 'Peak memory / asked'), h('th', {}, ''))),
       h('tbody', {}, rows)));
   },
 

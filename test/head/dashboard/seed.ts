@@ -57,6 +57,9 @@ export interface SeedJob {
   after?: string[];
   /** the batch's finalize step; queued, it waits for every other job */
   finalize?: boolean;
+  /** what its attempt used, as its result.json says (migration 8): peak memory in bytes */
+  peak?: number | null;
+  cpuSeconds?: number | null;
 }
 
 export interface SeedBatch {
@@ -100,10 +103,13 @@ export function seedBatch(store: Store, b: SeedBatch): number {
       const attemptId = Number(
         store
           .stmt(
-            `INSERT INTO attempts (job_id, number, node, state, cpus, memory, gpus, created, started, ended, exit_code, signal, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO attempts (job_id, number, node, state, cpus, memory, gpus, created, started, ended, exit_code, signal, error, cpu_seconds, peak_memory, wall_seconds)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(jobId, j.attempt ?? 1, j.node, attemptState, j.cpus ?? 1, j.memory ?? null, JSON.stringify(j.gpus ?? []), now, now - 1500, ended, j.exitCode ?? null, j.signal ?? null, j.error ?? null)
+          .run(
+            jobId, j.attempt ?? 1, j.node, attemptState, j.cpus ?? 1, j.memory ?? null, JSON.stringify(j.gpus ?? []), now, now - 1500, ended, j.exitCode ?? null, j.signal ?? null, j.error ?? null,
+            j.cpuSeconds ?? null, j.peak ?? null, j.peak != null || j.cpuSeconds != null ? 1.5 : null,
+          )
           .lastInsertRowid,
       );
       store.stmt('UPDATE jobs SET current_attempt = ?, attempt_count = ? WHERE id = ?').run(attemptId, j.attempt ?? 1, jobId);

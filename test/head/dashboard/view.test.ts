@@ -120,6 +120,41 @@ describe('dashboard view', () => {
     assert.equal(limited.matching, 7);
   });
 
+  it('gives each job its peak memory against what its measured attempt asked, and the batch the status line', () => {
+    const M = 2 ** 20;
+    seedBatch(store, {
+      namespace: 'cfd',
+      owner: 'alice',
+      name: 'sized',
+      jobs: [
+        { name: 'small', state: 'done', node: 'ws1', exitCode: 0, memory: G, peak: 200 * M },
+        { name: 'half', state: 'done', node: 'ws1', exitCode: 0, memory: G, peak: 512 * M },
+        { name: 'oom', state: 'failed', node: 'ws1', exitCode: 137, memory: 100 * M, peak: 100 * M, error: 'out of memory: peak 100.0M, limit 100M' },
+        { name: 'no_ask', state: 'done', node: 'ws1', exitCode: 0, peak: 30 * M },
+        { name: 'unmeasured', state: 'done', node: 'ws1', exitCode: 0, memory: G },
+        { name: 'waits', state: 'queued' },
+      ],
+    });
+    const v = new ViewBuilder(store, tails, online);
+    const b = v.build(alice, { namespace: 'cfd', name: 'sized', filter: all }).batch!;
+    const mem = Object.fromEntries(b.jobs.map((j) => [j.name, j.memory]));
+    assert.deepEqual(mem.small, { asked: G, peak: 200 * M, outOfMemory: false, text: '200.0M / 1G', label: 'peak 200.0M of 1G asked (20%)' });
+    assert.deepEqual(mem.oom, { asked: 100 * M, peak: 100 * M, outOfMemory: true, text: '100.0M / 100M', label: 'out of memory: peak 100.0M of 100M asked (100%)' });
+    assert.equal(mem.no_ask!.label, 'peak 30.0M, no memory asked');
+    assert.equal(mem.no_ask!.text, '30.0M');
+    // measured attempt with no peak (no cgroup, no sample), and a job not run yet
+    assert.deepEqual(mem.unmeasured, { asked: G, peak: null, outOfMemory: false, text: '- / 1G', label: 'not measured (1G asked)' });
+    assert.deepEqual(mem.waits, { asked: null, peak: null, outOfMemory: false, text: '-', label: 'not measured' });
+    // three jobs with a reservation measured: (0.195 + 0.5 + 1) / 3
+    assert.equal(b.memoryHint, 'memory: 3 jobs measured, peak 57% of what they asked on average, 100% at most (largest peak 512.0M); some reached their limit: ask for more, or set memory_retry');
+    // the line is the batch's whatever the page's filter
+    const filtered = v.build(alice, { namespace: 'cfd', name: 'sized', filter: { ...all, text: 'small' } }).batch!;
+    assert.deepEqual(filtered.jobs.map((j) => j.name), ['small']);
+    assert.equal(filtered.memoryHint, b.memoryHint);
+    // a batch with nothing measured has no line
+    assert.equal(v.build(alice, { namespace: 'cfd', name: 'sweep', filter: all }).batch!.memoryHint, null);
+  });
+
   it('gives no batch detail for a namespace the viewer does not own', () => {
     const view = new ViewBuilder(store, tails, online).build(alice, { namespace: 'secret_ns', name: 'bobs_batch', filter: all });
     assert.equal(view.batch, null);
