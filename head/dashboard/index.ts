@@ -66,7 +66,7 @@ export class Dashboard {
     this.assets = new Assets(opts.assetsDir);
     this.tails = new TailCache(opts.stateDir, () => this.changed(), opts.log);
     const connected = opts.connected ?? (() => new Set(opts.store.nodes().filter((n) => n.state === 'online').map((n) => n.name)));
-    this.views = new ViewBuilder(opts.store, this.tails, connected);
+    this.views = new ViewBuilder(opts.store, this.tails, connected, () => this.changed());
     this.hub = new EventHub({
       build: (viewer, wants) => this.views.build(viewer, wants),
       reauthenticate: (token) => principalOfToken(this.store, token),
@@ -82,6 +82,7 @@ export class Dashboard {
 
   close(): void {
     this.tails.close();
+    this.views.close();
     this.hub.close();
   }
 

@@ -177,12 +177,32 @@ interface BatchRow {
   created: number;
 }
 
+/** Batches whose right-sizing line is kept between pushes (the ones pages look at). */
+const KEPT_HINTS = 64;
+/** A batch's right-sizing line is computed again no sooner than this many times its last computation took. */
+export const HINT_SPACING = 20;
+
+interface KeptHint {
+  key: string;
+  hint: string | null;
+  /** when it was computed (performance.now()) and how long that took, ms */
+  at: number;
+  took: number;
+  /** a push asked for once it may be computed again */
+  timer?: NodeJS.Timeout;
+}
+
 export class ViewBuilder {
+  /** the right-sizing line per batch id, with the key it was computed for (memoryHint) */
+  private readonly hints = new Map<number, KeptHint>();
+
   constructor(
     private readonly store: Store,
     private readonly tails: TailSource,
     /** nodes with a live session; the others show as lost */
     private readonly connected: () => ReadonlySet<string>,
+    /** asks for a push: a kept right-sizing line is due to be computed again */
+    private readonly changed?: () => void,
   ) {}
 
   /** The overview, plus one batch when `batch` names one. */
@@ -303,11 +323,9 @@ export class ViewBuilder {
     const cond = where.join(' AND ');
     const matching = this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs j WHERE ${cond}`).get(...args)!.n;
     const jobs = this.store
-      .stmt<{ id: number; batch_id: number; name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number; asks: number | null; measured: number | null; asked: number | null; peak: number | null; measured_error: string | null }>(
-        `SELECT j.id, j.batch_id, j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize,
-                s.memory AS asks, m.id AS measured, m.memory AS asked, m.peak_memory AS peak, m.error AS measured_error
-           FROM jobs j JOIN shapes s ON s.id = j.shape_id LEFT JOIN attempts a ON a.id = j.current_attempt
-           LEFT JOIN attempts m ON m.id = (${LAST_ARCHIVED})
+      .stmt<{ id: number; batch_id: number; name: string; state: JobState; node: string | null; exit_code: number | null; error: string | null; attempt: number | null; attempt_count: number; signal: string | null; started: number | null; ended: number | null; blocked: number; finalize: number; shape_id: number }>(
+        `SELECT j.id, j.batch_id, j.name, j.state, j.node, j.exit_code, j.error, j.attempt_count, a.number AS attempt, a.signal, a.started, a.ended, j.blocked, j.finalize, j.shape_id
+           FROM jobs j LEFT JOIN attempts a ON a.id = j.current_attempt
           WHERE ${cond} ORDER BY j.id LIMIT ?`,
       )
       .all(...args, filter.limit)
@@ -324,20 +342,72 @@ export class ViewBuilder {
         waiting: j.state === 'queued' && j.blocked === 1,
         waitingFor: j.state === 'queued' ? waitingLabel(waitingOn(this.store, j)) : null,
         finalize: j.finalize === 1,
-        memory: jobMemory(j.measured === null ? { asked: j.asks, peak: null } : { asked: j.asked, peak: j.peak }, isOutOfMemory(j.measured_error)),
+        memory: this.jobMemory(j.id, j.shape_id),
       }));
-    return { ...this.summary(row), filter, matching, jobs, ...this.timeline(row.id), memoryHint: this.memoryHint(row.id) };
+    const summary = this.summary(row);
+    const timeline = this.timeline(row.id);
+    return { ...summary, filter, matching, jobs, ...timeline, memoryHint: this.memoryHint(row.id, `${JSON.stringify(summary.counts)}/${timeline.attemptCount}`) };
   }
 
-  /** The right-sizing line over every job of the batch, its rows streamed through the shared computation. */
-  private memoryHint(batchId: number): string | null {
+  /**
+   * One shown job's memory bar. Looked up per job after the page's LIMIT (joined into the
+   * jobs query, SQLite would look up every job of the batch before sorting them).
+   */
+  private jobMemory(jobId: number, shapeId: number): JobMemory {
+    const m = this.store
+      .stmt<{ asked: number | null; peak: number | null; error: string | null }>(
+        `SELECT memory AS asked, peak_memory AS peak, error FROM attempts WHERE job_id = ? AND state = 'archived' ORDER BY id DESC LIMIT 1`,
+      )
+      .get(jobId);
+    if (m) return jobMemory({ asked: m.asked, peak: m.peak }, isOutOfMemory(m.error));
+    const asks = this.store.stmt<{ memory: number | null }>('SELECT memory FROM shapes WHERE id = ?').get(shapeId)?.memory ?? null;
+    return jobMemory({ asked: asks, peak: null }, false);
+  }
+
+  /**
+   * The right-sizing line over every job of the batch, its rows streamed through the shared
+   * computation. That walks the whole batch (about 0.2 s at 100,000 jobs), so the line is kept
+   * per batch until `key` moves (the batch's counts per state and its started attempts, which
+   * change whenever an attempt is archived with its usage: its job leaves `running`), and a
+   * batch is walked again no sooner than HINT_SPACING times its last walk took: a page
+   * watching a huge running batch costs the head a few per cent, not every push. A line kept
+   * past its key is replaced by a push once the walk is due, so the page does not end stale.
+   */
+  private memoryHint(batchId: number, key: string): string | null {
+    const kept = this.hints.get(batchId);
+    if (kept?.key === key) return kept.hint;
+    const now = performance.now();
+    if (kept && now < kept.at + HINT_SPACING * kept.took) {
+      if (!kept.timer && this.changed) {
+        const changed = this.changed;
+        kept.timer = setTimeout(() => {
+          kept.timer = undefined;
+          changed();
+        }, kept.at + HINT_SPACING * kept.took - now); // close() clears it
+      }
+      return kept.hint;
+    }
     const rows = this.store
       .stmt<MemoryUse>(
         `SELECT m.memory AS asked, m.peak_memory AS peak FROM jobs j JOIN attempts m ON m.id = (${LAST_ARCHIVED})
           WHERE j.batch_id = ? AND m.peak_memory IS NOT NULL`,
       )
       .iterate(batchId);
-    return rightSizingHint(rows);
+    const hint = rightSizingHint(rows);
+    this.forget(batchId);
+    if (this.hints.size >= KEPT_HINTS) this.forget(this.hints.keys().next().value!);
+    this.hints.set(batchId, { key, hint, at: now, took: performance.now() - now });
+    return hint;
+  }
+
+  private forget(batchId: number): void {
+    clearTimeout(this.hints.get(batchId)?.timer);
+    this.hints.delete(batchId);
+  }
+
+  /** Drops the kept lines and their pending pushes. */
+  close(): void {
+    for (const id of [...this.hints.keys()]) this.forget(id);
   }
 
   private timeline(batchId: number): { attempts: AttemptBar[]; attemptCount: number; waiting: WaitingLane } {

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createToken } from '../../head/tokens.js';
 import { browserSkip, launchBrowser, SCREENSHOT_DIR, watchPageErrors } from '../helpers/browser.js';
 import { startDashboardServer, type DashboardServer } from '../head/dashboard/server.js';
-import { seedBatch, seedNode } from '../head/dashboard/seed.js';
+import { seedBatch, seedNode, setJobState } from '../head/dashboard/seed.js';
 
 const M = 2 ** 20;
 const G = 2 ** 30;
@@ -106,14 +106,17 @@ describe('dashboard memory bars in a browser', { skip: browserSkip() }, () => {
       `memory: 8 jobs measured, peak ${mean}% of what they asked on average, 125% at most (largest peak 1.5G); some reached their limit: ask for more, or set memory_retry`,
     );
 
-    // live: a result that reports its usage redraws the bar without a reload
+    // live: the running job's result arrives with its usage, as the head archives it: the bar
+    // and the line are redrawn without a reload
     await page.evaluate('window.marker = 5');
+    setJobState(srv.store, 'cylinder', 'mem_sweep', 're_190', 'done', 0);
     srv.store.tx(() =>
-      srv.store.stmt(`UPDATE attempts SET peak_memory = ? WHERE job_id = (SELECT id FROM jobs WHERE name = 're_170')`).run(1024 * M),
+      srv.store.stmt(`UPDATE attempts SET peak_memory = ?, wall_seconds = 2 WHERE job_id = (SELECT id FROM jobs WHERE name = 're_190')`).run(1024 * M),
     );
     srv.dash.changed();
-    await page.locator('tr[data-job="re_170"] .mem').waitFor();
-    assert.ok(Math.abs((await barRatio(page, 're_170')) - 0.5) < 0.02);
+    await page.locator('tr[data-job="re_190"] .mem').waitFor();
+    assert.ok(Math.abs((await barRatio(page, 're_190')) - 0.5) < 0.02);
+    assert.match((await page.locator('.memory-hint').textContent())!, /^memory: 9 jobs measured, /);
     assert.equal(await page.evaluate('window.marker'), 5, 'the page was not reloaded');
 
     mkdirSync(SCREENSHOT_DIR, { recursive: true });

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore, type Store } from '../../../head/store.js';
-import { ViewBuilder, type JobFilter, type TailSource } from '../../../head/dashboard/view.js';
+import { HINT_SPACING, ViewBuilder, type JobFilter, type TailSource } from '../../../head/dashboard/view.js';
 import { tempDir } from '../../helpers/cli.js';
-import { seedBatch, seedNode } from './seed.js';
+import { seedBatch, seedNode, setJobState } from './seed.js';
 
 const G = 2 ** 30;
 const alice = { kind: 'user' as const, name: 'alice', admin: false };
@@ -153,6 +153,37 @@ describe('dashboard view', () => {
     assert.equal(filtered.memoryHint, b.memoryHint);
     // a batch with nothing measured has no line
     assert.equal(v.build(alice, { namespace: 'cfd', name: 'sweep', filter: all }).batch!.memoryHint, null);
+  });
+
+  it('walks a large batch for its line no more often than HINT_SPACING times the walk takes, and asks for a push when it is due', async () => {
+    const M = 2 ** 20;
+    seedBatch(store, {
+      namespace: 'cfd',
+      owner: 'alice',
+      name: 'large',
+      jobs: [
+        ...Array.from({ length: 20_000 }, (_, i) => ({ name: `r_${i}`, state: 'done' as const, node: 'ws1', exitCode: 0, memory: G, peak: 100 * M })),
+        { name: 'last', state: 'running' as const, node: 'ws1', memory: G },
+      ],
+    });
+    let due!: () => void;
+    const pushed = new Promise<void>((resolve) => (due = resolve));
+    const v = new ViewBuilder(store, tails, online, () => due());
+    const page = () => v.build(alice, { namespace: 'cfd', name: 'large', filter: { ...all, limit: 10 } }).batch!;
+    const started = performance.now();
+    assert.match(page().memoryHint!, /^memory: 20000 jobs measured, peak 10% /);
+    const took = performance.now() - started;
+    // the last job's result comes in with a peak of the whole ask, as settleResult writes it
+    setJobState(store, 'cfd', 'large', 'last', 'done', 0);
+    store.tx(() => store.stmt(`UPDATE attempts SET peak_memory = ? WHERE job_id = (SELECT id FROM jobs WHERE name = 'last')`).run(G));
+    const soon = page();
+    assert.ok(performance.now() - started < HINT_SPACING * took, `the second look came ${performance.now() - started} ms after a ${took} ms walk`);
+    assert.match(soon.memoryHint!, /^memory: 20000 jobs measured/, 'too soon: the kept line');
+    assert.equal(soon.jobs.find((j) => j.name === 'last'), undefined);
+    assert.equal(soon.counts.done, 20_001, 'the rest of the view is fresh');
+    await pushed;
+    assert.match(page().memoryHint!, /^memory: 20001 jobs measured, peak 10% of what they asked on average, 100% at most /);
+    v.close();
   });
 
   it('gives no batch detail for a namespace the viewer does not own', () => {
