@@ -45,6 +45,9 @@ export function pilotScript(p: PilotScript): string {
     `token: ${JSON.stringify(p.token)}`,
     `capabilities: ${JSON.stringify(q.capabilities)}`,
     'work_dir: work',
+    // the pilot runs as the user Slurm gave the allocation to, inside Slurm's own containment:
+    // its jobs are that user's, as a job Slurm ran directly would be (no uids of its own)
+    'job_uids: none',
     `resources: ${JSON.stringify({ cpus: q.resources.cpus, ...(q.resources.memory !== undefined ? { memory: `${Math.floor(q.resources.memory / 1024 ** 2)}M` } : {}), gpus: q.resources.gpus })}`,
   ];
   const limit = Math.floor(q.time_limit / 1000);
