@@ -1,5 +1,6 @@
 // Red-team run: starts a real head (and one honest node), fires the bad inputs a hostile user
-// or node would (a node token in hostile hands plays a node by hand: test/helpers/raw-node.ts), and prints for each whether it was refused, how, and how long it took.
+// or node would (a node token in hostile hands plays a node by hand: test/helpers/raw-node.ts),
+// and prints for each whether it was refused, how, and how long it took.
 // `npm run build && node --import tsx test/redteam/run.ts`
 import { readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
