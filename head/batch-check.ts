@@ -1,25 +1,27 @@
 // What `add` checks of a posted batch before it touches the database: the body as JSON, the
 // request's shape, and the batch itself (the document, or the YAML of an older client) with
-// the same rules as `distribute validate`. Pure and synchronous: it runs in the batch
-// parser's worker thread (batch-parse-worker.ts), never on the head's event loop.
+// the same rules as `distribute validate`; then the batch as the head stores it
+// (batch-prepare.ts). Pure and synchronous: it runs in the batch parser's worker thread
+// (batch-parse-worker.ts), never on the head's event loop.
 import { AddRequest } from '../shared/protocol/api.js';
 import { checkBatchDocument } from '../shared/spec/document.js';
 import { formatSpecError, parseBatch } from '../shared/spec/parse.js';
 import type { BatchSpec } from '../shared/spec/types.js';
+import { prepareBatch, type PreparedBatch } from './batch-prepare.js';
 import { HttpError, parseJsonBody } from './http.js';
 
 /** The request without its document: what the handler needs besides the checked batch. */
 export type AddFields = Omit<AddRequest, 'document' | 'yaml'>;
 
 export type BatchCheck =
-  | { ok: true; fields: AddFields; batch: BatchSpec }
+  | { ok: true; fields: AddFields; prepared: PreparedBatch }
   | { ok: false; status: number; error: string; extra: Record<string, unknown> };
 
 export function checkAddBody(body: Uint8Array): BatchCheck {
   try {
     const request = parseJsonBody(body, AddRequest);
     const { document: _document, yaml: _yaml, ...fields } = request;
-    return { ok: true, fields, batch: validBatch(request) };
+    return { ok: true, fields, prepared: prepareBatch(validBatch(request), fields.files, fields.file) };
   } catch (err) {
     if (err instanceof HttpError) return { ok: false, status: err.status, error: err.message, extra: err.extra };
     throw err;

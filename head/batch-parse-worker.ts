@@ -22,5 +22,6 @@ parentPort!.on('message', (m: ParseRequest) => {
   } catch (err) {
     result = { ok: false, status: 500, error: `the head could not check the batch: ${errorMessage(err)}`, extra: {} };
   }
-  parentPort!.postMessage({ id: m.id, result } satisfies ParseAnswer);
+  // the jobs' buffers are moved, not copied (batch-prepare.ts)
+  parentPort!.postMessage({ id: m.id, result } satisfies ParseAnswer, result.ok ? result.prepared.chunks.map((c) => c.buffer as ArrayBuffer) : []);
 });

@@ -20,6 +20,7 @@ import { createHeadServer } from './server.js';
 import { BatchCache } from './snapshot.js';
 import { Dashboard } from './dashboard/index.js';
 import { openStore } from './store.js';
+import { dropLoadingBatches } from './queue.js';
 import { startNotifications } from './notify/index.js';
 import { StateDirSpace } from './state-dir-space.js';
 
@@ -60,6 +61,9 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     maxBatchBytes: config.max_batch_bytes,
   };
   const store = openStore(stateDir);
+  // a batch the last run was still queueing in chunks: all of it or nothing (head/queue.ts)
+  const halfQueued = dropLoadingBatches(store);
+  if (halfQueued.length) log.warn({ event: 'half_queued_batches_dropped', batchIds: halfQueued }, 'dropped batches the head stopped queueing halfway');
   // Matrix problems are logged and retried, never fatal: the head schedules without them
   const notifications = await startNotifications(store, config.matrix, { logger: log });
   const batches = new BatchCache(store);

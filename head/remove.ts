@@ -103,7 +103,8 @@ function holdsProcesses(store: Store, batchId: number): boolean {
   );
 }
 
-function deleteBatchRows(store: Store, batchId: number): void {
+/** Every row of a batch, its jobs, attempts and results (their files aside); inside the caller's transaction. */
+export function deleteBatchRows(store: Store, batchId: number): void {
   const jobs = `(SELECT id FROM jobs WHERE batch_id = ?)`;
   store.stmt(`DELETE FROM archive_members WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt(`DELETE FROM attempts WHERE job_id IN ${jobs}`).run(batchId);

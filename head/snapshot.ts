@@ -5,7 +5,7 @@ import type { NodeResources } from '../shared/protocol/common.js';
 import type { ClusterSnapshot, SnapshotNode, SnapshotQueue, SnapshotUser } from './scheduler.js';
 import { LONGEST_FIRST } from './migrations.js';
 import { pilotTimeLeft, pilotTimesLeft } from './alloc/time-left.js';
-import { parseBatchRecord, type BatchRecord, type NodeRow, type Store } from './store.js';
+import { LOADING_NAMESPACE, parseBatchRecord, type BatchRecord, type NodeRow, type Store } from './store.js';
 
 export type CachedBatch = BatchRecord & { namespace: string; name: string; owner: string };
 
@@ -105,7 +105,8 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
 
   const shapes = store
     .stmt<ShapeRow>(
-      `SELECT s.* FROM shapes s WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.blocked = 0 AND j.batch_id = s.batch_id AND j.shape_id = s.id)`,
+      `SELECT s.* FROM shapes s WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.blocked = 0 AND j.batch_id = s.batch_id AND j.shape_id = s.id)
+         AND s.batch_id NOT IN (SELECT id FROM batches WHERE namespace = '${LOADING_NAMESPACE}')`,
     )
     .all();
   const inSubmissionOrder = store.stmt<QueuedRow>(

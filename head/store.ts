@@ -24,6 +24,12 @@ export const DB_FILE = 'distribute.db';
 
 export type AttemptState = 'assigned' | 'running' | 'finished' | 'archived' | 'lost' | 'refused' | 'cancelled';
 
+/**
+ * The namespace of a batch still being queued in chunks (head/queue.ts) until its last chunk
+ * commits: not a safe name, so no user's; status, the dashboard and the scheduler skip it.
+ */
+export const LOADING_NAMESPACE = '~loading';
+
 /** What the head keeps of a batch (batches.spec). */
 export interface BatchRecord {
   kind: JobKind;

@@ -17,7 +17,7 @@ export interface PilotAdmission {
 
 const LISTED = 5;
 
-export function pilotAdmission(queues: readonly AllocationConfig[], capabilities: readonly string[], jobs: readonly Pick<JobSpec, 'name' | 'resources' | 'nodes'>[]): PilotAdmission {
+export function pilotAdmission(queues: readonly AllocationConfig[], capabilities: readonly string[], jobs: readonly (Pick<JobSpec, 'name' | 'resources' | 'nodes'> & { count?: number })[]): PilotAdmission {
   const shapes = queues.map(pilotShape);
   const fitting = new Set<string>();
   const unfit: string[] = [];
@@ -40,7 +40,7 @@ export function pilotAdmission(queues: readonly AllocationConfig[], capabilities
       seen.set(key, misfit);
     }
     if (misfit !== null) {
-      unfitCount++;
+      unfitCount += job.count ?? 1; // one entry may stand for several jobs of the same demand
       if (unfit.length < LISTED) unfit.push(`${job.name}: ${misfit}`);
     }
   }

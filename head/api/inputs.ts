@@ -3,7 +3,9 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Sha256 } from '../../shared/protocol/common.js';
+import { errorMessage } from '../../shared/errors.js';
 import { HttpError } from '../http.js';
+import { isDiskFull } from '../state-dir-space.js';
 import { missingInputs, recordHolder, storeInput, visibleInput } from '../inputs.js';
 import type { Api } from '../../shared/protocol/http-api.js';
 import type { ApiCall, Handler } from './route.js';
@@ -28,7 +30,15 @@ export const inputsMissing: Handler<Api['inputsMissing']> = {
 export const inputPut: Handler<Api['inputPut']> = {
   async handle(call) {
     const hash = hashParam(call.params.hash);
-    const result = await storeInput(call.ctx.store, call.ctx.settings.stateDir, hash, call.req);
+    let result;
+    try {
+      result = await storeInput(call.ctx.store, call.ctx.settings.stateDir, hash, call.req);
+    } catch (err) {
+      // as a result upload (head/result-intake.ts): a full state dir is a clear 507, logged once per episode
+      if (!(call.ctx.space?.failed(err, { user: call.principal.name, input: hash }) ?? isDiskFull(err))) throw err;
+      call.ctx.log.warn({ event: 'input_write_failed', user: call.principal.name, hash, full: true, err: errorMessage(err) }, `state dir full: input ${hash} was not stored`);
+      throw new HttpError(507, `the head's state dir is full (${errorMessage(err)}): input ${hash} was not stored; try again when an admin has made room`);
+    }
     if (!result.ok) {
       call.ctx.log.warn({ event: 'input_refused', user: call.principal.name, hash, actual: result.actual }, 'uploaded bytes do not match their hash');
       throw new HttpError(400, `the uploaded ${result.size} bytes hash to ${result.actual}, not ${hash}`);

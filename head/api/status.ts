@@ -6,7 +6,7 @@ import { why, type SnapshotNode } from '../scheduler.js';
 import { snapshotNode } from '../snapshot.js';
 import { waitingFor } from '../dependencies.js';
 import type { HeadContext } from '../context.js';
-import type { BatchRow } from '../store.js';
+import { LOADING_NAMESPACE, type BatchRow } from '../store.js';
 import type { Api } from '../../shared/protocol/http-api.js';
 import { visibleNamespaces, type Handler } from './route.js';
 
@@ -43,7 +43,7 @@ export const status: Handler<Api['status']> = {
     const name = call.query.get('batch');
     const visible = visibleNamespaces(call);
     const rows = store
-      .stmt<BatchRow>('SELECT * FROM batches WHERE (@ns IS NULL OR namespace = @ns) AND (@batch IS NULL OR name = @batch) ORDER BY id')
+      .stmt<BatchRow>(`SELECT * FROM batches WHERE (@ns IS NULL OR namespace = @ns) AND (@batch IS NULL OR name = @batch) AND namespace != '${LOADING_NAMESPACE}' ORDER BY id`)
       .all({ ns: namespace, batch: name })
       .filter((b) => visible === null || visible.includes(b.namespace));
     const explain = waitingExplainer(call.ctx);

@@ -9,7 +9,7 @@ import { batchState } from '../api/status.js';
 import { nodeState } from '../api/nodes.js';
 import { snapshotNode } from '../snapshot.js';
 import type { Principal } from '../tokens.js';
-import type { AttemptState, Store } from '../store.js';
+import { LOADING_NAMESPACE, type AttemptState, type Store } from '../store.js';
 import { latestSample } from '../usage/query.js';
 import { waitedNames, waitingOn, type WaitingOn } from '../dependencies.js';
 import { isOutOfMemory, peakOfAsked, rightSizingHint, type MemoryUse } from '../../shared/memory-fit.js';
@@ -259,7 +259,7 @@ export class ViewBuilder {
               WHERE n.owner = ? ORDER BY b.id DESC LIMIT ?`,
           )
           .all(visible.owner, OVERVIEW_BATCHES + 1)
-      : this.store.stmt<BatchRow>('SELECT id, namespace, name, owner, created FROM batches ORDER BY id DESC LIMIT ?').all(OVERVIEW_BATCHES + 1);
+      : this.store.stmt<BatchRow>(`SELECT id, namespace, name, owner, created FROM batches WHERE namespace != '${LOADING_NAMESPACE}' ORDER BY id DESC LIMIT ?`).all(OVERVIEW_BATCHES + 1);
     const shown = rows.slice(0, OVERVIEW_BATCHES);
     let olderBatches = 0;
     if (rows.length > OVERVIEW_BATCHES) {
@@ -267,7 +267,7 @@ export class ViewBuilder {
         ? this.store
             .stmt<{ n: number }>('SELECT COUNT(*) AS n FROM batches b JOIN namespaces n ON n.name = b.namespace WHERE n.owner = ?')
             .get(visible.owner)!.n
-        : this.store.stmt<{ n: number }>('SELECT COUNT(*) AS n FROM batches').get()!.n;
+        : this.store.stmt<{ n: number }>(`SELECT COUNT(*) AS n FROM batches WHERE namespace != '${LOADING_NAMESPACE}'`).get()!.n;
       olderBatches = total - shown.length;
     }
     return { batches: shown.map((b) => this.summary(b)), olderBatches };

@@ -5,7 +5,8 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import * as tar from 'tar';
@@ -146,6 +147,41 @@ describe('full disk: the head state dir on a 20 MB tmpfs', () => {
     assert.match(await metrics(c), /^distribute_state_dir_full 0$/m);
     await until(() => spooledAttempts(join(c!.workDirs.get('n')!, '.spool')).length === 0, 'an empty spool', 10_000);
     assert.equal(c.history.length, 2, 'no daemon was restarted');
+  });
+
+  it('refuses an input upload it cannot store with 507, leaves no temp file, and takes it once there is room', async (t) => {
+    let skip: string | null = null;
+    c = await TestCluster.start({
+      beforeHead: (dir) => {
+        skip = mountTmpfs(dir, '12m');
+        if (!skip) mounted = dir;
+      },
+    });
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
+    const stateDir = c.stateDir;
+    const filler = join(stateDir, 'filler');
+    writeFileSync(filler, Buffer.alloc(Math.max(0, free(stateDir) - 2 * MB), 1));
+    const input = Buffer.alloc(4 * MB, 7);
+    const hash = createHash('sha256').update(input).digest('hex');
+    const token = await c.user('alice');
+    const put = () => fetch(`${c!.url.replace(/^ws/, 'http')}/v1/inputs/${hash}`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: input });
+
+    const refused = await put();
+    assert.equal(refused.status, 507);
+    assert.match(((await refused.json()) as { error: string }).error, new RegExp(`state dir is full .*input ${hash} was not stored`));
+    assert.equal(c.head.count('state_dir_full'), 1);
+    assert.equal(c.head.count('input_stored'), 0);
+    // the failed upload's temp file is gone, or the disk would stay full
+    const large = (readdirSync(stateDir, { recursive: true }) as string[]).filter((f) => f !== 'filler' && statSync(join(stateDir, f)).size > MB);
+    assert.deepEqual(large, []);
+
+    rmSync(filler);
+    const stored = await put();
+    assert.equal(stored.status, 201, await stored.text());
+    assert.equal(c.head.count('input_stored'), 1);
   });
 
   it('a compute daemon stops on the first SIGTERM while its upload waits on a head that never answers, and hands its running job back', async () => {

@@ -1,7 +1,9 @@
 // Red-team run: starts a real head (and one honest node), fires the bad inputs a hostile user
-// or node would, and prints for each whether it was refused, how, and how long it took.
+// or node would (a node token in hostile hands plays a node by hand: test/helpers/raw-node.ts),
+// and prints for each whether it was refused, how, and how long it took.
 // `npm run build && node --import tsx test/redteam/run.ts`
-import { writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { PROTOCOL_VERSION } from '../../shared/protocol/common.js';
@@ -79,10 +81,41 @@ try {
     evil.ws.close();
     return { refused: true, how: m.type === 'error' ? m.message : m.type };
   });
+
+  // a job for the honest node, and one only the hostile node below can run
+  const honest = join(c.root, 'honest.yaml');
+  writeFileSync(honest, 'meta: {batch_name: honest, namespace: n, capabilities: [shell]}\nshell: {jobs: [{name: j, command: "sleep 5"}]}\n');
+  const bait = join(c.root, 'bait.yaml');
+  writeFileSync(bait, 'meta: {batch_name: bait, namespace: n, capabilities: [bomber]}\nshell: {jobs: [{name: j, command: "true"}]}\n');
+  const bomber = await RawNode.connect(c, await c.createToken('node', 'bomber'));
+  bomber.hello('bomber', { cpus: 1, memory: 1024 ** 3, gpus: 0 }, ['bomber']);
+  await bomber.next((x) => x.type === 'welcome', 'a welcome');
+
+  await timed("finished for another node's attempt", async () => {
+    await c.cli(['add', honest]);
+    const attempt = Number((await c.head.event('job_assigned', (l) => l.batch === 'honest')).attempt);
+    bomber.send({ type: 'finished', attempt, exitCode: 1, signal: null, timedOut: false, cancelled: false, error: 'bomber says it failed' });
+    const m = await bomber.next((x) => x.type === 'drop' && x.attempt === attempt, 'a drop');
+    const st = await c.statusOf('honest');
+    return { refused: m.type === 'drop' && !JSON.stringify(st).includes('bomber says'), how: m.type === 'drop' ? `drop: ${m.reason}` : m.type };
+  });
+
+  await timed('gzip bomb as a result (256 MiB of zeros)', async () => {
+    await c.cli(['add', bait]);
+    const assigned = await bomber.next((x) => x.type === 'assign', 'an assignment');
+    const attempt = assigned.type === 'assign' ? assigned.attempt : 0;
+    bomber.send({ type: 'started', attempt, pid: 1 });
+    bomber.send({ type: 'finished', attempt, exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null });
+    bomber.send({ type: 'result', id: 1, attempt, data: gzipSync(Buffer.alloc(256 * 1024 * 1024)) });
+    const m = await bomber.next((x) => x.type === 'result_taken', 'a result_taken', 60_000);
+    const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${c.head.pid}/status`, 'utf8'))![1]) >> 10;
+    return { refused: m.type === 'result_taken' && m.status !== 200, how: m.type === 'result_taken' ? `${m.status} ${m.message}; head peak RSS ${hwm} MiB` : m.type };
+  });
+  bomber.ws.close();
 } finally {
   const lost = c.head.count('node_lost');
   await c.stop();
-  const w = [36, 8, 8];
+  const w = [42, 8, 8];
   console.log(['INPUT'.padEnd(w[0]!), 'REFUSED'.padEnd(w[1]!), 'MS'.padEnd(w[2]!), 'HOW'].join('  '));
   for (const r of rows) console.log([r.input.padEnd(w[0]!), (r.refused ? 'yes' : 'NO').padEnd(w[1]!), String(r.ms).padEnd(w[2]!), r.how].join('  '));
   console.log(`nodes lost during the run: ${lost}`);
