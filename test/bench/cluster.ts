@@ -226,7 +226,8 @@ export class BenchCluster {
     if (!this.nodes.has(n.name)) writeFileSync(tokenFile, (opts.token ?? (await this.token('node', n.name))) + '\n');
     const resources: Record<string, unknown> = { cpus: n.cpus, gpus: 0 };
     if (n.memory) resources.memory = n.memory;
-    writeFileSync(join(dir, 'compute.yaml'), stringify({ head: this.url, token_file: 'node.token', name: n.name, work_dir: 'work', resources, ...n.config }));
+    // bench folders are 0700 temp folders: jobs under uids of their own could not reach them
+    writeFileSync(join(dir, 'compute.yaml'), stringify({ head: this.url, token_file: 'node.token', name: n.name, work_dir: 'work', resources, job_uids: 'none', ...n.config }));
     const d = this.spawnDaemon(`node-${n.name}-${Date.now()}`, ['compute', '--config', join(dir, 'compute.yaml')]);
     this.nodes.set(n.name, d);
     await d.event('registered');
