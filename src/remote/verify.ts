@@ -2,13 +2,12 @@
 // recorded for each when it stored the result (docs/integrity.md). The hashes come from the
 // pull plan (`POST /v1/pull/plan`, the same rules as pull), so nothing else is fetched; each
 // file is read once, streamed, memory flat whatever its size.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { PullRules } from '../../shared/protocol/api.js';
 import { API } from '../../shared/protocol/http-api.js';
 import type { HeadClient } from '../client.js';
+import { hashFile } from './add.js';
 import type { BatchTarget } from './target.js';
 
 export type VerifyVerdict = 'ok' | 'mismatch' | 'missing' | 'unchecked';
@@ -31,16 +30,6 @@ export interface VerifyOutcome {
   problems: VerifiedFile[];
 }
 
-function sha256Of(file: string): Promise<string> {
-  return new Promise((done, fail) => {
-    const hash = createHash('sha256');
-    createReadStream(file, { highWaterMark: 1024 * 1024 })
-      .on('data', (c) => hash.update(c as Buffer))
-      .on('end', () => done(hash.digest('hex')))
-      .on('error', fail);
-  });
-}
-
 export async function verifyBatch(head: HeadClient, target: BatchTarget, saveDir: string, rules: PullRules): Promise<VerifyOutcome> {
   const plan = await head.call(API.pullPlan, { body: { namespace: target.namespace, batch: target.batch, ...rules } });
   const dest = join(resolve(saveDir), target.batch);
@@ -58,7 +47,7 @@ export async function verifyBatch(head: HeadClient, target: BatchTarget, saveDir
     else if (!m.sha256) note({ ...named, verdict: 'unchecked', reason: 'no checksum recorded (archived before checksums)' });
     else if (!st.isFile()) note({ ...named, verdict: 'mismatch', reason: 'not a regular file here' });
     else {
-      const got = await sha256Of(path);
+      const got = (await hashFile(path)).hash;
       if (got === m.sha256) note({ ...named, verdict: 'ok' });
       else note({ ...named, verdict: 'mismatch', reason: `SHA-256 ${got.slice(0, 12)}… where the head recorded ${m.sha256.slice(0, 12)}…` });
     }
