@@ -41,7 +41,7 @@ export interface StartOptions {
 }
 
 export async function startHead(config: HeadConfig, opts: StartOptions = {}): Promise<RunningHead> {
-  const log = opts.logger ?? createLogger('head', { level: config.log_level });
+  const log = opts.logger ?? createLogger('head', { level: config.log_level, buffered: true });
   if (config.node_timeout <= 0) throw new UserError(`head config: node_timeout must be longer than 0 (durations are whole seconds: 5s, 1m)`);
   if (config.heartbeat <= 0) throw new UserError(`head config: heartbeat must be longer than 0`);
   if (config.heartbeat >= config.node_timeout) {

@@ -23,6 +23,13 @@ export interface LogOptions {
   format?: LogFormat;
   /** colours in the pretty format; default: on unless NO_COLOR is set */
   color?: boolean;
+  /**
+   * JSON lines to stdout written in the background, many lines per write, instead of one
+   * synchronous write each: for the daemons, whose per-job lines were a write(2) on the event
+   * loop each. Flushed synchronously at exit; a SIGKILL loses at most the lines of the write
+   * under way.
+   */
+  buffered?: boolean;
 }
 
 /** A level name as given on the command line or in a config; a UserError naming `where` otherwise. */
@@ -49,7 +56,7 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
   const format = chooseFormat(opts);
   let dest: DestinationStream;
   if (format === 'json') {
-    dest = opts.destination ?? pino.destination({ fd: 1, sync: true });
+    dest = opts.destination ?? pino.destination({ fd: 1, sync: opts.buffered !== true });
   } else {
     const color = opts.color ?? !process.env.NO_COLOR;
     const out = opts.destination;
