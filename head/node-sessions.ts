@@ -32,7 +32,7 @@ import {
   registerNode,
   setNodeDraining,
   setNodePaused,
-  touchNode,
+  touchNodes,
 } from './transitions.js';
 import { takeResult } from './result-intake.js';
 import { implausibleClaim } from './node-claims.js';
@@ -69,6 +69,8 @@ export class NodeSessions implements NodeLink {
   /** when each node's loss timer is due (Date.now() scale), to tell a late timer from a silent node */
   private readonly deadlines = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
+  /** last_seen of the nodes heard in this turn, written together at its end */
+  private seen = new Map<string, number>();
   private ctx!: HeadContext;
   private stopped = false;
   /** started/finished/result messages of this turn of the event loop, handled together at its end */
@@ -217,13 +219,7 @@ export class NodeSessions implements NodeLink {
       onInvalid: (detail) => log.warn({ event: 'invalid_frame', detail }, 'invalid frame from node'),
       onOversize: (type, size) => log.error({ event: 'frame_not_sent', type, size, limit: MAX_FRAME }, `a ${type} message of ${size} bytes is over the frame limit; not sent`),
     });
-    ws.on('message', () => {
-      try {
-        this.touch(node);
-      } catch (err) {
-        log.error({ event: 'touch_failed', err }, `could not record that node ${node} is alive: ${errorMessage(err)}`);
-      }
-    });
+    ws.on('message', () => this.touch(node));
     ws.on('close', (code) => {
       if (this.sessions.get(node) !== session) return;
       this.sessions.delete(node);
@@ -387,7 +383,20 @@ export class NodeSessions implements NodeLink {
     const now = Date.now();
     if (heard && now - (this.lastWritten.get(node) ?? 0) >= LAST_SEEN_WRITE_MS) {
       this.lastWritten.set(node, now);
-      touchNode(this.ctx.store, node, now);
+      this.seen.set(node, now);
+      if (this.seen.size === 1) setImmediate(() => this.writeLastSeen());
+    }
+  }
+
+  private writeLastSeen(): void {
+    const seen = this.seen;
+    this.seen = new Map();
+    if (this.stopped) return;
+    try {
+      touchNodes(this.ctx.store, seen);
+    } catch (err) {
+      // only a display field: the liveness timers are in memory
+      this.ctx.log.error({ event: 'touch_failed', nodes: seen.size, err }, `could not record when ${seen.size} nodes were last heard from: ${errorMessage(err)}`);
     }
   }
 

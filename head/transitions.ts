@@ -398,8 +398,13 @@ export function registerNode(store: Store, hello: Hello, maxAttempts: number): H
   });
 }
 
-export function touchNode(store: Store, node: string, at: number): void {
-  store.stmt(`UPDATE nodes SET last_seen = ? WHERE name = ?`).run(at, node);
+/** When nodes were last heard from, many at once (one turn's worth): one transaction. */
+export function touchNodes(store: Store, seen: ReadonlyMap<string, number>): void {
+  if (seen.size === 0) return;
+  const update = store.stmt(`UPDATE nodes SET last_seen = ? WHERE name = ?`);
+  store.tx(() => {
+    for (const [node, at] of seen) update.run(at, node);
+  });
 }
 
 /** The person at the node paused or resumed it; its running jobs follow. */
