@@ -91,8 +91,8 @@ export class Scheduling {
 
   private assignMessage(a: Assignment): HeadMessage | null {
     const batch = this.deps.batches.get(a.batchId);
-    const job = this.deps.store.job(a.jobId);
-    if (!batch || !job) return null;
+    const job = a.job;
+    if (!batch) return null;
     const rec = parseJobRecord(job);
     return {
       type: 'assign',

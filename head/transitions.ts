@@ -91,12 +91,19 @@ export interface Assignment {
   node: string;
   cpus: number;
   gpus: number[];
+  /** the job as it was placed (its record, for the `assign` message, without reading it again) */
+  job: JobRow;
 }
 
 /** The attempt, when it is its job's current attempt on this node and the job is in flight. */
 export function currentAttempt(store: Store, attemptId: number, node?: string): { attempt: AttemptRow; job: JobRow } | null {
   const attempt = store.attempt(attemptId);
-  if (!attempt || (node !== undefined && attempt.node !== node)) return null;
+  return attempt ? currentOf(store, attempt, node) : null;
+}
+
+/** `currentAttempt` for an attempt row already read in this synchronous step. */
+export function currentOf(store: Store, attempt: AttemptRow, node?: string): { attempt: AttemptRow; job: JobRow } | null {
+  if (node !== undefined && attempt.node !== node) return null;
   const job = store.job(attempt.job_id);
   if (!job || job.current_attempt !== attempt.id || !IN_FLIGHT.has(job.state)) return null;
   return { attempt, job };
@@ -126,7 +133,7 @@ export function applyPlacements(store: Store, placements: Placement[]): Assignme
       const id = Number(insert.run(job.id, number, p.node, p.cpus, p.memory, JSON.stringify(p.gpus), now).lastInsertRowid);
       update.run(id, number, p.node, job.id);
       served.run(id, job.batch_id);
-      out.push({ attempt: id, number, jobId: job.id, batchId: job.batch_id, node: p.node, cpus: p.cpus, gpus: p.gpus });
+      out.push({ attempt: id, number, jobId: job.id, batchId: job.batch_id, node: p.node, cpus: p.cpus, gpus: p.gpus, job });
     }
     return out;
   });
@@ -148,7 +155,7 @@ function startedIn(store: Store, node: string, attemptId: number): StartOutcome 
   if (!cur) return 'stale';
   if (cur.attempt.state !== 'assigned') return 'duplicate';
   store.stmt(`UPDATE attempts SET state = 'running', started = ? WHERE id = ?`).run(store.now(), attemptId);
-  const paused = store.node(node)?.paused === 1;
+  const paused = store.stmt<{ paused: number }>('SELECT paused FROM nodes WHERE name = ?').get(node)?.paused === 1;
   store.stmt(`UPDATE jobs SET state = ? WHERE id = ?`).run(paused ? 'paused' : 'running', cur.job.id);
   return 'started';
 }
@@ -188,7 +195,7 @@ function finishedIn(store: Store, node: string, msg: Finished): FinishOutcome {
   const now = store.now();
   const attempt = store.attempt(msg.attempt);
   if (!attempt || attempt.node !== node) return 'stale';
-  const cur = currentAttempt(store, msg.attempt, node);
+  const cur = currentOf(store, attempt, node);
   if (!cur) {
     if (attempt.ended === null) {
       store.stmt(`UPDATE attempts SET ended = ?, exit_code = ?, signal = ? WHERE id = ?`).run(now, msg.exitCode, msg.signal, attempt.id);
