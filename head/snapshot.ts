@@ -68,8 +68,8 @@ function nodeOf(row: NodeRow, held: HeldRow, connected: boolean, left: number | 
   const gpus = (JSON.parse(held.gpus ?? '[]') as number[][]).flat();
   return {
     name: row.name,
-    capabilities: JSON.parse(row.capabilities) as string[],
-    total: JSON.parse(row.resources) as NodeResources,
+    capabilities: parsedOnce(row.capabilities) as string[],
+    total: parsedOnce(row.resources) as NodeResources,
     maxJobs: row.max_jobs,
     lost: !connected || row.state === 'lost',
     paused: row.paused === 1,
@@ -79,6 +79,23 @@ function nodeOf(row: NodeRow, held: HeldRow, connected: boolean, left: number | 
     ...(left !== null ? { timeLeft: left } : {}),
   };
 }
+
+/**
+ * A node row's JSON columns change only when the node says hello again: parsed once per text,
+ * not once per node per pass. Callers never mutate what they get. Bounded: a head that has seen
+ * more distinct texts than this starts over.
+ */
+function parsedOnce(text: string): unknown {
+  let value = parsedTexts.get(text);
+  if (value === undefined) {
+    if (parsedTexts.size >= PARSED_TEXTS_MAX) parsedTexts.clear();
+    value = JSON.parse(text) as unknown;
+    parsedTexts.set(text, value);
+  }
+  return value;
+}
+const parsedTexts = new Map<string, unknown>();
+const PARSED_TEXTS_MAX = 20_000;
 
 interface ShapeRow {
   id: number;

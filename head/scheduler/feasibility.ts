@@ -61,9 +61,16 @@ export function timeMisfit(node: SnapshotNode, time: number | null): string | nu
 
 /** Capabilities of the batch that the node lacks (exact, case-sensitive). */
 export function missingCapabilities(capabilities: readonly string[], nodeCapabilities: readonly string[]): string[] {
-  const have = new Set(nodeCapabilities);
+  if (capabilities.length === 0) return [];
+  // a pass asks this of every free node for every candidate job: each node's set is made once
+  let have = capabilitySets.get(nodeCapabilities);
+  if (!have) {
+    have = new Set(nodeCapabilities);
+    capabilitySets.set(nodeCapabilities, have);
+  }
   return capabilities.filter((c) => !have.has(c));
 }
+const capabilitySets = new WeakMap<readonly string[], ReadonlySet<string>>();
 
 export function available(node: SnapshotNode): string | null {
   if (node.lost) return `node ${node.name} is not connected`;
