@@ -13,6 +13,8 @@ import { HttpError } from './http.js';
 export const BATCH_PARSE_TIMEOUT_MS = 30_000;
 /** Documents that may wait for the worker; more are refused with 503. */
 export const BATCH_PARSE_QUEUE = 16;
+/** How long the worker stays after its last batch. */
+export const BATCH_PARSER_IDLE_MS = 10_000;
 
 interface Pending {
   id: number;
@@ -34,7 +36,12 @@ export class BatchParser {
   private readonly waiting: Pending[] = [];
   private nextId = 1;
 
-  constructor(private readonly timeoutMs = BATCH_PARSE_TIMEOUT_MS) {}
+  private idle: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly timeoutMs = BATCH_PARSE_TIMEOUT_MS,
+    private readonly idleMs = BATCH_PARSER_IDLE_MS,
+  ) {}
 
   /**
    * The body checked in the worker; rejects with an HttpError when it cannot be checked. A body
@@ -51,8 +58,15 @@ export class BatchParser {
     });
   }
 
+  /** Whether the worker thread is alive. */
+  get running(): boolean {
+    return this.worker !== null;
+  }
+
   /** Stops the worker; documents not yet checked are refused. */
   async close(): Promise<void> {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
     const stopping = new HttpError(503, 'the head is stopping');
     for (const p of this.waiting.splice(0)) p.reject(stopping);
     this.finish(null, stopping);
@@ -62,7 +76,10 @@ export class BatchParser {
   }
 
   private pump(): void {
-    if (this.current || this.waiting.length === 0) return;
+    if (this.current) return;
+    if (this.waiting.length === 0) return this.stopWhenIdle();
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
     const next = this.waiting.shift()!;
     const worker = this.ensureWorker();
     const timer = setTimeout(() => {
@@ -107,6 +124,19 @@ export class BatchParser {
     worker.unref(); // an idle parser keeps no process alive (after the listeners, which ref it again)
     this.worker = worker;
     return worker;
+  }
+
+  /**
+   * A worker that checked a large batch keeps the heap it grew (a 100,000-job batch: about a
+   * hundred MB) for as long as it lives: an idle one is stopped, and the next batch starts one.
+   */
+  private stopWhenIdle(): void {
+    if (this.idle || !this.worker) return;
+    this.idle = setTimeout(() => {
+      this.idle = null;
+      if (!this.current && this.waiting.length === 0) this.replaceWorker();
+    }, this.idleMs);
+    this.idle.unref();
   }
 
   private replaceWorker(): void {
