@@ -143,6 +143,9 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/** Most works of `commitInTurn` in one transaction (one turn of the event loop). */
+export const COMMIT_TURN_MAX = 256;
+
 export class Store {
   readonly now: () => number;
   private readonly statements = new Map<string, Database.Statement>();
@@ -219,8 +222,11 @@ export class Store {
   }
 
   private commitTurn(): void {
-    const all = this.turn;
-    this.turn = [];
+    // a turn's transaction is bounded: thousands of results waiting at once would hold the
+    // loop for as many savepoints; the rest go in the next turns, each with its own commit
+    const all = this.turn.length > COMMIT_TURN_MAX ? this.turn.splice(0, COMMIT_TURN_MAX) : this.turn;
+    if (all === this.turn) this.turn = [];
+    else setImmediate(() => this.commitTurn());
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
     try {
       this.tx(() => {
