@@ -8,6 +8,7 @@ import type { NodeLink } from './node-link.js';
 import type { BatchCache } from './snapshot.js';
 import type { Store } from './store.js';
 import type { StateDirSpace } from './state-dir-space.js';
+import type { ResultBacklog } from './result-backlog.js';
 
 export interface HeadSettings {
   stateDir: string;
@@ -34,6 +35,8 @@ export interface HeadContext {
   allocations?: Allocator;
   /** whether the state dir is full ("state dir full" once per episode); absent in tests that build a context by hand */
   space?: StateDirSpace;
+  /** results being archived now; placement waits while there are too many (result-backlog.ts) */
+  backlog?: ResultBacklog;
 }
 
 export type { LogChunk, NodeLink } from './node-link.js';

@@ -22,6 +22,7 @@ import { Dashboard } from './dashboard/index.js';
 import { openStore } from './store.js';
 import { dropLoadingBatches } from './queue.js';
 import { startNotifications } from './notify/index.js';
+import { ResultBacklog } from './result-backlog.js';
 import { StateDirSpace } from './state-dir-space.js';
 
 export interface RunningHead {
@@ -72,7 +73,8 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
   const metrics = new HeadMetrics(loop);
   // when space comes back to a full state dir, a pass: jobs may have waited on the disk
   const space = new StateDirSpace(stateDir, log, () => ctx.schedule());
-  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead, onFailure: (err) => space.failed(err) });
+  const backlog = new ResultBacklog(() => scheduling.request());
+  const scheduling = new Scheduling({ store, batches, nodes: sessions, log, metrics, ahead: config.assign_ahead, onFailure: (err) => space.failed(err), heldBack: () => backlog.full() });
   let allocator: Allocator | null = null;
   const ctx: HeadContext = {
     settings,
@@ -86,6 +88,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     },
     metrics,
     space,
+    backlog,
   };
   sessions.bind(ctx);
 

@@ -23,7 +23,19 @@ export class Scheduling {
   private retry: NodeJS.Timeout | null = null;
   private failures = 0;
 
-  constructor(private readonly deps: { store: Store; batches: BatchCache; nodes: NodeLink; log: Logger; metrics?: HeadMetrics; ahead?: number; onFailure?: (err: unknown) => void }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      batches: BatchCache;
+      nodes: NodeLink;
+      log: Logger;
+      metrics?: HeadMetrics;
+      ahead?: number;
+      onFailure?: (err: unknown) => void;
+      /** true while results wait to be archived beyond their limit: nothing is placed (result-backlog.ts) */
+      heldBack?: () => boolean;
+    },
+  ) {}
 
   request(): void {
     if (this.requested || this.stopped) return;
@@ -65,8 +77,9 @@ export class Scheduling {
     const { store, batches, nodes, log } = this.deps;
     const t0 = performance.now();
     // nothing ready to run: nothing to place, and no node need be read (a thousand nodes
-    // joining ask for a thousand passes, each of which would read every node)
-    if (!store.stmt(`SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND blocked = 0 LIMIT 1`).get()) {
+    // joining ask for a thousand passes, each of which would read every node); or too many
+    // results wait to be archived: the backlog's drain asks for the pass again
+    if (this.deps.heldBack?.() || !store.stmt(`SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND blocked = 0 LIMIT 1`).get()) {
       this.deps.metrics?.placementPass((performance.now() - (requestedAt ?? t0)) / 1000, 0);
       return [];
     }

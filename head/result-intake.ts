@@ -18,6 +18,15 @@ export type IntakeAnswer =
 
 /** `aborted`: the sender went away mid-upload; then there is no one to answer (null). */
 export async function takeResult(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean = () => false): Promise<IntakeAnswer | null> {
+  ctx.backlog?.enter();
+  try {
+    return await intake(ctx, node, attempt, body, aborted);
+  } finally {
+    ctx.backlog?.leave();
+  }
+}
+
+async function intake(ctx: HeadContext, node: string, attempt: number, body: Readable | Buffer, aborted: () => boolean): Promise<IntakeAnswer | null> {
   const log = ctx.log.child({ node, attempt });
   let outcome;
   try {

@@ -24,6 +24,7 @@ export function metricsText(ctx: HeadContext, m: HeadMetrics): string {
     { name: 'distribute_placements_total', help: 'Jobs placed on nodes since the head started.', type: 'counter', samples: [{ value: m.placements }] },
     { name: 'distribute_archive_bytes_total', help: 'Bytes of result archives written since the head started.', type: 'counter', samples: [{ value: m.archiveBytes }] },
     { name: 'distribute_archive_member_bytes', help: 'Size of every file in the result archive, unpacked.', type: 'gauge', samples: [{ value: member?.bytes ?? 0 }] },
+    ...(ctx.backlog ? [{ name: 'distribute_results_in_flight', help: 'Results being archived now; past the limit no job is placed until some are taken.', type: 'gauge' as const, samples: [{ value: ctx.backlog.size }] }] : []),
     ...loopFamily(m),
     ...spaceFamilies(ctx),
     { name: 'distribute_head_info', help: 'Version of the head and of its node protocol.', type: 'gauge', samples: [{ labels: { version: VERSION, protocol: String(PROTOCOL_VERSION) }, value: 1 }] },

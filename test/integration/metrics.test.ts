@@ -54,6 +54,7 @@ describe('GET /metrics', () => {
     assert.ok(count >= 1, 'at least one placement pass');
     assert.ok(sampleValue(m, 'distribute_placement_seconds', {}, 'distribute_placement_seconds_sum') > 0);
     assert.equal(sampleValue(m, 'distribute_placements_total'), 3);
+    assert.equal(sampleValue(m, 'distribute_results_in_flight'), 0, 'every result was taken');
 
     // every archive on disk was written since this head started
     const archiveDir = join(c.stateDir, 'archive', 'metrics', 'm_batch');
