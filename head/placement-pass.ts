@@ -14,6 +14,8 @@ import { buildSnapshot, type BatchCache } from './snapshot.js';
 import { parseJobRecord, type Store } from './store.js';
 import { applyPlacements, type Assignment } from './transitions.js';
 
+/** Most jobs one pass places; a pass that placed this many asks for the next. */
+export const PLACEMENTS_PER_PASS = 500;
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
@@ -83,8 +85,11 @@ export class Scheduling {
       this.deps.metrics?.placementPass((performance.now() - (requestedAt ?? t0)) / 1000, 0);
       return [];
     }
-    const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0);
+    // a bounded pass: thousands of slots freed at once (a thousand nodes) are filled over a few
+    // turns, with the nodes' frames read in between, not in one turn of a second
+    const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0, PLACEMENTS_PER_PASS);
     const assignments = applyPlacements(store, place(snapshot));
+    if (assignments.length >= PLACEMENTS_PER_PASS) this.request();
     for (const a of assignments) {
       const msg = this.assignMessage(a);
       if (!msg || !nodes.send(a.node, msg)) {

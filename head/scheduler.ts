@@ -30,8 +30,9 @@ export type { ClusterSnapshot, Demand, Placement, PlaceStats, QueueShape, Snapsh
 export function place(snapshot: ClusterSnapshot, stats?: PlaceStats): Placement[] {
   let free = snapshot.nodes.filter((n) => available(n) === null).map(freeOf).filter(hasRoom);
   const placements: Placement[] = [];
+  const limit = snapshot.limit ?? Infinity;
   const order = new QueueOrder(snapshot.queues, snapshot.users ?? []);
-  for (let c = order.next(); c && free.length > 0; c = order.next()) {
+  for (let c = order.next(); c && free.length > 0 && placements.length < limit; c = order.next()) {
     if (stats) stats.candidates++;
     const target = bestNode(c.queue, free, stats, order.jobTime(c));
     if (!target) {
@@ -42,6 +43,6 @@ export function place(snapshot: ClusterSnapshot, stats?: PlaceStats): Placement[
     order.served(c);
     if (!hasRoom(target)) free = free.filter((f) => f !== target);
   }
-  if (snapshot.ahead) placements.push(...placeAhead(snapshot.nodes, order, snapshot.ahead, stats));
+  if (snapshot.ahead && placements.length < limit) placements.push(...placeAhead(snapshot.nodes, order, snapshot.ahead, stats, limit - placements.length));
   return placements;
 }

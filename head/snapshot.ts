@@ -107,9 +107,10 @@ interface ShapeRow {
 }
 
 /**
- * `ahead`: jobs a node may hold waiting beyond those it runs (scheduler/ahead.ts).
+ * `ahead`: jobs a node may hold waiting beyond those it runs (scheduler/ahead.ts); `limit`: most
+ * placements the pass will make (no queue need give more jobs than that).
  */
-export function buildSnapshot(store: Store, batches: BatchCache, connected: ReadonlySet<string>, ahead = 0): ClusterSnapshot {
+export function buildSnapshot(store: Store, batches: BatchCache, connected: ReadonlySet<string>, ahead = 0, limit = Infinity): ClusterSnapshot {
   const nodes = snapshotNodes(store, store.nodes().filter((n) => connected.has(n.name)), () => true);
   // each placement takes at least one cpu, one slot or one place ahead, so no queue can give more than this
   let room = 0;
@@ -119,6 +120,7 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
     room += Math.max(0, ahead - (n.waiting ?? 0));
   }
   if (room === 0) return { nodes, queues: [], users: [], ahead };
+  room = Math.min(room, limit);
 
   const shapes = store
     .stmt<ShapeRow>(
@@ -153,7 +155,7 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
       times: jobs.map((j) => j.time_limit),
     });
   }
-  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead };
+  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead, ...(limit < Infinity ? { limit } : {}) };
 }
 
 interface QueuedRow {

@@ -18,11 +18,11 @@ interface Spare {
   waiting: number;
 }
 
-export function placeAhead(nodes: readonly SnapshotNode[], order: QueueOrder, ahead: number, stats?: PlaceStats): Placement[] {
+export function placeAhead(nodes: readonly SnapshotNode[], order: QueueOrder, ahead: number, stats?: PlaceStats, limit = Infinity): Placement[] {
   let spare: Spare[] = nodes.filter((n) => available(n) === null && (n.waiting ?? 0) < ahead).map((node) => ({ node, waiting: node.waiting ?? 0 }));
   const placements: Placement[] = [];
   order.reopen();
-  for (let c = order.next(); c && spare.length > 0; c = order.next()) {
+  for (let c = order.next(); c && spare.length > 0 && placements.length < limit; c = order.next()) {
     if (stats) stats.candidates++;
     const q = c.queue;
     let target: Spare | null = null;

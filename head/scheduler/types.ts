@@ -74,6 +74,8 @@ export interface ClusterSnapshot {
   users?: readonly SnapshotUser[];
   /** jobs a node may hold waiting beyond those it runs (ahead.ts); 0 or unset: none */
   ahead?: number;
+  /** most placements in this pass (the first ones of an unbounded pass); unset: no bound */
+  limit?: number;
 }
 
 export interface Placement {

@@ -57,3 +57,16 @@ describe('assigning ahead', () => {
     assert.deepEqual(got, ['10@a', '1@a', '11@a']);
   });
 });
+
+describe('a bounded pass', () => {
+  it('places the first `limit` jobs of the unbounded pass, ahead ones included, and no more', () => {
+    const nodes = ['a', 'b', 'c'].map((n) => node(n, { total: { cpus: 2, memory: 8 * G, gpus: 0 } }));
+    const queues = [queue(1, ids(1, 10)), queue(2, ids(100, 10), { owner: 'bob' })];
+    const all = place({ nodes, queues, users: [], ahead: 2 }).map((p) => `${p.jobId}@${p.node}`);
+    assert.equal(all.length, 12, 'six cpus and two ahead on each of three nodes');
+    for (const limit of [1, 5, 6, 8, 12, 50]) {
+      const some = place({ nodes, queues, users: [], ahead: 2, limit }).map((p) => `${p.jobId}@${p.node}`);
+      assert.deepEqual(some, all.slice(0, limit), `limit ${limit}`);
+    }
+  });
+});
