@@ -53,6 +53,9 @@ export const CLOSE = {
   beyondPins: 4006,
 } as const;
 
+/** Most reports and results taken in one turn of the event loop; the rest in the next turns. */
+export const REPORTS_PER_TURN = 128;
+
 /** last_seen is written at most this often per node (the timer in memory is exact). */
 const LAST_SEEN_WRITE_MS = 5000;
 
@@ -75,6 +78,7 @@ export class NodeSessions implements NodeLink {
   private stopped = false;
   /** started/finished/result messages of this turn of the event loop, handled together at its end */
   private reports: Pending[] = [];
+  private recordQueued = false;
 
   bind(ctx: HeadContext): void {
     this.ctx = ctx;
@@ -260,7 +264,7 @@ export class NodeSessions implements NodeLink {
       case 'finished':
       case 'result':
         this.reports.push({ node, msg: m, session: s });
-        if (this.reports.length === 1) setImmediate(() => this.recordReports());
+        this.recordSoon();
         return;
       case 'bundle':
         // the channel unwraps bundles; a bundle inside one is not valid
@@ -307,9 +311,22 @@ export class NodeSessions implements NodeLink {
    * The reports of this turn: one transaction, then their answers, then one scheduling pass;
    * then the results, after the `finished` that came before them.
    */
+  private recordSoon(): void {
+    if (this.recordQueued) return;
+    this.recordQueued = true;
+    setImmediate(() => {
+      this.recordQueued = false;
+      this.recordReports();
+    });
+  }
+
   private recordReports(): void {
-    const all = this.reports;
-    this.reports = [];
+    // at most REPORTS_PER_TURN, in the order they came (a result after its finished): a
+    // thousand nodes' frames read in one turn are taken over several, with the sockets (other
+    // users' requests, heartbeats) read in between
+    const all = this.reports.length > REPORTS_PER_TURN ? this.reports.splice(0, REPORTS_PER_TURN) : this.reports;
+    if (all === this.reports) this.reports = [];
+    else this.recordSoon();
     if (this.stopped || all.length === 0) return;
     const { store, log } = this.ctx;
     const batch = all.filter((p): p is Pending & { msg: Report['msg'] } => p.msg.type !== 'result');
