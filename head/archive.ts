@@ -21,6 +21,7 @@ import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { CHECKSUMS_MAX, CHECKSUMS_MEMBER, ChecksumsManifest } from '../shared/result-checksums.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
+import { plainEntries } from './plain-tar.js';
 import type { AttemptRow, Store } from './store.js';
 import { currentAttempt, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
@@ -112,47 +113,53 @@ export class ArchiveInspector {
   private readonly finished: Promise<void>;
   private settle!: () => void;
   private failed = false;
+  /** read by plainEntries, without the parser */
+  private readWhole = false;
 
   constructor() {
     this.parser = new tar.Parser({
       strict: true,
-      onReadEntry: (entry) => {
-        const problem = memberProblem({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
-        if (problem) {
-          this.problems.push(problem);
-          entry.resume();
-          return;
-        }
-        const path = memberPath(entry.path);
-        const isFile = FILE_TYPES.has(entry.type);
-        if (path === CHECKSUMS_MEMBER && isFile) {
-          // the node's checksums: read, not indexed (never pulled)
-          if ((entry.size ?? 0) <= CHECKSUMS_MAX) this.checksumsText = collect(entry);
-          else {
-            this.checksumsTooLarge = true;
-            entry.resume();
-          }
-          return;
-        }
-        if (entry.type !== 'Directory' && path !== '') {
-          const member: Member = { path, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null, sha256: null };
-          this.members.set(path, member);
-          if (isFile) {
-            const hash = createHash('sha256');
-            entry.on('data', (d: Buffer) => hash.update(d));
-            entry.on('end', () => (member.sha256 = hash.digest('hex')));
-          }
-        }
-        if (path === RESULT_JSON && entry.type === 'File' && (entry.size ?? 0) <= RESULT_JSON_MAX) {
-          this.resultText = collect(entry);
-        } else {
-          entry.resume();
-        }
-      },
+      onReadEntry: (entry) => this.take({ path: entry.path, type: entry.type, linkpath: entry.linkpath, size: entry.size ?? 0, mtime: entry.mtime ? entry.mtime.getTime() : null }, entry),
     });
     this.finished = new Promise<void>((resolve) => (this.settle = resolve));
     this.parser.on('error', (err: Error) => this.fail(err));
     this.parser.on('end', () => this.settle());
+  }
+
+  /** One entry, its body a stream (node-tar's) or its bytes (an archive held whole). */
+  private take(e: { path: string; type: string; linkpath?: string | undefined; size: number; mtime: number | null }, body: tar.ReadEntry | Buffer): void {
+    const skip = () => {
+      if (!Buffer.isBuffer(body)) body.resume();
+    };
+    const text = (): Promise<string> => (Buffer.isBuffer(body) ? Promise.resolve(body.toString('utf8')) : collect(body));
+    const problem = memberProblem(e);
+    if (problem) {
+      this.problems.push(problem);
+      return skip();
+    }
+    const path = memberPath(e.path);
+    const isFile = FILE_TYPES.has(e.type);
+    if (path === CHECKSUMS_MEMBER && isFile) {
+      // the node's checksums: read, not indexed (never pulled)
+      if (e.size <= CHECKSUMS_MAX) this.checksumsText = text();
+      else {
+        this.checksumsTooLarge = true;
+        skip();
+      }
+      return;
+    }
+    if (e.type !== 'Directory' && path !== '') {
+      const member: Member = { path, size: e.size, mtime: e.mtime, sha256: null };
+      this.members.set(path, member);
+      if (isFile && Buffer.isBuffer(body)) member.sha256 = createHash('sha256').update(body).digest('hex');
+      else if (isFile && !Buffer.isBuffer(body)) {
+        const hash = createHash('sha256');
+        body.on('data', (d: Buffer) => hash.update(d));
+        body.on('end', () => (member.sha256 = hash.digest('hex')));
+      }
+    }
+    if (path === RESULT_JSON && e.type === 'File' && e.size <= RESULT_JSON_MAX) this.resultText = text();
+    else skip();
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -187,7 +194,12 @@ export class ArchiveInspector {
   writeAll(archive: Buffer): void {
     this.sniffed = true;
     try {
-      this.parser.write(archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive, { maxOutputLength: MAX_SMALL_RESULT_INFLATED }) : archive);
+      const plain = archive[0] === 0x1f && archive[1] === 0x8b ? gunzipSync(archive, { maxOutputLength: MAX_SMALL_RESULT_INFLATED }) : archive;
+      const entries = plainEntries(plain);
+      if (!entries) return void this.parser.write(plain);
+      for (const e of entries) this.take(e, e.body);
+      this.readWhole = true;
+      this.settle();
     } catch (err) {
       this.fail(err);
     }
@@ -197,7 +209,7 @@ export class ArchiveInspector {
     if (!this.failed) {
       try {
         if (this.gunzip) this.gunzip.end();
-        else this.parser.end();
+        else if (!this.readWhole) this.parser.end();
       } catch (err) {
         this.fail(err);
       }

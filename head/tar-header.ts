@@ -39,7 +39,7 @@ export interface PlainHeader {
 }
 
 /** As node-tar: the field's UTF-8 text up to its first NUL (and what `.` matches after it). */
-function text(block: Buffer, off: number, size: number): string {
+export function text(block: Buffer, off: number, size: number): string {
   const end = off + size;
   const nul = block.indexOf(0, off);
   if (nul === -1 || nul >= end) return block.toString('utf8', off, end);
@@ -50,7 +50,7 @@ function text(block: Buffer, off: number, size: number): string {
 }
 
 /** An octal field of digits followed only by spaces or NULs; null for anything else. */
-function octal(block: Buffer, off: number, size: number): number | null {
+export function octal(block: Buffer, off: number, size: number): number | null {
   let n = 0;
   let i = off;
   const end = off + size;
@@ -61,7 +61,7 @@ function octal(block: Buffer, off: number, size: number): number | null {
 }
 
 /** node-tar's checksum: every byte, the checksum field counted as spaces. */
-function checksum(block: Buffer): number {
+export function checksum(block: Buffer): number {
   let sum = 8 * 0x20;
   for (let i = 0; i < 148; i++) sum += block[i]!;
   for (let i = 156; i < BLOCK; i++) sum += block[i]!;
@@ -71,18 +71,28 @@ function checksum(block: Buffer): number {
 /** A POSIX ustar header of a file, link or folder, as node-tar's Header reads it; null when it is anything else. */
 export function decodePlain(block: Buffer): PlainHeader | null {
   let type = TYPES.get(block[156]!);
-  if (type === undefined || !block.subarray(257, 265).equals(USTAR)) return null;
+  if (type === undefined || !isUstar(block)) return null;
   const mode = octal(block, 100, 8);
   let size = octal(block, 124, 12);
   const mtime = octal(block, 136, 12);
   const sum = octal(block, 148, 8);
   if (mode === null || size === null || mtime === null || sum === null || sum !== checksum(block)) return null;
-  let path = text(block, 0, 100);
-  const prefix = block[475] !== 0 ? text(block, 345, 155) : text(block, 345, 130);
-  if (prefix) path = `${prefix}/${path}`;
+  let path = headerPath(block);
   if (type === 'File' && path.endsWith('/')) type = 'Directory';
   if (type === 'Directory') size = 0;
   return { path, type, size, mode, mtime, linkpath: text(block, 157, 100) };
+}
+
+/** The name field, after the prefix field when there is one (as node-tar joins them). */
+export function headerPath(block: Buffer): string {
+  const path = text(block, 0, 100);
+  const prefix = block[475] !== 0 ? text(block, 345, 155) : text(block, 345, 130);
+  return prefix ? `${prefix}/${path}` : path;
+}
+
+/** Whether the block has the POSIX ustar magic and version. */
+export function isUstar(block: Buffer): boolean {
+  return block.subarray(257, 265).equals(USTAR);
 }
 
 function ascii(s: string): boolean {
