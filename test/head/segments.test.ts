@@ -40,7 +40,7 @@ describe('head: small results in segment files', () => {
   const batchDir = (b: string) => join(t.stateDir, 'archive', 'lab', b);
 
   /** Runs `names` on one node at once and sends every result in a message, all in one go; their answers. */
-  async function runAll(batch: string, names: string[], opts: { exitCode?: number } = {}): Promise<{ node: TestNode; tok: string; attempts: Map<string, number> }> {
+  async function runAll(names: string[], opts: { exitCode?: number } = {}): Promise<{ node: TestNode; tok: string; attempts: Map<string, number> }> {
     const tok = t.nodeToken('n1');
     const { node } = await TestNode.join(t.head.url, tok, hello('n1', { resources: { cpus: names.length, memory: 0, gpus: 0 } }));
     open.push(node);
@@ -58,7 +58,6 @@ describe('head: small results in segment files', () => {
       const answer = await node.next('result_taken', (m) => m.re === i + 1);
       assert.equal(answer.status, 200, String(answer.message));
     }
-    void batch;
     return { node, tok, attempts };
   }
 
@@ -80,7 +79,7 @@ describe('head: small results in segment files', () => {
     const alice = t.user('alice');
     const names = ['a', 'b', 'c', 'd', 'e'];
     assert.ok(queueBatch(t.store, shellBatch('lab', 'seg', names.map((name) => ({ name })))).ok);
-    await runAll('seg', names);
+    await runAll(names);
 
     assert.deepEqual(readdirSync(batchDir('seg')), ['.segments'], 'no file of its own for any job');
     const segs = readdirSync(join(batchDir('seg'), '.segments'));
@@ -113,7 +112,7 @@ describe('head: small results in segment files', () => {
     const alice = t.user('alice');
     const names = ['a', 'b', 'c'];
     assert.ok(queueBatch(t.store, shellBatch('lab', 'flip', names.map((name) => ({ name })))).ok);
-    await runAll('flip', names);
+    await runAll(names);
     const b = places().find((r) => r.job === 'b')!;
     const file = join(t.stateDir, 'archive', ...b.segment.split('/'));
     const bytes = readFileSync(file);
@@ -135,7 +134,7 @@ describe('head: small results in segment files', () => {
     const alice = t.user('alice');
     const names = ['a', 'b', 'c', 'd'];
     assert.ok(queueBatch(t.store, shellBatch('lab', 'rm', names.map((name) => ({ name })))).ok);
-    await runAll('rm', names);
+    await runAll(names);
     const before = places();
     const b = before.find((r) => r.job === 'b')!;
     const segFile = (s: string) => join(t.stateDir, 'archive', ...s.split('/'));
@@ -175,7 +174,7 @@ describe('head: small results in segment files', () => {
     batch.jobs[0]!.record.retries = 2;
     assert.ok(queueBatch(t.store, batch).ok);
     // first attempt fails: its result to a segment
-    const { node, tok } = await runAll('retry', ['r'], { exitCode: 3 });
+    const { node, tok } = await runAll(['r'], { exitCode: 3 });
     assert.equal(places().length, 1);
     // second: uploaded over HTTP, a file of its own; the segment row goes
     const second = await node.next('assign');
