@@ -173,7 +173,7 @@ export class SegmentWriter {
     }
     let max = 0;
     for (const name of names) {
-      const m = /^(\d+)\.seg(\.new)?$/.exec(name);
+      const m = /^(\d+)\.seg$/.exec(name);
       if (m) max = Math.max(max, Number(m[1]));
     }
     return max;
