@@ -6,22 +6,27 @@
 // and through node-tar's parser at once; a member with an absolute path, a `..` component, a
 // link leaving the tree, or a device refuses the whole archive. Then the file is fsynced,
 // renamed into place, its folder fsynced, and one transaction indexes the members and ends
-// the job; the node hears 200 once that commit is on disk (see `acceptResult`).
+// the job; the node hears 200 once that commit is on disk (see `acceptResult`). A small result
+// that came whole in a message is appended to its batch's segment file instead, when the head
+// uses them (head/segments.ts); readers find either through head/archive-location.ts.
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { MAX_SMALL_RESULT_INFLATED } from '../shared/limits.js';
 import { dirname, isAbsolute, join, posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import * as tar from 'tar';
 import { z } from 'zod';
 import { isContainedRelative, safeJoin } from '../shared/paths.js';
 import { CHECKSUMS_MAX, CHECKSUMS_MEMBER, ChecksumsManifest } from '../shared/result-checksums.js';
+import { asLocation, readSegmentMember, type ArchiveLocation } from './archive-location.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
 import { plainEntries } from './plain-tar.js';
+import { segmentsOf, type SegmentSlot, type SegmentWriter } from './segments.js';
 import type { AttemptRow, Store } from './store.js';
 import { currentAttempt, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
@@ -308,13 +313,15 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
   const tmpDir = join(archiveDir(stateDir), '.tmp');
-  const received = Buffer.isBuffer(body) ? await receiveBuffer(body, tmpDir) : await receiveResult(body, tmpDir);
+  // a small result goes to a segment (after the checks below), with no temp file of its own
+  const segments = Buffer.isBuffer(body) ? segmentsOf(stateDir) : null;
+  const received = Buffer.isBuffer(body) ? await receiveBuffer(body, segments ? null : tmpDir) : await receiveResult(body, tmpDir);
   const inspection = received.inspection;
 
   // synchronous from the check to the rename: no other event can change the job in between
   const cur = currentAttempt(store, attemptId, node);
   if (!cur) {
-    await discard(received.tmp);
+    if (received.tmp) await discard(received.tmp);
     return { status: 409, error: `attempt ${attemptId} became stale while its result was uploaded; discard this result` };
   }
   const batch = store.batch(cur.job.batch_id)!;
@@ -323,7 +330,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     const tries = (mismatchedUploads.get(attemptId) ?? 0) + 1;
     if (tries < MAX_MISMATCHED_UPLOADS) {
       mismatchedUploads.set(attemptId, tries);
-      await discard(received.tmp);
+      if (received.tmp) await discard(received.tmp);
       return { status: 422, error: `result of attempt ${attemptId} damaged on the way (upload ${tries} of at most ${MAX_MISMATCHED_UPLOADS}): ${list}; send it again` };
     }
     inspection.problems.push(`its bytes did not match the node's checksums in ${tries} uploads: ${list}`);
@@ -333,16 +340,18 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
     const error = `result archive refused: ${inspection.problems.slice(0, 5).join('; ')}${inspection.problems.length > 5 ? ` (and ${inspection.problems.length - 5} more)` : ''}`;
     const job = cur.job;
     await store.commitDurably(() => refuseResult(store, job, attemptId, error));
-    await discard(received.tmp);
+    if (received.tmp) await discard(received.tmp);
     return { status: 400, error };
   }
+  if (segments && Buffer.isBuffer(body)) return intoSegment(store, stateDir, segments, node, attemptId, body, inspection, batch.namespace, batch.name);
 
   const dest = archivePath(stateDir, batch.namespace, batch.name, cur.job.name);
+  const tmp = received.tmp!;
   try {
     mkdirSync(dirname(dest), { recursive: true });
-    renameSync(received.tmp, dest);
+    renameSync(tmp, dest);
   } catch (err) {
-    await discard(received.tmp);
+    await discard(tmp);
     throw err;
   }
   await folderSyncs.sync(dirname(dest));
@@ -357,9 +366,9 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
       if (!now) return null;
       const { job } = now;
       const verdict = judge(inspection.result, now.attempt);
-      store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(job.id);
-      const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)');
-      for (const m of inspection.members) insert.run(job.id, m.path, m.size, m.mtime, m.sha256);
+      indexMembers(store, job.id, inspection.members);
+      // an earlier attempt's result in a segment is dead bytes now (reclaimed by rm)
+      store.stmt('DELETE FROM archive_segments WHERE job_id = ?').run(job.id);
       return { state: settleResult(store, job, attemptId, verdict), verdict };
     });
   } catch (err) {
@@ -371,6 +380,45 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
   const { state, verdict } = settled;
   return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
+}
+
+function indexMembers(store: Store, jobId: number, members: Member[]): void {
+  store.stmt('DELETE FROM archive_members WHERE job_id = ?').run(jobId);
+  const insert = store.stmt('INSERT OR REPLACE INTO archive_members (job_id, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)');
+  for (const m of members) insert.run(jobId, m.path, m.size, m.mtime, m.sha256);
+}
+
+/**
+ * A small result, checked, into its batch's segment: appended and fdatasync'd with the others
+ * of this turn, then indexed (members and place) in the turn's transaction that settles the
+ * job, checked current again inside it. Appended bytes a kill or a stale attempt leaves
+ * unindexed are dead space. When an earlier attempt's result was a file of its own, that file
+ * is deleted once the commit is on disk.
+ */
+async function intoSegment(
+  store: Store, stateDir: string, segments: SegmentWriter, node: string, attemptId: number, archive: Buffer, inspection: Inspection, namespace: string, batchName: string,
+): Promise<AcceptOutcome> {
+  const slot: SegmentSlot = await segments.append(namespace, batchName, archive);
+  let settled: { state: SettleOutcome; verdict: ReturnType<typeof judge>; job: string; earlier: boolean } | null;
+  try {
+    settled = await store.commitInTurn(() => {
+      const now = currentAttempt(store, attemptId, node);
+      if (!now) return null;
+      const { job } = now;
+      const verdict = judge(inspection.result, now.attempt);
+      indexMembers(store, job.id, inspection.members);
+      store
+        .stmt('INSERT OR REPLACE INTO archive_segments (job_id, segment, offset, length, sha256) VALUES (?, ?, ?, ?, ?)')
+        .run(job.id, slot.segment, slot.offset, slot.length, slot.sha256);
+      return { state: settleResult(store, job, attemptId, verdict), verdict, job: job.name, earlier: job.attempt_count > 1 };
+    });
+  } finally {
+    segments.release(slot);
+  }
+  if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
+  const { state, verdict } = settled;
+  if (settled.earlier) await rm(archivePath(stateDir, namespace, batchName, settled.job), { force: true });
+  return { status: 200, state, members: inspection.members.length, path: segments.pathOf(slot.segment), exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
 }
 
 /** What a result says of its attempt; the attempt's own report when result.json is unreadable. */
@@ -427,11 +475,11 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
   return { tmp, size, inspection: await inspector.end() };
 }
 
-/** The same for an archive that came whole, in one message. */
-async function receiveBuffer(archive: Buffer, tmpDir: string): Promise<{ tmp: string; size: number; inspection: Inspection }> {
+/** The same for an archive that came whole, in one message; no temp file when `tmpDir` is null (it goes to a segment). */
+async function receiveBuffer(archive: Buffer, tmpDir: string | null): Promise<{ tmp: string | null; size: number; inspection: Inspection }> {
   const inspector = new ArchiveInspector();
   inspector.writeAll(archive);
-  const tmp = await writeTemp(tmpDir, async (file) => {
+  const tmp = tmpDir === null ? null : await writeTemp(tmpDir, async (file) => {
     await file.write(archive);
   });
   return { tmp, size: archive.length, inspection: await inspector.end() };
@@ -443,15 +491,24 @@ async function receiveBuffer(archive: Buffer, tmpDir: string): Promise<{ tmp: st
  * a result of zeros (~1000× smaller than its content) became a buffer of gigabytes, and its
  * guard against that ratio refused such results outright.
  */
-async function tarStream(file: string): Promise<{ stream: Readable; close: () => void }> {
+async function tarStream(where: string | ArchiveLocation): Promise<{ stream: Readable; close: () => void }> {
+  const loc = asLocation(where);
   const magic = Buffer.alloc(2);
-  const fh = await open(file, 'r');
-  try {
-    await fh.read(magic, 0, 2, 0);
-  } finally {
-    await fh.close();
+  let raw: Readable;
+  if (loc.length !== null) {
+    // a segment member: small, read whole and checked against its SHA-256 before it is used
+    const bytes = await readSegmentMember(loc);
+    bytes.copy(magic, 0, 0, 2);
+    raw = Readable.from([bytes]);
+  } else {
+    const fh = await open(loc.file, 'r');
+    try {
+      await fh.read(magic, 0, 2, 0);
+    } finally {
+      await fh.close();
+    }
+    raw = createReadStream(loc.file);
   }
-  const raw = createReadStream(file);
   if (magic[0] !== 0x1f || magic[1] !== 0x8b) return { stream: raw, close: () => raw.destroy() };
   const gunzip = createGunzip();
   raw.on('error', (err) => gunzip.destroy(err));
@@ -471,7 +528,7 @@ async function tarStream(file: string): Promise<{ stream: Readable; close: () =>
  * `signal` aborts (the consumer went away and will never drain), the file is closed and the
  * promise rejects, instead of waiting forever on a paused entry.
  */
-export async function readArchive(file: string, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
+export async function readArchive(file: string | ArchiveLocation, onEntry: (entry: tar.ReadEntry) => void, signal?: AbortSignal): Promise<void> {
   const input = await tarStream(file);
   return new Promise((resolve, reject) => {
     const parser = new tar.Parser({ strict: true, onReadEntry: onEntry });
@@ -496,7 +553,7 @@ export async function readArchive(file: string, onEntry: (entry: tar.ReadEntry) 
  * Streams one member of an archive into `out` (not ended), skipping its first `skip` bytes.
  * Resolves with whether the member was found. Memory stays flat.
  */
-export async function copyMember(file: string, member: string, out: Writable, skip = 0): Promise<boolean> {
+export async function copyMember(file: string | ArchiveLocation, member: string, out: Writable, skip = 0): Promise<boolean> {
   let found = false;
   await readArchive(file, (entry) => {
     if (found || memberPath(entry.path) !== member || entry.type !== 'File') {

@@ -24,6 +24,7 @@ import { dropLoadingBatches } from './queue.js';
 import { startNotifications } from './notify/index.js';
 import { ResultBacklog } from './result-backlog.js';
 import { StateDirSpace } from './state-dir-space.js';
+import { stopSegments, useSegments } from './segments.js';
 
 export interface RunningHead {
   /** base URL as nodes and users name it: ws://host:port (wss:// with TLS) */
@@ -62,6 +63,8 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
     maxBatchBytes: config.max_batch_bytes,
   };
   const store = openStore(stateDir);
+  if (config.small_results === 'segments') useSegments(stateDir);
+  else stopSegments(stateDir);
   // a batch the last run was still queueing in chunks: all of it or nothing (head/queue.ts)
   const halfQueued = dropLoadingBatches(store);
   if (halfQueued.length) log.warn({ event: 'half_queued_batches_dropped', batchIds: halfQueued }, 'dropped batches the head stopped queueing halfway');
@@ -149,6 +152,7 @@ export async function startHead(config: HeadConfig, opts: StartOptions = {}): Pr
           server.closeAllConnections();
         });
         store.close();
+        stopSegments(stateDir);
         log.info({ event: 'stopped' }, 'head stopped');
       })();
       return closing;

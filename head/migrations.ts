@@ -306,6 +306,23 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 11,
+    name: 'small results in per-batch segment files',
+    // where a job's archive lives when it was appended to one of its batch's segment files
+    // (head/segments.ts): the segment's path under archive/, the byte range, and the SHA-256 of
+    // those bytes (checked on every read). A job without a row has a file of its own.
+    sql: `
+      CREATE TABLE archive_segments (
+        job_id  INTEGER PRIMARY KEY REFERENCES jobs(id),
+        segment TEXT NOT NULL,
+        offset  INTEGER NOT NULL,
+        length  INTEGER NOT NULL,
+        sha256  TEXT NOT NULL
+      );
+      CREATE INDEX archive_segments_segment ON archive_segments (segment, offset);
+    `,
+  },
+  {
     version: 12,
     name: 'allocation queues and their pilots',
     // alloc_queues: what the head remembers of each head.yaml queue across restarts — an

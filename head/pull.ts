@@ -15,15 +15,17 @@
 // next job follows. The finalize step's fetch (`damaged: 'cut'`) still cuts the connection.
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { errorMessage } from '../shared/errors.js';
 import { Header } from 'tar';
+import { asLocation, describeLocation, readSegmentMember, type ArchiveLocation } from './archive-location.js';
 import { TAR_END, TarRelay, type RelayOut } from './tar-relay.js';
 
 export interface PullSource {
   job: string;
-  file: string;
+  /** the job's archive: a file, a located range, or where it is found when its turn comes (head/archive-location.ts) */
+  file: string | ArchiveLocation | (() => ArchiveLocation);
   /** member paths to send (as indexed) */
   members: ReadonlySet<string>;
 }
@@ -94,7 +96,12 @@ class Gather implements RelayOut {
  * An archive's tar bytes, chunk by chunk. Chunk i of a plain tar lives in buffers[i % 2]: the
  * caller must be done with chunk i before it asks for chunk i + 2.
  */
-async function* tarChunks(file: string, buffers: [Buffer, Buffer]): AsyncGenerator<Buffer> {
+async function* tarChunks(loc: ArchiveLocation, buffers: [Buffer, Buffer]): AsyncGenerator<Buffer> {
+  if (loc.length !== null) {
+    yield* segmentChunks(loc);
+    return;
+  }
+  const file = loc.file;
   const fh = await open(file, 'r');
   let size: number;
   try {
@@ -123,6 +130,22 @@ async function* tarChunks(file: string, buffers: [Buffer, Buffer]): AsyncGenerat
     for await (const chunk of gunzip) yield chunk as Buffer;
   } finally {
     raw.destroy();
+    gunzip.destroy();
+  }
+}
+
+/** A segment member's tar bytes: read whole and checked against its SHA-256 first (it is small), gunzipped when gzip'd. */
+async function* segmentChunks(loc: ArchiveLocation): AsyncGenerator<Buffer> {
+  const bytes = await readSegmentMember(loc);
+  if (!(bytes[0] === 0x1f && bytes[1] === 0x8b)) {
+    yield bytes;
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: Math.max(16 * 1024, Math.min(CHUNK, 4 * bytes.length)) });
+  Readable.from([bytes]).pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } finally {
     gunzip.destroy();
   }
 }
@@ -194,7 +217,8 @@ async function markDamaged(relay: TarRelay, job: string, error: string, out: Wri
 async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffers: Buffers, damaged: Damaged): Promise<void> {
   const relay = new TarRelay(source.job, source.members);
   const sent: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
-  const chunks = tarChunks(source.file, buffers.in);
+  const loc = asLocation(typeof source.file === 'function' ? source.file() : source.file);
+  const chunks = tarChunks(loc, buffers.in);
   try {
     for (let turn = 0; ; turn ^= 1) {
       // this turn's buffers (the chunk read, the output gathered) must have been taken by the response
@@ -216,7 +240,7 @@ async function relay(source: PullSource, out: Writable, gone: AbortSignal, buffe
     await Promise.all(sent);
   } catch (err) {
     if (err instanceof ReaderGone) throw err;
-    const error = `the archive of job ${source.job} (${source.file}): ${errorMessage(err)}`;
+    const error = `the archive of job ${source.job} (${describeLocation(loc)}): ${errorMessage(err)}`;
     if (damaged.mode === 'cut') throw new Error(error);
     // what was sent from this archive must be taken before its buffers serve the next one
     await Promise.allSettled(sent);

@@ -6,11 +6,13 @@
 // cancels them first. The database is changed first, then the files are deleted: a crash in
 // between leaves unindexed archive files (disk to reclaim), never index rows without their
 // archive. A batch whose cancelled jobs still hold a process on a node keeps its rows (the
-// node's report must find its attempt) until `rm` is run again.
+// node's report must find its attempt) until `rm` is run again. A job whose archive is in a
+// segment (head/segments.ts) frees its bytes by a rewrite of that segment without it.
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archivePath } from './archive.js';
 import { archiveDir } from './context.js';
+import { compactSegment, segmentsOf } from './segments.js';
 import type { BatchRow, Store } from './store.js';
 import { killJobs } from './transitions.js';
 
@@ -63,7 +65,10 @@ export async function removeResults(store: Store, stateDir: string, batch: Batch
   // what is on disk, measured before anything is deleted
   const folder = join(archiveDir(stateDir), batch.namespace, batch.name);
   const files = req.job === undefined ? await archiveFiles(folder) : [archivePath(stateDir, batch.namespace, batch.name, req.job)];
-  let bytes = 0;
+  const segment = req.job === undefined ? undefined : store
+    .stmt<{ segment: string; length: number }>('SELECT s.segment, s.length FROM archive_segments s JOIN jobs j ON j.id = s.job_id WHERE j.batch_id = ? AND j.name = ?')
+    .get(batch.id, req.job);
+  let bytes = segment?.length ?? 0;
   for (const f of files) bytes += await sizeOf(f);
 
   const outcome = store.durably(() => {
@@ -71,12 +76,14 @@ export async function removeResults(store: Store, stateDir: string, batch: Batch
       .stmt<Target>(`SELECT id, name, (SELECT COUNT(*) FROM archive_members m WHERE m.job_id = jobs.id) AS members FROM jobs WHERE batch_id = ?${jobFilter}`)
       .all(...args);
     const deleteMembers = store.stmt('DELETE FROM archive_members WHERE job_id = ?');
+    const deletePlace = store.stmt('DELETE FROM archive_segments WHERE job_id = ?');
     let members = 0;
     let jobs = 0;
     for (const t of targets) {
       if (t.members > 0) jobs++;
       members += t.members;
       deleteMembers.run(t.id);
+      deletePlace.run(t.id);
     }
     let batchRemoved = false;
     if (req.job === undefined && !holdsProcesses(store, batch.id)) {
@@ -89,8 +96,14 @@ export async function removeResults(store: Store, stateDir: string, batch: Batch
     return { jobs, members, batchRemoved };
   });
 
-  if (req.job === undefined) await rm(folder, { recursive: true, force: true });
-  else await rm(files[0]!, { force: true });
+  if (req.job === undefined) {
+    // its segments closed to appends first (a cancelled attempt's result may be on its way)
+    await segmentsOf(stateDir)?.forget(batch.namespace, batch.name);
+    await rm(folder, { recursive: true, force: true });
+  } else {
+    await rm(files[0]!, { force: true });
+    if (segment) await compactSegment(store, segmentsOf(stateDir), stateDir, segment.segment);
+  }
   return { ok: true, jobs: outcome.jobs, files: outcome.members, bytes, batchRemoved: outcome.batchRemoved, cancelled, toCancel };
 }
 
@@ -107,6 +120,7 @@ function holdsProcesses(store: Store, batchId: number): boolean {
 export function deleteBatchRows(store: Store, batchId: number): void {
   const jobs = `(SELECT id FROM jobs WHERE batch_id = ?)`;
   store.stmt(`DELETE FROM archive_members WHERE job_id IN ${jobs}`).run(batchId);
+  store.stmt(`DELETE FROM archive_segments WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt(`DELETE FROM attempts WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt(`DELETE FROM job_deps WHERE job_id IN ${jobs}`).run(batchId);
   store.stmt('DELETE FROM build_failures WHERE batch_id = ?').run(batchId);

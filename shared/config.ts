@@ -123,6 +123,8 @@ export const HeadConfig = z.strictObject({
   max_batch_bytes: SizeBytes.default(DEFAULT_MAX_BATCH_BYTES),
   /** largest WebSocket frame a node may send, and the head will send */
   max_frame: SizeBytes.default(MAX_FRAME),
+  /** where results sent whole in a message go: appended to their batch's segment files, or a file each (docs/throughput.md) */
+  small_results: z.enum(['segments', 'files']).default('segments'),
 });
 export type HeadConfig = z.infer<typeof HeadConfig>;
 

@@ -2,7 +2,7 @@
 // `<job>/<path>` members a pull of the whole batch would give (the members the head archived
 // for its done and failed jobs), streamed from the archive. Only the node holding the current
 // attempt of the finalize step may read it.
-import { archivePath } from '../archive.js';
+import { locateArchive } from '../archive-location.js';
 import { finalizeAttempt } from '../dependencies.js';
 import { HttpError } from '../http.js';
 import { ReaderGone, writePull } from '../pull.js';
@@ -33,7 +33,7 @@ export const finalizeResults: Handler<Api['finalizeResults']> = {
       members++;
       bytes += m.size;
     }
-    const sources = [...jobs].map(([job, paths]) => ({ job, members: paths, file: archivePath(settings.stateDir, batch.namespace, batch.name, job) }));
+    const sources = [...jobs].map(([job, paths]) => ({ job, members: paths, file: () => locateArchive(store, settings.stateDir, batch.namespace, batch.name, job) }));
     call.res.writeHead(200, { 'content-type': 'application/x-tar', 'x-distribute-members': String(members), 'x-distribute-bytes': String(bytes) });
     const what = { node: call.principal.name, attempt, namespace: batch.namespace, batch: batch.name, jobs: sources.length, members, bytes };
     try {

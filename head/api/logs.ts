@@ -2,7 +2,8 @@
 // forwards what comes back; a finished job's log is read from its archive. With follow=1 the
 // response stays open and new output is forwarded until the job ends.
 import type { ServerResponse } from 'node:http';
-import { archivePath, copyMember } from '../archive.js';
+import { copyMember } from '../archive.js';
+import { locateArchive } from '../archive-location.js';
 import type { HeadContext } from '../context.js';
 import { HttpError } from '../http.js';
 import type { JobRow } from '../store.js';
@@ -69,9 +70,8 @@ async function forwardLog(ctx: HeadContext, res: ServerResponse, w: Where, strea
       continue;
     }
     if (job.state === 'done' || job.state === 'failed') {
-      const file = archivePath(ctx.settings.stateDir, w.namespace, w.batch, w.job);
-      const archived = ctx.store.stmt('SELECT 1 FROM archive_members WHERE job_id = ? AND path = ?').get(w.id, `_distribute/${stream}.log`);
-      if (archived) await copyMember(file, `_distribute/${stream}.log`, res, offset);
+            const archived = ctx.store.stmt('SELECT 1 FROM archive_members WHERE job_id = ? AND path = ?').get(w.id, `_distribute/${stream}.log`);
+      if (archived) await copyMember(locateArchive(ctx.store, ctx.settings.stateDir, w.namespace, w.batch, w.job), `_distribute/${stream}.log`, res, offset);
       return;
     }
     if (job.state === 'cancelled' || !follow) return;

@@ -2,7 +2,7 @@
 // of `<job>/<path>` members, chosen by the same rules or named one by one from a plan.
 import type { PullRules } from '../../shared/protocol/api.js';
 import { compileRules, formatRuleProblem, type CompiledRules } from '../../shared/pull-rules.js';
-import { archivePath } from '../archive.js';
+import { locateArchive } from '../archive-location.js';
 import { HttpError } from '../http.js';
 import { planPull, selectionOfMembers, selectionOfPlan, type Selection } from '../pull-plan.js';
 import { ReaderGone, writePull } from '../pull.js';
@@ -39,7 +39,7 @@ export const pull: Handler<Api['pull']> = {
       selection = s;
       missing = s.missing;
     }
-    const sources = [...selection.jobs].map(([job, members]) => ({ job, members, file: archivePath(settings.stateDir, batch.namespace, batch.name, job) }));
+    const sources = [...selection.jobs].map(([job, members]) => ({ job, members, file: () => locateArchive(store, settings.stateDir, batch.namespace, batch.name, job) }));
     call.res.writeHead(200, {
       'content-type': 'application/x-tar',
       'x-distribute-members': String(selection.members),

@@ -22,7 +22,7 @@ import { Assets } from './assets.js';
 import { EventHub, type StreamWants } from './events.js';
 import { loginPage, sendHtml, sendJsonError, sendText } from './pages.js';
 import { callerOf, clearedCookie, isTls, principalOfToken, sameOrigin, sessionCookie, type Caller } from './session.js';
-import { archivePath } from '../archive.js';
+import { locateArchive } from '../archive-location.js';
 import { readMemberTail, STDERR_MEMBER, TailCache } from './tails.js';
 import { MAX_JOBS, ViewBuilder } from './view.js';
 
@@ -64,7 +64,7 @@ export class Dashboard {
     this.log = opts.log;
     this.stateDir = opts.stateDir;
     this.assets = new Assets(opts.assetsDir);
-    this.tails = new TailCache(opts.stateDir, () => this.changed(), opts.log);
+    this.tails = new TailCache((ns, batch, job) => locateArchive(opts.store, opts.stateDir, ns, batch, job), () => this.changed(), opts.log);
     const connected = opts.connected ?? (() => new Set(opts.store.nodes().filter((n) => n.state === 'online').map((n) => n.name)));
     this.views = new ViewBuilder(opts.store, this.tails, connected, () => this.changed());
     this.hub = new EventHub({
@@ -209,7 +209,7 @@ export class Dashboard {
       return sendJsonError(res, 404, `no job ${namespace}/${batch}/${job} that you can see`);
     }
     try {
-      const text = await readMemberTail(archivePath(this.stateDir, namespace!, batch!, job!), STDERR_MEMBER, STDERR_PAGE_BYTES);
+      const text = await readMemberTail(locateArchive(this.store, this.stateDir, namespace!, batch!, job!), STDERR_MEMBER, STDERR_PAGE_BYTES);
       if (text === null) return sendJsonError(res, 404, `no stderr archived for ${namespace}/${batch}/${job}`);
       sendText(res, 200, text);
     } catch (err) {

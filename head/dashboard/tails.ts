@@ -1,12 +1,13 @@
-// The tail of a failed job's stderr, read from its result archive
-// (`<state_dir>/archive/<ns>/<batch>/<job>.tar.gz`, member `_distribute/stderr.log`).
+// The tail of a failed job's stderr, read from its result archive (a file or a segment
+// member, head/archive-location.ts; member `_distribute/stderr.log`).
 // The archive is streamed and only the last bytes of that member are kept, so memory stays
 // flat whatever the archive's size; reading stops as soon as the member has been read.
 // Tails shown on the overview are cached by attempt id (an attempt's archive never changes)
 // and read one at a time in the background; when one is ready the dashboard is told
 // (`onReady`) and pushes again.
 import type { ReadEntry } from 'tar';
-import { archivePath, readArchive } from '../archive.js';
+import { readArchive } from '../archive.js';
+import { describeLocation, type ArchiveLocation } from '../archive-location.js';
 import type { Logger } from '../../shared/log.js';
 import type { TailSource } from './view.js';
 
@@ -19,7 +20,7 @@ const CACHE_SIZE = 1000;
  * The last `maxBytes` of one member of a .tar.gz, as text, or null when the archive or the
  * member does not exist.
  */
-export async function readMemberTail(file: string, member: string, maxBytes: number): Promise<string | null> {
+export async function readMemberTail(file: string | ArchiveLocation, member: string, maxBytes: number): Promise<string | null> {
   const stop = new AbortController();
   let tail: string | null = null;
   try {
@@ -42,7 +43,7 @@ export async function readMemberTail(file: string, member: string, maxBytes: num
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // no archive, or a file that is not one: there is no tail to show
     if (code === 'ENOENT' || code.startsWith('TAR_')) return null;
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read ${typeof file === 'string' ? file : describeLocation(file)}: ${(err as Error).message}`);
   }
   return tail;
 }
@@ -87,12 +88,13 @@ class TailBuffer {
 /** Overview tails, cached by attempt id and read in the background, one archive at a time. */
 export class TailCache implements TailSource {
   private readonly cache = new Map<number, string | null>();
-  private readonly wanted = new Map<number, string>();
+  private readonly wanted = new Map<number, string | ArchiveLocation>();
   private reading = false;
   private closed = false;
 
   constructor(
-    private readonly stateDir: string,
+    /** where a job's archive is */
+    private readonly locate: (namespace: string, batch: string, job: string) => string | ArchiveLocation,
     private readonly onReady: () => void,
     private readonly log: Logger,
   ) {}
@@ -105,7 +107,7 @@ export class TailCache implements TailSource {
       return value;
     }
     if (!this.wanted.has(attempt)) {
-      this.wanted.set(attempt, archivePath(this.stateDir, namespace, batch, job));
+      this.wanted.set(attempt, this.locate(namespace, batch, job));
       void this.readNext();
     }
     return undefined;
@@ -121,13 +123,13 @@ export class TailCache implements TailSource {
     this.reading = true;
     try {
       while (!this.closed && this.wanted.size > 0) {
-        const [attempt, file] = this.wanted.entries().next().value as [number, string];
+        const [attempt, file] = this.wanted.entries().next().value as [number, string | ArchiveLocation];
         let value: string | null = null;
         try {
           const text = await readMemberTail(file, STDERR_MEMBER, OVERVIEW_TAIL.bytes);
           value = text === null ? null : lastLines(text, OVERVIEW_TAIL.lines);
         } catch (err) {
-          this.log.warn({ attempt, file, err: (err as Error).message }, 'cannot read the stderr of a failed attempt');
+          this.log.warn({ attempt, file: typeof file === 'string' ? file : describeLocation(file), err: (err as Error).message }, 'cannot read the stderr of a failed attempt');
         }
         this.wanted.delete(attempt);
         this.cache.set(attempt, value);

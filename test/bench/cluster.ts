@@ -213,7 +213,9 @@ export class BenchCluster {
 
   private async startHead(fields: Record<string, unknown>): Promise<void> {
     const file = join(this.root, 'head.yaml');
-    writeFileSync(file, stringify({ listen: '127.0.0.1:0', state_dir: this.stateDir, ...fields }));
+    // BENCH_SMALL_RESULTS=files measures the head with a file per small result (before segments)
+    const smallResults = process.env.BENCH_SMALL_RESULTS ? { small_results: process.env.BENCH_SMALL_RESULTS } : {};
+    writeFileSync(file, stringify({ listen: '127.0.0.1:0', state_dir: this.stateDir, ...smallResults, ...fields }));
     this.head = this.spawnDaemon('head', ['head', '--config', file], this.headFlags);
     this.url = String((await this.head.event('listening')).url);
   }

@@ -38,7 +38,7 @@ export interface TestHead {
  * A head in this process. `assignAhead` defaults to 0 here: these tests speak the node protocol
  * by hand and expect one `assign` per free cpu (assigning ahead is tested with real daemons).
  */
-export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: number; maxAttempts?: number; assignAhead?: number } = {}): Promise<TestHead> {
+export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: number; maxAttempts?: number; assignAhead?: number; smallResults?: 'segments' | 'files' } = {}): Promise<TestHead> {
   const { dir, cleanup } = tempDir('distribute-head-');
   const logs: LogLine[] = [];
   const sink = new Writable({
@@ -55,6 +55,8 @@ export async function startTestHead(o: { nodeTimeout?: number; heartbeat?: numbe
     heartbeat: o.heartbeat ?? 1,
     max_attempts: o.maxAttempts ?? 3,
     assign_ahead: o.assignAhead ?? 0,
+    // a file per result unless asked: these tests look at archives on disk by name
+    small_results: o.smallResults ?? process.env.TEST_SMALL_RESULTS ?? 'files',
   });
   const head = await startHead(config, { logger });
   const store = openStore(dir);

@@ -235,7 +235,10 @@ export class TestCluster {
   private async startHead(fields: Record<string, unknown>, listen = '127.0.0.1:0'): Promise<void> {
     this.headFields = fields;
     const file = join(this.root, 'head.yaml');
-    writeFileSync(file, stringify({ listen, state_dir: this.stateDir, ...fields }));
+    // small results a file each, unless a test asks for segments: many tests look at a job's
+    // archive on disk by its name (TEST_SMALL_RESULTS=segments runs them all with segments)
+    const smallResults = process.env.TEST_SMALL_RESULTS ?? 'files';
+    writeFileSync(file, stringify({ listen, state_dir: this.stateDir, small_results: smallResults, ...fields }));
     this.head = new Daemon('head', spawnCli(['head', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { XDG_CONFIG_HOME: this.configHome } }));
     this.history.push(this.head);
     const listening = await this.head.event('listening');

@@ -5,6 +5,7 @@ import { create } from 'tar';
 import { join } from 'node:path';
 import { silentLogger } from '../../../shared/log.js';
 import { lastLines, OVERVIEW_TAIL, readMemberTail, STDERR_MEMBER, TailCache } from '../../../head/dashboard/tails.js';
+import { archivePath } from '../../../head/archive.js';
 import { tempDir } from '../../helpers/cli.js';
 import { seedArchive as writeArchive } from './seed.js';
 
@@ -58,7 +59,7 @@ describe('stderr tails from result archives', () => {
     const file = await writeArchive(dir, 'cfd', 'sweep', 'a_2', lines);
     let ready!: () => void;
     const readyOnce = new Promise<void>((r) => (ready = r));
-    const cache = new TailCache(dir, () => ready(), silentLogger());
+    const cache = new TailCache((ns, batch, job) => archivePath(dir, ns, batch, job), () => ready(), silentLogger());
     assert.equal(cache.tail(42, 'cfd', 'sweep', 'a_2'), undefined, 'not read yet');
     await readyOnce;
     const tail = cache.tail(42, 'cfd', 'sweep', 'a_2');
