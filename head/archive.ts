@@ -28,7 +28,7 @@ import { discard, FolderSyncs, writeTemp } from './files.js';
 import { plainEntries } from './plain-tar.js';
 import { segmentsOf, type SegmentSlot, type SegmentWriter } from './segments.js';
 import type { AttemptRow, Store } from './store.js';
-import { currentAttempt, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
+import { currentAttempt, currentOf, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
 export const RESULT_JSON = '_distribute/result.json';
 const RESULT_JSON_MAX = 1024 * 1024;
@@ -310,7 +310,7 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   const attempt = store.attempt(attemptId);
   if (!attempt) return { status: 409, error: `attempt ${attemptId} is unknown to this head; discard this result` };
   if (attempt.node !== node) return { status: 403, error: `attempt ${attemptId} was assigned to node ${attempt.node}, not ${node}` };
-  if (!currentAttempt(store, attemptId, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
+  if (!currentOf(store, attempt, node)) return { status: 409, error: `attempt ${attemptId} is stale: its job has moved on; discard this result` };
 
   const tmpDir = join(archiveDir(stateDir), '.tmp');
   // a small result goes to a segment (after the checks below), with no temp file of its own
