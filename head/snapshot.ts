@@ -97,6 +97,32 @@ function parsedOnce(text: string): unknown {
 const parsedTexts = new Map<string, unknown>();
 const PARSED_TEXTS_MAX = 20_000;
 
+/**
+ * The node rows, read again only after a change to what a pass uses of them (a join, a loss, a
+ * pause, a drain: not last_seen). A thousand rows read and parsed per pass were a tenth of the
+ * head's time once passes were bounded. The changes are counted by temporary triggers of this
+ * connection (every writer of nodes is the head's own), so a rolled-back change counts nothing.
+ */
+function nodeRows(store: Store): NodeRow[] {
+  let cache = nodeRowCaches.get(store);
+  if (!cache) {
+    store.db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS node_changes (n INTEGER NOT NULL);
+      INSERT INTO node_changes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM node_changes);
+      CREATE TEMP TRIGGER IF NOT EXISTS node_inserted AFTER INSERT ON main.nodes BEGIN UPDATE node_changes SET n = n + 1; END;
+      CREATE TEMP TRIGGER IF NOT EXISTS node_deleted AFTER DELETE ON main.nodes BEGIN UPDATE node_changes SET n = n + 1; END;
+      CREATE TEMP TRIGGER IF NOT EXISTS node_changed AFTER UPDATE OF name, capabilities, resources, max_jobs, state, paused, draining, drained ON main.nodes
+        BEGIN UPDATE node_changes SET n = n + 1; END;`);
+    cache = { version: -1, rows: [] };
+    nodeRowCaches.set(store, cache);
+  }
+  const version = store.stmt<{ n: number }>('SELECT n FROM temp.node_changes').get()!.n;
+  if (version !== cache.version) cache = { version, rows: store.nodes() };
+  nodeRowCaches.set(store, cache);
+  return cache.rows;
+}
+const nodeRowCaches = new WeakMap<Store, { version: number; rows: NodeRow[] }>();
+
 interface ShapeRow {
   id: number;
   batch_id: number;
@@ -111,7 +137,7 @@ interface ShapeRow {
  * placements the pass will make (no queue need give more jobs than that).
  */
 export function buildSnapshot(store: Store, batches: BatchCache, connected: ReadonlySet<string>, ahead = 0, limit = Infinity): ClusterSnapshot {
-  const nodes = snapshotNodes(store, store.nodes().filter((n) => connected.has(n.name)), () => true);
+  const nodes = snapshotNodes(store, nodeRows(store).filter((n) => connected.has(n.name)), () => true);
   // each placement takes at least one cpu, one slot or one place ahead, so no queue can give more than this
   let room = 0;
   for (const n of nodes) {
@@ -155,7 +181,9 @@ export function buildSnapshot(store: Store, batches: BatchCache, connected: Read
       times: jobs.map((j) => j.time_limit),
     });
   }
-  return { nodes, queues, users: fairShare(store, new Set(queues.map((q) => q.owner))), ahead, ...(limit < Infinity ? { limit } : {}) };
+  // fair share orders the queues of different owners; with one owner it decides nothing
+  const owners = new Set(queues.map((q) => q.owner));
+  return { nodes, queues, users: owners.size > 1 ? fairShare(store, owners) : [], ahead, ...(limit < Infinity ? { limit } : {}) };
 }
 
 interface QueuedRow {
