@@ -332,6 +332,8 @@ export class Attempts {
     const run = startAttempt({
       workspaceReady,
       env: this.env,
+      // `assigned`, `started` and `finished` below say it; the runner's lines would repeat them
+      quiet: true,
       batch: runnerBatch(a, local),
       job: runnerJob(a, local),
       attempt: a.attemptNumber,
