@@ -95,6 +95,12 @@ export class Attempts {
   /** `vacated` messages that found no connection; they go before any `finished` */
   private readonly unsentVacates = new Map<number, NodeMessage>();
   private readonly records: RunningRecords;
+  /**
+   * The daemon's environment as a plain object, copied once: each job's is laid over it, and
+   * spreading `process.env` itself (a getenv per variable) was a visible part of every start.
+   * Nothing in the daemon changes its environment after start-up.
+   */
+  private readonly env: NodeJS.ProcessEnv = { ...process.env };
 
   constructor(private readonly o: AttemptsOptions) {
     this.builds.watch = o.watchBuild ?? null;
@@ -325,6 +331,9 @@ export class Attempts {
     const workspaceReady = this.o.pool?.take(h.paths) ?? false;
     const run = startAttempt({
       workspaceReady,
+      env: this.env,
+      // `assigned`, `started` and `finished` below say it; the runner's lines would repeat them
+      quiet: true,
       batch: runnerBatch(a, local),
       job: runnerJob(a, local),
       attempt: a.attemptNumber,

@@ -5,7 +5,7 @@
 // the attempt has an entry of that name already (input/, distribute_save/, _distribute/,
 // run.py, mounts/ win). The links are not archived: only distribute_save/ and _distribute/ are.
 import { lstat, readdir, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { AttemptPaths } from '../shared/spec/command.js';
 
 /** More entries than this at the top of a build folder are not linked (a build that made a mess). */
@@ -21,7 +21,10 @@ export async function linkBuildOutputs(paths: AttemptPaths): Promise<number> {
     throw err;
   }
   let made = 0;
+  // the attempt's own folders are always there (the build's `_distribute/` among them): no lookup
+  const own = new Set([basename(paths.input), basename(paths.save), basename(paths.meta)]);
   for (const name of names.slice(0, MAX_BUILD_LINKS)) {
+    if (own.has(name)) continue;
     const at = join(paths.root, name);
     if (await exists(at)) continue;
     await symlink(join(paths.build, name), at);

@@ -39,8 +39,17 @@ const slots = new LocalSlots(JSON.parse(process.argv[2] ?? '{"cpus":1,"memory":0
 /** jobs waiting for room, by id */
 const waiting = new Map<number, AbortController>();
 
+/** answers of this turn, written together at its end: a job's exit and the next one's start are one write */
+let answers: string[] = [];
+
 function reply(m: unknown): void {
-  process.stdout.write(JSON.stringify(m) + '\n');
+  if (answers.push(JSON.stringify(m)) === 1) setImmediate(flushAnswers);
+}
+
+function flushAnswers(): void {
+  const lines = answers.join('\n') + '\n';
+  answers = [];
+  process.stdout.write(lines);
 }
 
 function start(r: LaunchRequest, release: () => void): void {

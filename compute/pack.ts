@@ -60,6 +60,8 @@ interface Survey {
   small: boolean;
   /** the largest regular file seen, for the compressibility sample */
   largest: string | null;
+  /** small: every path to pack, each folder before what it holds, with what lstat said of it */
+  seen: Map<string, Stats>;
 }
 
 function survey(root: string): Survey {
@@ -76,6 +78,7 @@ function survey(root: string): Survey {
   let small = true;
   let largest: string | null = null;
   let largestSize = -1;
+  const seen = new Map<string, Stats>();
   const visit = (rel: string, depth: number) => {
     let st: Stats;
     try {
@@ -83,6 +86,7 @@ function survey(root: string): Survey {
     } catch {
       return;
     }
+    seen.set(rel, st);
     if (st.isFile()) {
       files++;
       bytes += st.size;
@@ -113,7 +117,7 @@ function survey(root: string): Survey {
     if (!small) break;
     visit(e, e === META ? 0 : 1);
   }
-  return { entries, small, largest };
+  return { entries, small, largest, seen };
 }
 
 /** Whether deflate pays on this file: a sample from its start compresses well. */
@@ -143,7 +147,8 @@ export type PackedResult =
 export function packResult(root: string): PackedResult {
   const s = survey(root);
   const keep = (path: string, stat: Stats) => packable(root, path, stat);
-  if (s.small) return { kind: 'buffer', data: gzipSync(tarSync({ root, paths: walk(root, s.entries), keep, rename: archived }), { level: 1 }) };
+  // small: what the survey listed and lstat'd is packed as it is, not listed and lstat'd twice more
+  if (s.small) return { kind: 'buffer', data: gzipSync(tarSync({ root, paths: s.seen.keys(), stats: s.seen, keep, rename: archived }), { level: 1 }) };
   const gzip = s.largest !== null && compressible(join(root, s.largest));
   return {
     kind: 'stream',

@@ -250,7 +250,8 @@ export class ResultSpool {
     const entry = this.entries.get(attempt)!;
     const outcome = await this.put(attempt);
     if (outcome.kind !== 'failed' || this.discarded.has(attempt)) {
-      if (outcome.kind === 'stored') this.log.info({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
+      // one line per job is enough at info (`finished`); the head logs the result it archives
+      if (outcome.kind === 'stored') this.log.debug({ event: 'result_uploaded', attempt, bytes: outcome.bytes }, 'result stored on the head');
       else if (outcome.kind === 'stale') this.log.warn({ event: 'result_stale', attempt, reason: outcome.reason }, 'the head refused a stale result; discarded');
       else if (outcome.kind === 'refused') this.log.error({ event: 'result_refused', attempt, reason: outcome.reason }, 'the head refused the result archive; discarded');
       await this.remove(attempt, entry.workspace, entry.small);

@@ -166,6 +166,11 @@ export interface StartAttemptOptions {
   need?: Need;
   /** a cgroup per attempt (compute daemon); default: the process group alone */
   containment?: ContainmentOptions;
+  /**
+   * the caller logs each attempt's start and end itself (the compute daemon, with the attempt's
+   * id): the runner's own lines for them go at debug, not one more synchronous info line each
+   */
+  quiet?: boolean;
   /** the finalize step: its environment beside DISTRIBUTE_*, and what fills its folder once prepared */
   finalize?: { env: Record<string, string>; prepare: (paths: AttemptPaths) => Promise<void> };
 }
@@ -214,7 +219,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'cannot write result.json');
     }
-    log.info({ exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled, error }, result.success ? 'attempt succeeded' : 'attempt failed');
+    log[opts.quiet ? 'debug' : 'info']({ exit_code: result.exit_code, signal: result.signal, timed_out: result.timed_out, cancelled, error }, result.success ? 'attempt succeeded' : 'attempt failed');
     return result;
   };
 
@@ -279,7 +284,7 @@ export function startAttempt(opts: StartAttemptOptions): RunningAttempt {
     pid = group.pid;
     if (pid !== null) sup.attach(group);
     resolveStarted(pid);
-    if (pid !== null) log.info({ pid, argv }, 'attempt started');
+    if (pid !== null) log[opts.quiet ? 'debug' : 'info']({ pid, argv }, 'attempt started');
     // without a cgroup, what it used is sampled from its process group (group-usage.ts)
     const sampled = !cg && pid !== null ? watchGroupUsage(pid) : null;
     const exit = await group.exited;

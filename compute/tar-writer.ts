@@ -23,6 +23,8 @@ export interface TarSource {
   root: string;
   /** paths relative to root, each folder before what it holds */
   paths: Iterable<string>;
+  /** what lstat said of some of the paths already (not asked again) */
+  stats?: ReadonlyMap<string, Stats>;
   /** whether a path goes into the archive */
   keep: (path: string, stat: Stats) => boolean;
   /** the name a path (or a link's target) takes in the archive */
@@ -87,7 +89,7 @@ function* tarEntries(src: TarSource): Generator<{ fields: EntryFields; file: nul
   for (const rel of src.paths) {
     let st: Stats;
     try {
-      st = lstatSync(join(src.root, rel));
+      st = src.stats?.get(rel) ?? lstatSync(join(src.root, rel));
     } catch {
       continue; // gone since it was listed
     }

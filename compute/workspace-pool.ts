@@ -14,7 +14,7 @@
 // Only a job folder that holds the released attempt alone goes back; whatever the job left
 // (its outputs, files in its working folder) is deleted first. Anything unexpected — a folder
 // the job made read-only, a full pool — and the folder is simply deleted as before.
-import { mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync, type Dirent } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AttemptPaths } from '../shared/spec/command.js';
 
@@ -92,23 +92,33 @@ export class WorkspacePool {
   }
 }
 
-/** Leaves an attempt folder as the pool keeps it: its three folders, the logs emptied. Throws when it cannot. */
+/**
+ * Leaves an attempt folder as the pool keeps it: its three folders, the logs emptied (the next
+ * job, maybe another user's, must not read this one's). Throws when it cannot. A log already
+ * empty (a quiet job's stdout) is not truncated again: a truncate is a write to its inode.
+ */
 function emptyAttempt(root: string): void {
+  const present = new Set<string>();
   for (const e of readdirSync(root, { withFileTypes: true })) {
     const path = join(root, e.name);
     if (!e.isDirectory() || !FOLDERS.includes(e.name)) {
       rmSync(path, { recursive: true, force: true });
       continue;
     }
+    present.add(e.name);
     for (const inner of readdirSync(path, { withFileTypes: true })) emptyEntry(path, inner, e.name === '_distribute');
   }
-  for (const f of FOLDERS) mkdirSync(join(root, f), { recursive: true });
+  for (const f of FOLDERS) if (!present.has(f)) mkdirSync(join(root, f));
   for (const log of LOGS) {
+    const file = join(root, '_distribute', log);
+    let size: number;
     try {
-      truncateSync(join(root, '_distribute', log), 0);
+      size = statSync(file).size;
     } catch {
-      writeFileSync(join(root, '_distribute', log), '');
+      writeFileSync(file, '');
+      continue;
     }
+    if (size > 0) truncateSync(file, 0);
   }
 }
 

@@ -190,6 +190,15 @@ export class ArchiveInspector {
     }
   }
 
+  /** Several chunks in order: each as it is for a plain tar, gathered into one for gunzip (fewer inflate calls). */
+  async writeMany(chunks: Buffer[]): Promise<void> {
+    if (chunks.length === 1 || (this.sniffed && !this.gunzip)) {
+      for (const c of chunks) await this.write(c);
+      return;
+    }
+    await this.write(Buffer.concat(chunks));
+  }
+
   /**
    * The whole archive at once (a small result that came in one message): gunzipped and parsed
    * synchronously, without the thread pool trips of the streaming path. Then call `end()`.
@@ -442,6 +451,12 @@ const folderSyncs = new FolderSyncs();
 
 /** Upload chunks are gathered up to this size before they are written and inspected. */
 const RECEIVE_BATCH = 1024 * 1024;
+/**
+ * Once this much more of an upload is written, its file is flushed to disk in the background
+ * (one flush at a time): the disk writes the result while the rest arrives, rather than all of
+ * it at the final fsync (the kernel starts writing back on its own only past a tenth of memory).
+ */
+const FLUSH_EVERY = 64 * 1024 * 1024;
 
 /**
  * Streams an upload to a fresh temp file in `tmpDir`, inspecting it on the way, and fsyncs
@@ -455,12 +470,22 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
   const tmp = await writeTemp(tmpDir, async (file) => {
     let batch: Buffer[] = [];
     let batched = 0;
+    let unflushed = 0;
+    let flushing: Promise<void> | null = null;
+    let flushFailed: unknown;
     const flush = async () => {
       if (batched === 0) return;
-      const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      // the socket's chunks as they are (writev): a copy into one buffer cost a fifth of the head's time on a big result
+      const bufs = batch;
       batch = [];
+      unflushed += batched;
       batched = 0;
-      await Promise.all([inspector.write(buf), file.write(buf)]);
+      await Promise.all([inspector.writeMany(bufs), file.writev(bufs)]);
+      if (unflushed >= FLUSH_EVERY && flushing === null) {
+        unflushed = 0;
+        // a write-back error is reported to one flush only: kept, and thrown before the final fsync
+        flushing = file.datasync().then(() => {}, (err: unknown) => void (flushFailed ??= err)).finally(() => (flushing = null));
+      }
     };
     // a failed write (a full disk) must not destroy the request: its socket carries the answer
     for await (const chunk of body.iterator({ destroyOnReturn: false })) {
@@ -471,6 +496,8 @@ async function receiveResult(body: Readable, tmpDir: string): Promise<{ tmp: str
       if (batched >= RECEIVE_BATCH) await flush();
     }
     await flush();
+    await flushing;
+    if (flushFailed !== undefined) throw flushFailed;
   });
   return { tmp, size, inspection: await inspector.end() };
 }

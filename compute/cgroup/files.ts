@@ -1,7 +1,7 @@
 // Reading and writing cgroupfs files. The files are tiny and served by the kernel, so these are
 // synchronous, like a syscall; a missing cgroup reads as empty.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -85,13 +85,40 @@ export async function childCgroups(dir: string): Promise<string[]> {
   }
 }
 
-/** rmdir of a cgroup and whatever cgroups are under it; an already removed one is fine. */
+/**
+ * rmdir of a cgroup and whatever cgroups are under it; an already removed one is fine. A job's
+ * cgroup rarely has children: the rmdir is tried first, the folder listed only when it refuses
+ * (EBUSY), so the common case costs one call where a listing per job was the largest part of
+ * the compute daemon's own work on short jobs.
+ */
 export async function removeTree(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
+  }
   for (const child of await childCgroups(dir)) await removeTree(child);
   try {
     await rmdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Makes a job's cgroup folder afresh. One left by an attempt of the same name (a daemon that
+ * died) is emptied (`clear`) and made again; that is only looked for when mkdir finds it there.
+ */
+export async function mkdirFresh(dir: string, clear: () => Promise<void>): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await clear().catch(() => {});
+    await mkdir(dir);
   }
 }
 

@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupUsage, Containment, JobCgroup, Limits } from './types.js';
-import { childCgroups, readKey, readNumber, readPids, removeTree, signalPids, tryWrite, waitUntil, write } from './files.js';
+import { childCgroups, mkdirFresh, readKey, readNumber, readPids, removeTree, signalPids, tryWrite, waitUntil, write } from './files.js';
 
 export const V1_CONTROLLERS = ['freezer', 'memory', 'pids', 'cpuacct'] as const;
 type Controller = (typeof V1_CONTROLLERS)[number];
@@ -82,10 +82,13 @@ export class CgroupV1 implements Containment {
   async create(name: string, limits: Limits): Promise<JobCgroup> {
     const dirs = Object.fromEntries(V1_CONTROLLERS.map((c) => [c, join(this.root(c), name)])) as Record<Controller, string>;
     const job = new V1Job(name, dirs);
-    // a folder left by an attempt of the same name (a daemon that died): empty it, start afresh
-    await job.kill().catch(() => {});
-    await job.remove().catch(() => {});
-    for (const c of V1_CONTROLLERS) await mkdir(dirs[c]);
+    // a folder left by an attempt of the same name (a daemon that died): emptied, made afresh
+    // (in all four hierarchies again: clearing removes the four folders together)
+    await mkdirFresh(dirs.freezer, async () => {
+      await job.kill().catch(() => {});
+      await job.remove();
+    });
+    for (const c of V1_CONTROLLERS.slice(1)) await mkdirFresh(dirs[c], () => removeTree(dirs[c]));
     if (limits.memoryBytes !== null) {
       write(join(dirs.memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
       // memory+swap at the same figure: swap is no extra room (absent without swap accounting)

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupUsage, Containment, JobCgroup, Limits } from './types.js';
-import { childCgroups, readKey, readNumber, readPids, readText, removeTree, signalPids, tryWrite, waitUntil, write } from './files.js';
+import { childCgroups, mkdirFresh, readKey, readNumber, readPids, readText, removeTree, signalPids, tryWrite, waitUntil, write } from './files.js';
 
 const KILL_WAIT_MS = 10_000;
 /** the controllers a job's cgroup uses when its parent has them */
@@ -112,9 +112,11 @@ export class CgroupV2 implements Containment {
   async create(name: string, limits: Limits): Promise<JobCgroup> {
     const dir = join(this.jobsDir(), name);
     const job = new V2Job(name, dir);
-    await job.kill().catch(() => {});
-    await job.remove().catch(() => {});
-    await mkdir(dir);
+    // a folder left by an attempt of the same name (a daemon that died): emptied, made afresh
+    await mkdirFresh(dir, async () => {
+      await job.kill().catch(() => {});
+      await job.remove();
+    });
     if (limits.memoryBytes !== null && this.controllers.includes('memory')) {
       write(join(dir, 'memory.max'), String(limits.memoryBytes));
       tryWrite(join(dir, 'memory.swap.max'), '0');

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { CLI, REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 
@@ -206,7 +207,11 @@ export class BenchCluster {
     const logFile = join(this.root, `${name}.log`);
     const fd = openSync(logFile, 'w');
     const prof = this.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.cpuProf}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-    const child = spawn(process.execPath, [...prof, ...flags, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome } });
+    // a compute daemon's launcher (a Node process it starts) is profiled too: DIR/<name>-launcher/
+    const childProf = this.cpuProf
+      ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(REPO_ROOT, 'test', 'bench', 'cpu-prof.mjs')).href}`.trim(), BENCH_CPU_PROF_DIR: join(this.cpuProf, `${name}-launcher`) }
+      : {};
+    const child = spawn(process.execPath, [...prof, ...flags, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, XDG_CONFIG_HOME: this.configHome, ...childProf } });
     closeSync(fd);
     return new BenchDaemon(name, child, logFile);
   }

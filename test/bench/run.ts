@@ -6,6 +6,7 @@
 //   BENCH_CAPACITY_NODES=100,1000  simulated fleet sizes of the capacity section (default 100,500,1000)
 //   BENCH_CAPACITY_PARTS=capacity  parts of the capacity section (default capacity,idle,mass_loss)
 //   BENCH_DIR=...             where clusters and data go (default .bench/ in the repository)
+//   BENCH_PROFILE=DIR         V8 CPU profiles of the daemons (throughput: DIR/throughput/, the nodes' launchers beside them)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,7 @@ try {
     peers.push(await taskSpooler(JOBS, work));
     peers.push(await dask(JOBS, work));
     peers.push(await slurmPeer(JOBS, work));
-    const d: ThroughputResult = await distributeThroughput(JOBS, work);
+    const d: ThroughputResult = await distributeThroughput(JOBS, work, process.env.BENCH_PROFILE ? { cpuProf: join(process.env.BENCH_PROFILE, 'throughput') } : {});
     const ours: PeerResult = { name: 'distribute (head + 2 nodes of 1 cpu)', jobs: d.jobs, seconds: d.seconds, note: d.failed ? `${d.failed} failed` : 'add to last result archived' };
     const all = [ours, ...peers];
     const rate = (p: PeerResult | undefined) => (p?.seconds ? p.jobs / p.seconds : null);

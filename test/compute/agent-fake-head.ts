@@ -21,6 +21,8 @@ export class FakeHead {
   /** status the next result (PUT or message) is answered with; 200 when it returns undefined */
   resultStatus: (attempt: number) => number = () => 200;
   readonly received: NodeMessage[] = [];
+  /** the frames the node sent, each as the types of the messages it carried (a bundle's in order) */
+  readonly frames: string[][] = [];
   readonly refusedUpgrades: string[] = [];
   drop: number[] = [];
   private socket: WebSocket | null = null;
@@ -106,7 +108,9 @@ export class FakeHead {
       const d = decode(NodeMessage, data as Buffer);
       if (!d.ok) throw new Error(`the node sent an invalid frame: ${JSON.stringify(d.error)}`);
       // what the node sent within one turn comes as one bundle (protocol 3): each counts alone
-      for (const m of d.value.type === 'bundle' ? d.value.messages : [d.value]) this.take(ws, m);
+      const messages = d.value.type === 'bundle' ? d.value.messages : [d.value];
+      this.frames.push(messages.map((m) => m.type));
+      for (const m of messages) this.take(ws, m);
     });
   }
 

@@ -132,6 +132,26 @@ describe('ComputeAgent', () => {
     assert.deepEqual(head.resultPuts.filter((p) => p.attempt >= 20).map((p) => [p.attempt, p.via]).sort(), [[20, 'message'], [21, 'http']]);
   });
 
+  it('sends a job\'s finished and its small result in one frame, and no frame of its own for either', async () => {
+    await startAgent();
+    await head.next('hello');
+    for (const [attempt, name] of [[30, 'a'], [31, 'b'], [32, 'c']] as const) head.send(shellAssign(attempt, name, 'true'));
+    for (const attempt of [30, 31, 32]) await head.result(attempt);
+    const frameOf = (type: string, attempt: number) => {
+      let seen = 0;
+      for (const [i, f] of head.frames.entries()) {
+        for (const t of f) if (t === type && (head.received.filter((m) => m.type === type)[seen++] as { attempt?: number }).attempt === attempt) return i;
+      }
+      return -1;
+    };
+    for (const attempt of [30, 31, 32]) {
+      const finished = frameOf('finished', attempt);
+      assert.notEqual(finished, -1);
+      assert.equal(frameOf('result', attempt), finished, `attempt ${attempt}: finished and result in one frame`);
+      assert.ok(head.frames[finished]!.length >= 2);
+    }
+  });
+
   it('keeps a result the head could not take and sends it again; a 409 discards it', async () => {
     await startAgent();
     await head.next('hello');

@@ -4,6 +4,7 @@
 // the jobs it can no longer reap with it.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Launcher } from '../../compute/launcher-client.js';
@@ -104,5 +105,28 @@ describe('launcher', () => {
     const next = await launcher.spawn({ argv: ['true'], cwd: dir, env: {}, ...logs('f') });
     assert.equal((await next.exited).code, 0);
     assert.ok(existsSync(join(dir, 'f.out')));
+  });
+});
+
+describe('launcher: its answers', () => {
+  it('writes the answers of one turn together: a job\'s exit and the start of the job that waited for its room', async () => {
+    const { dir, cleanup } = tempDir('launcher-answers-');
+    const script = new URL('../../compute/launcher.ts', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ cpus: 1, memory: 0, maxJobs: null })], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const reads: string[] = [];
+      child.stdout.setEncoding('utf8').on('data', (d: string) => reads.push(d));
+      const job = (id: number, argv: string[]) => JSON.stringify({ id, argv, cwd: dir, env: { PATH: process.env.PATH }, stdout: join(dir, `${id}.out`), stderr: join(dir, `${id}.err`), need: { cpus: 1, memory: null } }) + '\n';
+      child.stdin.write(job(1, ['sleep', '0.3']));
+      await until(() => reads.join('').includes('"pid"') || undefined, 'job 1 started');
+      // job 2 waits for job 1's cpu
+      child.stdin.write(job(2, ['true']));
+      await until(() => reads.join('').includes('"id":2,"exit"') || undefined, 'job 2 ended', 10_000);
+      const exit1 = reads.find((r) => r.includes('"id":1,"exit"'))!;
+      assert.match(exit1, /"id":2,"pid":\d+/, 'job 2 started in the read that brought job 1\'s exit');
+    } finally {
+      child.stdin.end();
+      cleanup();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { startAttempt, runBuild, type StartAttemptOptions } from '../../compute/
 import { tempDir } from '../helpers/cli.js';
 import { batchOf, shellJob, isAlive, readPids, waitFor, processState } from './support.js';
 import type { BatchSpec, JobSpec } from '../../shared/spec/types.js';
+import { createLogger } from '../../shared/log.js';
 
 let root: string;
 let cleanup: () => void;
@@ -22,6 +23,18 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 describe('startAttempt', () => {
+  it('logs its start and end at info, or at debug when the caller logs them (quiet: the compute daemon)', async () => {
+    const linesOf = async (quiet: boolean) => {
+      const lines: { level: number; msg: string }[] = [];
+      const logger = createLogger('test', { level: 'info', format: 'json', destination: { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) } });
+      const job = shellJob('talk', 'true');
+      assert.equal((await startAttempt(attemptOpts(batchOf([job]), job, { logger, quiet })).done).success, true);
+      return lines.map((l) => l.msg);
+    };
+    assert.deepEqual(await linesOf(false), ['attempt started', 'attempt succeeded']);
+    assert.deepEqual(await linesOf(true), []);
+  });
+
   it('runs a shell job in its attempt folder with the DISTRIBUTE_* environment and its inputs under their alias', async () => {
     const params = join(root, 're_100.json');
     writeFileSync(params, '{"re":100}');
