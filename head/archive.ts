@@ -27,7 +27,7 @@ import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
 import { plainEntries } from './plain-tar.js';
 import { segmentsOf, type SegmentSlot, type SegmentWriter } from './segments.js';
-import type { AttemptRow, Store } from './store.js';
+import type { AttemptRow, JobRow, Store } from './store.js';
 import { currentAttempt, currentOf, refuseResult, settleResult, type ResultVerdict, type SettleOutcome } from './transitions.js';
 
 export const RESULT_JSON = '_distribute/result.json';
@@ -368,18 +368,10 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   // the results of a turn are indexed in one transaction with one fsync; checked again inside
   // it: a kill or a lost node before it ends the attempt's claim (its archive stays in place,
   // unindexed, until the job's next result replaces it)
-  let settled: { state: SettleOutcome; verdict: ReturnType<typeof judge> } | null;
+  let settled: Settled | null;
   try {
-    settled = await store.commitInTurn(() => {
-      const now = currentAttempt(store, attemptId, node);
-      if (!now) return null;
-      const { job } = now;
-      const verdict = judge(inspection.result, now.attempt);
-      indexMembers(store, job.id, inspection.members);
-      // an earlier attempt's result in a segment is dead bytes now (reclaimed by rm)
-      store.stmt('DELETE FROM archive_segments WHERE job_id = ?').run(job.id);
-      return { state: settleResult(store, job, attemptId, verdict), verdict };
-    });
+    // an earlier attempt's result in a segment is dead bytes now (reclaimed by rm)
+    settled = await store.commitInTurn(() => settleIndexed(store, attemptId, node, inspection, (jobId) => store.stmt('DELETE FROM archive_segments WHERE job_id = ?').run(jobId)));
   } catch (err) {
     // the database could not say so (a full disk): no archive the index does not know stays
     // behind; the node keeps its copy and sends it again
@@ -389,6 +381,22 @@ export async function acceptResult(store: Store, stateDir: string, node: string,
   if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
   const { state, verdict } = settled;
   return { status: 200, state, members: inspection.members.length, path: dest, exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
+}
+
+type Settled = { state: SettleOutcome; verdict: ResultVerdict; job: JobRow };
+
+/**
+ * Inside the turn's transaction: the attempt checked current again, its members indexed,
+ * `place` records where its bytes are, and the job settled; null when it went stale meanwhile.
+ */
+function settleIndexed(store: Store, attemptId: number, node: string, inspection: Inspection, place: (jobId: number) => void): Settled | null {
+  const now = currentAttempt(store, attemptId, node);
+  if (!now) return null;
+  const { job } = now;
+  const verdict = judge(inspection.result, now.attempt);
+  indexMembers(store, job.id, inspection.members);
+  place(job.id);
+  return { state: settleResult(store, job, attemptId, verdict), verdict, job };
 }
 
 function indexMembers(store: Store, jobId: number, members: Member[]): void {
@@ -408,25 +416,21 @@ async function intoSegment(
   store: Store, stateDir: string, segments: SegmentWriter, node: string, attemptId: number, archive: Buffer, inspection: Inspection, namespace: string, batchName: string,
 ): Promise<AcceptOutcome> {
   const slot: SegmentSlot = await segments.append(namespace, batchName, archive);
-  let settled: { state: SettleOutcome; verdict: ReturnType<typeof judge>; job: string; earlier: boolean } | null;
+  let settled: Settled | null;
   try {
-    settled = await store.commitInTurn(() => {
-      const now = currentAttempt(store, attemptId, node);
-      if (!now) return null;
-      const { job } = now;
-      const verdict = judge(inspection.result, now.attempt);
-      indexMembers(store, job.id, inspection.members);
-      store
-        .stmt('INSERT OR REPLACE INTO archive_segments (job_id, segment, offset, length, sha256) VALUES (?, ?, ?, ?, ?)')
-        .run(job.id, slot.segment, slot.offset, slot.length, slot.sha256);
-      return { state: settleResult(store, job, attemptId, verdict), verdict, job: job.name, earlier: job.attempt_count > 1 };
-    });
+    settled = await store.commitInTurn(() =>
+      settleIndexed(store, attemptId, node, inspection, (jobId) =>
+        store
+          .stmt('INSERT OR REPLACE INTO archive_segments (job_id, segment, offset, length, sha256) VALUES (?, ?, ?, ?, ?)')
+          .run(jobId, slot.segment, slot.offset, slot.length, slot.sha256),
+      ),
+    );
   } finally {
     segments.release(slot);
   }
   if (!settled) return { status: 409, error: `attempt ${attemptId} became stale while its result was stored; discard this result` };
   const { state, verdict } = settled;
-  if (settled.earlier) await rm(archivePath(stateDir, namespace, batchName, settled.job), { force: true });
+  if (settled.job.attempt_count > 1) await rm(archivePath(stateDir, namespace, batchName, settled.job.name), { force: true });
   return { status: 200, state, members: inspection.members.length, path: segments.pathOf(slot.segment), exitCode: verdict.exitCode, error: verdict.error, checked: inspection.checked };
 }
 
