@@ -11,6 +11,7 @@ import { controlRequest, thisClient } from '../../src/control.js';
 import { busyTreeCommand } from '../compute/job-tree.js';
 import { BenchCluster, sleep, until } from './cluster.js';
 import { spawnCli } from '../helpers/cli.js';
+import { processPaused } from '../compute/support.js';
 
 export interface PauseResult {
   processes: number;
@@ -21,18 +22,10 @@ export interface PauseResult {
   cliMs: number;
 }
 
-function state(pid: number): string {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-  } catch {
-    return 'gone';
-  }
-}
-
-async function msUntil(pids: number[], want: (s: string) => boolean, from: number, limitMs = 5000): Promise<number> {
+/** `held`: every process stopped (state T) or in a frozen cgroup, as a node with cgroups pauses them. */
+async function msUntil(pids: number[], held: boolean, from: number, limitMs = 5000): Promise<number> {
   for (;;) {
-    if (pids.every((p) => want(state(p)))) return performance.now() - from;
+    if (pids.every((p) => processPaused(p) === held)) return performance.now() - from;
     if (performance.now() - from > limitMs) return Infinity;
     await sleep(1);
   }
@@ -65,15 +58,16 @@ export async function pauseRun(dir: string, runs = 5): Promise<PauseResult> {
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
       const request = controlRequest(socket, { op: 'pause', duration_ms: 600_000, client: thisClient() });
-      ms.push(await msUntil(pids, (s) => s === 'T', t0));
+      ms.push(await msUntil(pids, true, t0));
       await request;
       await controlRequest(socket, { op: 'resume', client: thisClient() });
-      await msUntil(pids, (s) => s !== 'T', performance.now());
+      await msUntil(pids, false, performance.now());
     }
     const t0 = performance.now();
     const cli = spawnCli(['pause', '--socket', socket, '--duration', '10m'], { stdio: 'ignore' });
-    const cliMs = await msUntil(pids, (s) => s === 'T', t0, 10_000);
-    await new Promise((r) => cli.once('exit', r));
+    const exited = new Promise((r) => cli.once('exit', r));
+    const cliMs = await msUntil(pids, true, t0, 10_000);
+    await exited;
     await controlRequest(socket, { op: 'resume', client: thisClient() });
     const sorted = [...ms].sort((a, b) => a - b);
     return { processes: pids.length, ms, median: sorted[sorted.length >> 1]!, cliMs };
