@@ -36,6 +36,8 @@ export class Scheduling {
       onFailure?: (err: unknown) => void;
       /** true while results wait to be archived beyond their limit: nothing is placed (result-backlog.ts) */
       heldBack?: () => boolean;
+      /** most placements per pass (default PLACEMENTS_PER_PASS) */
+      perPass?: number;
     },
   ) {}
 
@@ -87,9 +89,12 @@ export class Scheduling {
     }
     // a bounded pass: thousands of slots freed at once (a thousand nodes) are filled over a few
     // turns, with the nodes' frames read in between, not in one turn of a second
-    const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0, PLACEMENTS_PER_PASS);
-    const assignments = applyPlacements(store, place(snapshot));
-    if (assignments.length >= PLACEMENTS_PER_PASS) this.request();
+    const perPass = this.deps.perPass ?? PLACEMENTS_PER_PASS;
+    const snapshot = buildSnapshot(store, batches, nodes.connected(), this.deps.ahead ?? 0, perPass);
+    const placements = place(snapshot);
+    const assignments = applyPlacements(store, placements);
+    // (counted before applyPlacements, which skips a job no longer queued)
+    if (placements.length >= perPass) this.request();
     for (const a of assignments) {
       const msg = this.assignMessage(a);
       if (!msg || !nodes.send(a.node, msg)) {
