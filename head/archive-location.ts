@@ -8,7 +8,7 @@
 // that job damaged, docs/integrity.md), as a damaged file of its own does.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { archivePath } from './archive.js';
+import { safeJoin } from '../shared/paths.js';
 import { archiveDir } from './context.js';
 import { segmentPath } from './segments.js';
 import type { Store } from './store.js';
@@ -28,6 +28,11 @@ interface SegmentRow {
   offset: number;
   length: number;
   sha256: string;
+}
+
+/** A job's archive file of its own: `<state_dir>/archive/<namespace>/<batch>/<job>.tar.gz`. */
+export function archivePath(stateDir: string, namespace: string, batch: string, job: string): string {
+  return safeJoin(archiveDir(stateDir), namespace, batch, `${job}.tar.gz`);
 }
 
 /** A job's archive, named by its batch and job; a file of its own unless the index puts it in a segment. */

@@ -20,9 +20,9 @@ import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Writable } from 'node:stream';
 import * as tar from 'tar';
 import { z } from 'zod';
-import { isContainedRelative, safeJoin } from '../shared/paths.js';
+import { isContainedRelative } from '../shared/paths.js';
 import { CHECKSUMS_MAX, CHECKSUMS_MEMBER, ChecksumsManifest } from '../shared/result-checksums.js';
-import { asLocation, readSegmentMember, type ArchiveLocation } from './archive-location.js';
+import { archivePath, asLocation, readSegmentMember, type ArchiveLocation } from './archive-location.js';
 import { archiveDir } from './context.js';
 import { discard, FolderSyncs, writeTemp } from './files.js';
 import { plainEntries } from './plain-tar.js';
@@ -33,9 +33,8 @@ import { currentAttempt, currentOf, refuseResult, settleResult, type ResultVerdi
 export const RESULT_JSON = '_distribute/result.json';
 const RESULT_JSON_MAX = 1024 * 1024;
 
-export function archivePath(stateDir: string, namespace: string, batch: string, job: string): string {
-  return safeJoin(archiveDir(stateDir), namespace, batch, `${job}.tar.gz`);
-}
+// where a job's own archive file is lives with the other locations (no import cycle); here too for its readers
+export { archivePath };
 
 export interface Member {
   path: string;
