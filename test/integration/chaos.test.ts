@@ -16,6 +16,8 @@ import Database from 'better-sqlite3';
 import * as tar from 'tar';
 import { stringify } from 'yaml';
 import { TestCluster } from '../helpers/cluster.js';
+import { locateArchive, readSegmentMember } from '../../head/archive-location.js';
+import { Store } from '../../head/store.js';
 import { waitFor } from '../compute/support.js';
 
 const JOBS = 300;
@@ -54,18 +56,29 @@ function jobProcesses(batch: string): number[] {
   return found;
 }
 
-async function member(file: string, path: string): Promise<string | null> {
+/** A member's text in an archive held whole (gzip'd or not). */
+async function member(archive: Buffer, path: string): Promise<string | null> {
   let text: string | null = null;
-  await tar.t({
-    file,
-    onReadEntry: (e) => {
-      if (e.path.replace(/^\.\//, '') !== path) return e.resume();
-      const parts: Buffer[] = [];
-      e.on('data', (d: Buffer) => parts.push(d));
-      e.on('end', () => (text = Buffer.concat(parts).toString('utf8')));
-    },
+  await new Promise<void>((resolve, reject) => {
+    const parser = new tar.Parser({
+      onReadEntry: (e) => {
+        if (e.path.replace(/^\.\//, '') !== path) return e.resume();
+        const parts: Buffer[] = [];
+        e.on('data', (d: Buffer) => parts.push(d));
+        e.on('end', () => (text = Buffer.concat(parts).toString('utf8')));
+      },
+    });
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    parser.end(archive);
   });
   return text;
+}
+
+/** A job's archive as the head finds it: a range of a segment file, or a file of its own. */
+async function archiveOf(store: Store, stateDir: string, batch: string, job: string): Promise<Buffer> {
+  const loc = locateArchive(store, stateDir, 'chaos', batch, job);
+  return loc.length === null ? readFileSync(loc.file) : readSegmentMember(loc);
 }
 
 describe('chaos', () => {
@@ -87,7 +100,8 @@ describe('chaos', () => {
     // short timings so the losses resolve quickly; max_attempts well above what a kill every
     // second can cost one job (a lab sees a crash a day, not one a second)
     const c = await TestCluster.start({
-      head: { node_timeout: 1.5, heartbeat: 0.25, max_attempts: 30 },
+      // small results in segment files, as a head keeps them by default
+      head: { node_timeout: 1.5, heartbeat: 0.25, max_attempts: 30, small_results: 'segments' },
       nodes: NODES.map((name) => ({ name, cpus: 2 })),
     });
     const stats = { nodeKills: 0, longOutages: 0, hangs: 0, headRestarts: 0 };
@@ -165,8 +179,15 @@ describe('chaos', () => {
       await Promise.all(NODES.map((n) => c.node(n).event('registered', () => true, 20_000)));
       await waitFor(() => jobProcesses(batch).length === 0, `no process of the batch left (found ${jobProcesses(batch).join(', ')})`, 5000);
 
-      const archive = join(c.stateDir, 'archive', 'chaos', batch);
-      for (const [name, out] of expected) assert.equal(await member(join(archive, `${name}.tar.gz`), 'out'), out, `the archive of ${name} holds its own output`);
+      const index = new Store(new Database(join(c.stateDir, 'distribute.db'), { readonly: true }));
+      try {
+        for (const [name, out] of expected) assert.equal(await member(await archiveOf(index, c.stateDir, batch, name), 'out'), out, `the archive of ${name} holds its own output`);
+        const inSegments = (index.db.prepare('SELECT COUNT(*) AS n FROM archive_segments').get() as { n: number }).n;
+        t.diagnostic(`${inSegments} of ${JOBS} results in segment files`);
+        assert.ok(inSegments >= JOBS / 2, `only ${inSegments} of ${JOBS} results went to segments`);
+      } finally {
+        index.close();
+      }
 
       await c.head.stop('SIGTERM');
       const db = new Database(join(c.stateDir, 'distribute.db'), { readonly: true });
