@@ -155,11 +155,13 @@ export class ArchiveInspector {
     if (e.type !== 'Directory' && path !== '') {
       const member: Member = { path, size: e.size, mtime: e.mtime, sha256: null };
       this.members.set(path, member);
-      if (isFile && Buffer.isBuffer(body)) member.sha256 = createHash('sha256').update(body).digest('hex');
-      else if (isFile && !Buffer.isBuffer(body)) {
+      if (isFile) {
         const hash = createHash('sha256');
-        body.on('data', (d: Buffer) => hash.update(d));
-        body.on('end', () => (member.sha256 = hash.digest('hex')));
+        if (Buffer.isBuffer(body)) member.sha256 = hash.update(body).digest('hex');
+        else {
+          body.on('data', (d: Buffer) => hash.update(d));
+          body.on('end', () => (member.sha256 = hash.digest('hex')));
+        }
       }
     }
     if (path === RESULT_JSON && e.type === 'File' && e.size <= RESULT_JSON_MAX) this.resultText = text();

@@ -113,12 +113,12 @@ function nodeRows(store: Store): NodeRow[] {
       CREATE TEMP TRIGGER IF NOT EXISTS node_deleted AFTER DELETE ON main.nodes BEGIN UPDATE node_changes SET n = n + 1; END;
       CREATE TEMP TRIGGER IF NOT EXISTS node_changed AFTER UPDATE OF name, capabilities, resources, max_jobs, state, paused, draining, drained ON main.nodes
         BEGIN UPDATE node_changes SET n = n + 1; END;`);
-    cache = { version: -1, rows: [] };
-    nodeRowCaches.set(store, cache);
   }
   const version = store.stmt<{ n: number }>('SELECT n FROM temp.node_changes').get()!.n;
-  if (version !== cache.version) cache = { version, rows: store.nodes() };
-  nodeRowCaches.set(store, cache);
+  if (cache?.version !== version) {
+    cache = { version, rows: store.nodes() };
+    nodeRowCaches.set(store, cache);
+  }
   return cache.rows;
 }
 const nodeRowCaches = new WeakMap<Store, { version: number; rows: NodeRow[] }>();

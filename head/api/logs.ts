@@ -70,7 +70,7 @@ async function forwardLog(ctx: HeadContext, res: ServerResponse, w: Where, strea
       continue;
     }
     if (job.state === 'done' || job.state === 'failed') {
-            const archived = ctx.store.stmt('SELECT 1 FROM archive_members WHERE job_id = ? AND path = ?').get(w.id, `_distribute/${stream}.log`);
+      const archived = ctx.store.stmt('SELECT 1 FROM archive_members WHERE job_id = ? AND path = ?').get(w.id, `_distribute/${stream}.log`);
       if (archived) await copyMember(locateArchive(ctx.store, ctx.settings.stateDir, w.namespace, w.batch, w.job), `_distribute/${stream}.log`, res, offset);
       return;
     }

@@ -7,7 +7,7 @@
 // (`onReady`) and pushes again.
 import type { ReadEntry } from 'tar';
 import { readArchive } from '../archive.js';
-import { describeLocation, type ArchiveLocation } from '../archive-location.js';
+import { asLocation, describeLocation, type ArchiveLocation } from '../archive-location.js';
 import type { Logger } from '../../shared/log.js';
 import type { TailSource } from './view.js';
 
@@ -43,7 +43,7 @@ export async function readMemberTail(file: string | ArchiveLocation, member: str
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // no archive, or a file that is not one: there is no tail to show
     if (code === 'ENOENT' || code.startsWith('TAR_')) return null;
-    throw new Error(`cannot read ${typeof file === 'string' ? file : describeLocation(file)}: ${(err as Error).message}`);
+    throw new Error(`cannot read ${describeLocation(asLocation(file))}: ${(err as Error).message}`);
   }
   return tail;
 }
@@ -129,7 +129,7 @@ export class TailCache implements TailSource {
           const text = await readMemberTail(file, STDERR_MEMBER, OVERVIEW_TAIL.bytes);
           value = text === null ? null : lastLines(text, OVERVIEW_TAIL.lines);
         } catch (err) {
-          this.log.warn({ attempt, file: typeof file === 'string' ? file : describeLocation(file), err: (err as Error).message }, 'cannot read the stderr of a failed attempt');
+          this.log.warn({ attempt, file: describeLocation(asLocation(file)), err: (err as Error).message }, 'cannot read the stderr of a failed attempt');
         }
         this.wanted.delete(attempt);
         this.cache.set(attempt, value);
